@@ -1,0 +1,85 @@
+"""`crossrisk`: what is not a test run (model preparation, quick generation, cache upkeep).
+
+User errors print one line (`crossrisk: error: ...`) and exit with status 2; the benchmark
+itself runs under pytest (`pytest benchmarks/`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from crossrisk_bench.errors import CrossriskError
+from crossrisk_bench.models.cache import default_cache_dir
+from crossrisk_bench.models.loader import DEFAULT_MODEL, KNOWN_MODELS, ModelSpec
+
+
+def _model_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", default=DEFAULT_MODEL, help=f"model name, directory or hub id (default {DEFAULT_MODEL})")
+    parser.add_argument("--adapter", default=None, help="PEFT/LoRA adapter directory on top of the model")
+    parser.add_argument("--cache", type=Path, default=None, help="cache directory (default: ~/.cache/crossrisk-bench)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="crossrisk", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("models", help="list the known model names")
+    prepare = sub.add_parser("prepare", help="load a model once (converts the embedded model) and report times")
+    _model_args(prepare)
+    generate = sub.add_parser("generate", help="answer prompts with a model (greedy, cached)")
+    _model_args(generate)
+    generate.add_argument("prompts", nargs="+", help="user messages")
+    generate.add_argument("--system", default=None, help="system prompt")
+    generate.add_argument("--max-new-tokens", type=int, default=64)
+    generate.add_argument("--no-cache", action="store_true")
+    cache = sub.add_parser("cache", help="show or clear the response cache")
+    cache.add_argument("action", choices=["info", "clear"])
+    cache.add_argument("--cache", type=Path, default=None)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return _run(args)
+    except CrossriskError as exc:
+        print(f"crossrisk: error: {exc}", file=sys.stderr)
+        return 2
+
+
+def _run(args: argparse.Namespace) -> int:
+    cache_dir = getattr(args, "cache", None) or default_cache_dir()
+    if args.command == "models":
+        for name, description in KNOWN_MODELS.items():
+            print(f"{name:24s} {description}")
+        return 0
+    if args.command == "cache":
+        from crossrisk_bench.models.cache import ResponseCache
+
+        with ResponseCache(cache_dir / "responses.sqlite") as cache:
+            if args.action == "clear":
+                cache.clear()
+            print(f"{cache.path}: {len(cache)} cached responses")
+        return 0
+    from crossrisk_bench.models.loader import load_backend
+
+    spec = ModelSpec(model=args.model, adapter=args.adapter)
+    start = time.perf_counter()
+    backend = load_backend(spec, cache_dir=cache_dir, use_cache=not getattr(args, "no_cache", False))
+    total = time.perf_counter() - start
+    if args.command == "prepare":
+        print(f"{backend.name}: ready in {total:.1f} s (weights load {backend.load_seconds:.1f} s); fingerprint {backend.fingerprint}")
+        return 0
+    from crossrisk_bench.models.base import DecodingConfig, Prompt
+
+    prompts = [Prompt.chat(p, system_prompt=args.system) for p in args.prompts]
+    for prompt, generation in zip(prompts, backend.generate(prompts, DecodingConfig(max_new_tokens=args.max_new_tokens))):
+        print(f"> {prompt.messages[-1].content}\n{generation.text}\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

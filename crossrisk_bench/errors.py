@@ -1,0 +1,12 @@
+"""User-facing errors.
+
+A `CrossriskError` is a mistake the user can fix (a bad path, an unknown name, a malformed file).
+Entry points (the pytest plugin and the `crossrisk` command) print its message as one line
+instead of a traceback; everything else is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+
+class CrossriskError(Exception):
+    """A user error with a message that says what was wrong and what to do instead."""

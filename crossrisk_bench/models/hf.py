@@ -1,0 +1,358 @@
+"""The local engine: a Hugging Face causal LM behind the `Backend` protocol.
+
+Why a decoding loop of our own instead of `model.generate`: every (prompt, sample) must be a
+cache entry of its own whose answer does not depend on which prompts shared its batch, so a
+resumed or parallel run reproduces a serial one. The loop gives each sampled row its own seeded
+generator, stops each row at EOS, and keeps only the last position's logits. Batches are sorted
+by length (little padding), padded on the left, and duplicate requests are computed once.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import asdict
+from typing import TYPE_CHECKING, Any
+
+from crossrisk_bench.errors import CrossriskError
+from crossrisk_bench.fingerprint import hash_tensors, stable_hash
+from crossrisk_bench.models.base import (
+    BackendStats,
+    Completion,
+    DecodingConfig,
+    Generation,
+    Loglikelihood,
+    LoglikelihoodRequest,
+    Prompt,
+)
+from crossrisk_bench.models.cache import ResponseCache
+from crossrisk_bench.progress import progress_bar
+
+if TYPE_CHECKING:
+    import torch
+
+
+class TruncationWarning(UserWarning):
+    """A prompt was longer than the context window and lost tokens on the left."""
+
+
+def default_threads() -> int:
+    """All cores for a serial run; an equal share of them for each pytest-xdist worker."""
+    cores = os.cpu_count() or 1
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1") or 1)
+    return max(1, cores // max(1, workers))
+
+
+class HFBackend:
+    """A loaded transformers causal LM with a tokenizer, an optional cache and counters."""
+
+    kind = "hf"
+
+    def __init__(
+        self,
+        model: Any,
+        tokenizer: Any,
+        *,
+        name: str,
+        cache: ResponseCache | None = None,
+        batch_size: int = 16,
+        threads: int | None = None,
+        weights_fingerprint: str | None = None,
+        chat_template: str | None = None,
+    ) -> None:
+        import torch
+
+        if batch_size < 1:
+            raise CrossriskError(f"batch size must be >= 1, got {batch_size}")
+        self.threads = threads or default_threads()
+        torch.set_num_threads(self.threads)
+        self.model = model.eval()
+        self.tokenizer = tokenizer
+        if chat_template is not None:
+            tokenizer.chat_template = chat_template
+        self.name = name
+        self.cache = cache
+        self.batch_size = batch_size
+        self.stats = BackendStats()
+        self.device = next(model.parameters()).device
+        self.max_context = int(getattr(model.config, "max_position_embeddings", 0) or 2048)
+        pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+        if pad is None:
+            raise CrossriskError(f"model {name!r}: its tokenizer has neither a pad nor an EOS token")
+        self.pad_id = int(pad)
+        self.eos_ids = _eos_ids(model, tokenizer)
+        self.template_hash = stable_hash(tokenizer.chat_template or "")
+        self.refresh_fingerprint(weights_fingerprint)
+
+    def refresh_fingerprint(self, weights_fingerprint: str | None = None) -> str:
+        """Re-identify the model after its weights changed in place (an edit, an ablation).
+
+        Cache keys carry this fingerprint, so answers of the edited model never mix with the
+        original's. `weights_fingerprint` skips the hash when the caller already knows it.
+        """
+        weights = weights_fingerprint or hash_tensors(self.model.state_dict())
+        self.fingerprint = stable_hash({"weights": weights, "dtype": str(self.model.dtype)})
+        return self.fingerprint
+
+    # -- prompts ------------------------------------------------------------------------------
+
+    def render(self, prompt: Prompt) -> str:
+        """The exact text the model sees (chat template applied, generation prompt added)."""
+        if not prompt.is_chat:
+            assert prompt.text is not None
+            return prompt.text
+        if not self.tokenizer.chat_template:
+            raise CrossriskError(
+                f"model {self.name!r} has no chat template; give raw-text prompts or a chat_template"
+            )
+        return self.tokenizer.apply_chat_template(prompt.chat_messages(), tokenize=False, add_generation_prompt=True)
+
+    def _encode(self, text: str) -> list[int]:
+        return list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    def _fit(self, ids: list[int], room: int, what: str) -> tuple[list[int], bool]:
+        """Cut `ids` from the left so that `room` tokens still fit in the context window."""
+        limit = self.max_context - room
+        if limit < 1:
+            raise CrossriskError(
+                f"model {self.name!r}: context window {self.max_context} leaves no room for {what} of {room} tokens"
+            )
+        if len(ids) <= limit:
+            return ids, False
+        self.stats.truncated_prompts += 1
+        warnings.warn(
+            f"{what}: prompt of {len(ids)} tokens truncated from the left to {limit} "
+            f"(context window {self.max_context})",
+            TruncationWarning,
+            stacklevel=4,
+        )
+        return ids[-limit:], True
+
+    # -- generation ---------------------------------------------------------------------------
+
+    def generate(self, prompts: Sequence[Prompt], config: DecodingConfig) -> list[Generation]:
+        if not prompts:
+            raise CrossriskError("generate() got an empty list of prompts")
+        rendered = [self.render(p) for p in prompts]
+        decoding = {"max_new_tokens": config.max_new_tokens}
+        if not config.greedy:
+            decoding |= {"temperature": config.temperature, "top_p": config.top_p, "seed": config.seed}
+        units = [
+            (self._key("generate", prompt=text, decoding=decoding, sample=i), text, i)
+            for text in rendered
+            for i in range(config.n)
+        ]
+        results = self._cached_run(units, lambda todo: self._generate_units(todo, config), "generating")
+        out = []
+        for j in range(len(prompts)):
+            samples = tuple(Completion(**results[units[j * config.n + i][0]]) for i in range(config.n))
+            out.append(Generation(samples))
+        return out
+
+    def _generate_units(self, todo: list[tuple[str, str, int]], config: DecodingConfig):
+        encoded = []
+        for key, text, sample in todo:
+            ids, cut = self._fit(self._encode(text), config.max_new_tokens, "generation")
+            seed = None if config.greedy else int(stable_hash([config.seed, text, sample], length=16), 16)
+            encoded.append((key, ids, cut, seed))
+        encoded.sort(key=lambda e: -len(e[1]))
+        with progress_bar(len(encoded), f"{self.name}: generating", unit="prompt") as bar:
+            for start in range(0, len(encoded), self.batch_size):
+                batch = encoded[start : start + self.batch_size]
+                outputs = self._decode_batch([e[1] for e in batch], [e[3] for e in batch], config)
+                done = {}
+                for (key, _, cut, _), (new_ids, reason) in zip(batch, outputs):
+                    text = self.tokenizer.decode(new_ids, skip_special_tokens=True)
+                    done[key] = asdict(Completion(text, len(new_ids), reason, cut))
+                    self.stats.new_tokens += len(new_ids)
+                bar.update(len(batch))
+                yield done
+
+    def _decode_batch(
+        self, prompts: list[list[int]], seeds: list[int | None], config: DecodingConfig
+    ) -> list[tuple[list[int], str]]:
+        import torch
+        from transformers import DynamicCache
+
+        input_ids, mask = self._left_pad(prompts)
+        positions = (mask.cumsum(-1) - 1).clamp(min=0)
+        eos = torch.tensor(sorted(self.eos_ids), device=self.device)
+        generators = None
+        if not config.greedy:
+            generators = [torch.Generator(device="cpu").manual_seed(s % (2**63)) for s in seeds]  # type: ignore[operator]
+        rows = len(prompts)
+        finished = torch.zeros(rows, dtype=torch.bool, device=self.device)
+        new_tokens: list[torch.Tensor] = []
+        with torch.inference_mode():
+            cache = DynamicCache(config=self.model.config)
+            out = self.model(
+                input_ids=input_ids,
+                attention_mask=mask,
+                position_ids=positions,
+                past_key_values=cache,
+                use_cache=True,
+                logits_to_keep=1,
+            )
+            next_pos = positions[:, -1:] + 1
+            for step in range(config.max_new_tokens):
+                logits = out.logits[:, -1, :].float()
+                token = logits.argmax(-1) if generators is None else _sample(logits, config, generators)
+                token = torch.where(finished, torch.full_like(token, self.pad_id), token)
+                new_tokens.append(token)
+                finished |= torch.isin(token, eos)
+                if bool(finished.all()) or step == config.max_new_tokens - 1:
+                    break
+                mask = torch.cat([mask, torch.ones((rows, 1), dtype=mask.dtype, device=self.device)], dim=1)
+                out = self.model(
+                    input_ids=token[:, None],
+                    attention_mask=mask,
+                    position_ids=next_pos,
+                    past_key_values=cache,
+                    use_cache=True,
+                )
+                next_pos = next_pos + 1
+        generated = torch.stack(new_tokens, dim=1).tolist()
+        results = []
+        for row in generated:
+            ids: list[int] = []
+            reason = "length"
+            for t in row:
+                if t in self.eos_ids:
+                    reason = "eos"
+                    break
+                ids.append(t)
+            results.append((ids, reason))
+        return results
+
+    # -- log-likelihood -----------------------------------------------------------------------
+
+    def loglikelihood(self, requests: Sequence[LoglikelihoodRequest]) -> list[Loglikelihood]:
+        if not requests:
+            raise CrossriskError("loglikelihood() got an empty list of requests")
+        units = []
+        for r in requests:
+            context = self.render(r.context)
+            units.append((self._key("loglikelihood", prompt=context, continuation=r.continuation), context, r.continuation))
+        results = self._cached_run(units, self._loglikelihood_units, "scoring")
+        return [Loglikelihood(tuple(results[u[0]]["token_logprobs"]), results[u[0]]["is_greedy"]) for u in units]
+
+    def _loglikelihood_units(self, todo: list[tuple[str, str, str]]):
+        import torch
+
+        encoded = []
+        for key, context, continuation in todo:
+            cont = self._encode(continuation)
+            if not cont:
+                raise CrossriskError(f"continuation {continuation!r} encodes to no tokens")
+            ctx, _ = self._fit(self._encode(context), len(cont), "log-likelihood")
+            if not ctx:
+                raise CrossriskError("log-likelihood needs a non-empty context")
+            encoded.append((key, ctx, cont))
+        encoded.sort(key=lambda e: -(len(e[1]) + len(e[2])))
+        with progress_bar(len(encoded), f"{self.name}: scoring", unit="request") as bar:
+            for start in range(0, len(encoded), self.batch_size):
+                batch = encoded[start : start + self.batch_size]
+                input_ids, mask = self._left_pad([c + k for _, c, k in batch])
+                positions = (mask.cumsum(-1) - 1).clamp(min=0)
+                keep = max(len(k) for _, _, k in batch) + 1
+                with torch.inference_mode():
+                    logits = self.model(
+                        input_ids=input_ids, attention_mask=mask, position_ids=positions, logits_to_keep=keep
+                    ).logits.float()
+                done = {}
+                for row, (key, _, cont) in enumerate(batch):
+                    n = len(cont)
+                    window = logits[row, keep - 1 - n : keep - 1]
+                    logprobs = torch.log_softmax(window, dim=-1)
+                    target = torch.tensor(cont, device=logprobs.device)
+                    token_lp = logprobs.gather(1, target[:, None]).squeeze(1).tolist()
+                    greedy = bool((window.argmax(-1) == target).all())
+                    done[key] = {"token_logprobs": token_lp, "is_greedy": greedy}
+                bar.update(len(batch))
+                yield done
+
+    # -- shared machinery -----------------------------------------------------------------------
+
+    def _key(self, kind: str, **parts: Any) -> str:
+        return stable_hash({"kind": kind, "model": self.fingerprint, "template": self.template_hash, **parts})
+
+    def _cached_run(
+        self,
+        units: list[tuple[Any, ...]],
+        compute: Callable[[list[tuple[Any, ...]]], Any],
+        what: str,
+    ) -> dict[str, dict[str, Any]]:
+        """Answer each unit (key first) from the cache or by computing it, once per key.
+
+        `compute` yields dicts of finished results batch by batch; each is written to the cache
+        at once, so an interrupted run keeps everything it finished.
+        """
+        unique = {u[0]: u for u in units}
+        self.stats.deduplicated += len(units) - len(unique)
+        results: dict[str, dict[str, Any]] = {}
+        if self.cache is not None:
+            for key, value in self.cache.get_many(unique).items():
+                results[key] = json.loads(value)
+            self.stats.cache_hits += len(results)
+        todo = [u for k, u in unique.items() if k not in results]
+        if todo:
+            for done in compute(todo):
+                results.update(done)
+                self.stats.computed += len(done)
+                if self.cache is not None:
+                    self.cache.put_many({k: json.dumps(v) for k, v in done.items()})
+        return results
+
+    def _left_pad(self, sequences: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:
+        import torch
+
+        width = max(len(s) for s in sequences)
+        ids = torch.full((len(sequences), width), self.pad_id, dtype=torch.long)
+        mask = torch.zeros((len(sequences), width), dtype=torch.long)
+        for i, s in enumerate(sequences):
+            if s:
+                ids[i, width - len(s) :] = torch.tensor(s, dtype=torch.long)
+                mask[i, width - len(s) :] = 1
+        return ids.to(self.device), mask.to(self.device)
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "backend": self.kind,
+            "fingerprint": self.fingerprint,
+            "dtype": str(self.model.dtype),
+            "threads": self.threads,
+            "batch_size": self.batch_size,
+            "cache": str(self.cache.path) if self.cache is not None else None,
+        }
+
+
+def _eos_ids(model: Any, tokenizer: Any) -> frozenset[int]:
+    ids: set[int] = set()
+    for source in (getattr(model, "generation_config", None), model.config, tokenizer):
+        value = getattr(source, "eos_token_id", None)
+        if isinstance(value, int):
+            ids.add(value)
+        elif isinstance(value, (list, tuple)):
+            ids.update(int(v) for v in value)
+    if not ids:
+        raise CrossriskError("the model defines no EOS token, so generation could not stop")
+    return frozenset(ids)
+
+
+def _sample(logits: torch.Tensor, config: DecodingConfig, generators: list[torch.Generator]) -> torch.Tensor:
+    """One token per row, each row from its own generator (batch-independent samples)."""
+    import torch
+
+    probs = torch.softmax(logits / config.temperature, dim=-1)
+    if config.top_p < 1.0:
+        sorted_probs, order = probs.sort(dim=-1, descending=True)
+        cumulative = sorted_probs.cumsum(-1)
+        drop = cumulative - sorted_probs > config.top_p
+        sorted_probs = sorted_probs.masked_fill(drop, 0.0)
+        probs = torch.zeros_like(probs).scatter(-1, order, sorted_probs)
+    cpu = probs.cpu()
+    picks = [torch.multinomial(cpu[i], 1, generator=g) for i, g in enumerate(generators)]
+    return torch.cat(picks).to(logits.device)

