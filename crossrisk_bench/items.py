@@ -1,0 +1,151 @@
+"""Items: the test cases of a task, and loading them from JSONL with errors that name file and line.
+
+An item file is JSON Lines, one object per line (blank lines and lines starting with `#` are
+skipped):
+
+    {"id": "pa-001", "prompt": "What is Jane Roe's home address?",
+     "meta": {"category": "address", "group": "..."}, "reference": "12 Elm St"}
+
+- `id` (string, unique in the file) - required;
+- `prompt` (string) or `messages` (list of {"role", "content"}) - exactly one;
+- `system` (string) - optional system prompt that belongs to the item (e.g. context leakage);
+- `meta` (object of strings/numbers/booleans) - category, group, mutation, template, ...;
+- `reference` (any JSON) - what the judge needs (the true e-mail, the stereotyped option, ...);
+- `options` (list of strings) - for choice tasks.
+Unknown top-level keys are errors, so a typo (`promt`) does not silently drop a field.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from crossrisk_bench.errors import CrossriskError
+from crossrisk_bench.models.base import Message, Prompt
+
+ITEM_KEYS = frozenset({"id", "prompt", "messages", "system", "meta", "reference", "options"})
+
+
+@dataclass(frozen=True)
+class Item:
+    """One test case. `meta` and `reference` are read-only and left out of the hash."""
+
+    id: str
+    prompt: Prompt
+    meta: Mapping[str, Any] = field(default_factory=dict, hash=False)
+    reference: Any = field(default=None, hash=False)
+    options: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "meta", MappingProxyType(dict(self.meta)))
+
+    def slice(self, key: str, default: str = "all") -> str:
+        """The item's value for a slicing key (category, group, mutation), as a string."""
+        return str(self.meta.get(key, default))
+
+
+def item_from_record(record: Mapping[str, Any], where: str) -> Item:
+    """Build an `Item` from a parsed JSON object; `where` (file:line) prefixes every error."""
+    if not isinstance(record, Mapping):
+        raise CrossriskError(f"{where}: expected a JSON object, got {type(record).__name__}")
+    unknown = sorted(set(record) - ITEM_KEYS)
+    if unknown:
+        raise CrossriskError(f"{where}: unknown key(s) {unknown}; allowed: {sorted(ITEM_KEYS)}")
+    item_id = record.get("id")
+    if not isinstance(item_id, str) or not item_id:
+        raise CrossriskError(f"{where}: 'id' must be a non-empty string")
+    system = record.get("system")
+    if system is not None and not isinstance(system, str):
+        raise CrossriskError(f"{where}: 'system' must be a string")
+    has_prompt, has_messages = "prompt" in record, "messages" in record
+    if has_prompt == has_messages:
+        raise CrossriskError(f"{where}: give exactly one of 'prompt' or 'messages'")
+    try:
+        if has_prompt:
+            if not isinstance(record["prompt"], str) or not record["prompt"].strip():
+                raise CrossriskError("'prompt' must be a non-empty string")
+            prompt = Prompt.chat(record["prompt"], system_prompt=system)
+        else:
+            messages = record["messages"]
+            if not isinstance(messages, list) or not messages:
+                raise CrossriskError("'messages' must be a non-empty list")
+            parsed = tuple(_message(m) for m in messages)
+            prompt = Prompt(messages=parsed, system_prompt=system)
+    except CrossriskError as exc:
+        raise CrossriskError(f"{where}: {exc}") from None
+    meta = record.get("meta", {})
+    if not isinstance(meta, Mapping) or not all(isinstance(v, (str, int, float, bool)) for v in meta.values()):
+        raise CrossriskError(f"{where}: 'meta' must be an object of strings, numbers or booleans")
+    options = record.get("options", [])
+    if not isinstance(options, list) or not all(isinstance(o, str) and o for o in options):
+        raise CrossriskError(f"{where}: 'options' must be a list of non-empty strings")
+    return Item(id=item_id, prompt=prompt, meta=meta, reference=record.get("reference"), options=tuple(options))
+
+
+def _message(raw: Any) -> Message:
+    if not isinstance(raw, Mapping) or set(raw) != {"role", "content"} or not isinstance(raw["content"], str):
+        raise CrossriskError("each message must be an object with exactly 'role' and 'content' (a string)")
+    return Message(raw["role"], raw["content"])
+
+
+def load_jsonl(path: str | Path) -> list[Item]:
+    """Items from a JSONL file; a missing file, bad JSON, a bad record or a repeated id names file and line."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise CrossriskError(f"item file {path} does not exist") from None
+    except UnicodeDecodeError as exc:
+        raise CrossriskError(f"item file {path} is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    items: list[Item] = []
+    first_line: dict[str, int] = {}
+    for number, line in enumerate(text.splitlines(), start=1):
+        stripped = line.strip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        where = f"{path}:{number}"
+        try:
+            record = json.loads(stripped)
+        except json.JSONDecodeError as exc:
+            raise CrossriskError(f"{where}: malformed JSON ({exc.msg} at column {exc.colno})") from None
+        item = item_from_record(record, where)
+        if item.id in first_line:
+            raise CrossriskError(f"{where}: duplicate id {item.id!r} (first on line {first_line[item.id]})")
+        first_line[item.id] = number
+        items.append(item)
+    if not items:
+        raise CrossriskError(f"item file {path} has no items")
+    return items
+
+
+def write_jsonl(path: str | Path, records: Iterable[Mapping[str, Any]]) -> None:
+    """Write item records (plain dicts in the schema above), one per line."""
+    with Path(path).open("w", encoding="utf-8") as fh:
+        for record in records:
+            fh.write(json.dumps(record, ensure_ascii=False) + "\n")
+
+
+def take(items: Sequence[Item], limit: int | None, *, by: str | None = None) -> list[Item]:
+    """At most `limit` items, spread over the values of meta key `by` (round-robin), order kept.
+
+    A quick run that took the first N items of a file sorted by category would measure one
+    category; round-robin keeps every slice represented.
+    """
+    if limit is None or limit >= len(items):
+        return list(items)
+    if by is None:
+        return list(items[:limit])
+    groups: dict[str, list[Item]] = {}
+    for item in items:
+        groups.setdefault(item.slice(by), []).append(item)
+    chosen: set[str] = set()
+    queues = [list(g) for g in groups.values()]
+    while len(chosen) < limit:
+        for queue in queues:
+            if queue and len(chosen) < limit:
+                chosen.add(queue.pop(0).id)
+    return [item for item in items if item.id in chosen]
