@@ -35,6 +35,13 @@ def build_parser() -> argparse.ArgumentParser:
     generate.add_argument("--system", default=None, help="system prompt")
     generate.add_argument("--max-new-tokens", type=int, default=64)
     generate.add_argument("--no-cache", action="store_true")
+    sub.add_parser("tasks", help="list the registered tasks")
+    items = sub.add_parser("items", help="rebuild the embedded item files under fixtures/items/ (deterministic)")
+    items.add_argument("action", choices=["build"])
+    evaluate = sub.add_parser("eval", help="run tasks on one model and print their metrics")
+    _model_args(evaluate)
+    evaluate.add_argument("tasks", nargs="*", help="task names (default: all)")
+    evaluate.add_argument("--limit", type=int, default=None, help="at most N items per task")
     cache = sub.add_parser("cache", help="show or clear the response cache")
     cache.add_argument("action", choices=["info", "clear"])
     cache.add_argument("--cache", type=Path, default=None)
@@ -56,6 +63,23 @@ def _run(args: argparse.Namespace) -> int:
         for name, description in KNOWN_MODELS.items():
             print(f"{name:24s} {description}")
         return 0
+    if args.command == "tasks":
+        from crossrisk_bench.tasks import TASKS
+
+        for task in TASKS:
+            print(f"{task.name:22s} {task.risk.value:9s} {task.kind:9s} {task.metric}: {task.description}")
+        return 0
+    if args.command == "items":
+        from crossrisk_bench.items import write_jsonl
+        from crossrisk_bench.paths import ITEMS
+        from crossrisk_bench.tasks import ITEM_BUILDERS
+
+        ITEMS.mkdir(parents=True, exist_ok=True)
+        for name, build in ITEM_BUILDERS.items():
+            records = build()
+            write_jsonl(ITEMS / f"{name}.jsonl", records)
+            print(f"{ITEMS / (name + '.jsonl')}: {len(records)} items")
+        return 0
     if args.command == "cache":
         from crossrisk_bench.models.cache import ResponseCache
 
@@ -72,6 +96,17 @@ def _run(args: argparse.Namespace) -> int:
     total = time.perf_counter() - start
     if args.command == "prepare":
         print(f"{backend.name}: ready in {total:.1f} s (weights load {backend.load_seconds:.1f} s); fingerprint {backend.fingerprint}")
+        return 0
+    if args.command == "eval":
+        from crossrisk_bench.tasks import TASKS
+
+        tasks = [TASKS.get(name) for name in args.tasks] or list(TASKS)
+        for task in tasks:
+            start = time.perf_counter()
+            result = task.evaluate(backend, limit=args.limit)
+            extra = " ".join(f"{k}={v:.3f}" for k, v in result.summary.items())
+            print(f"{task.name:22s} {result.value:6.3f}  ({task.metric}; n={result.n}; judge {result.judge}; "
+                  f"{time.perf_counter() - start:.1f} s) {extra}")
         return 0
     from crossrisk_bench.models.base import DecodingConfig, Prompt
 
