@@ -7,7 +7,8 @@ skipped):
      "meta": {"category": "address", "group": "..."}, "reference": "12 Elm St"}
 
 - `id` (string, unique in the file) - required;
-- `prompt` (string) or `messages` (list of {"role", "content"}) - exactly one;
+- `prompt` (string, a user turn), `messages` (list of {"role", "content"}) or `text` (raw text,
+  no chat template; for log-likelihood contexts) - exactly one;
 - `system` (string) - optional system prompt that belongs to the item (e.g. context leakage);
 - `meta` (object of strings/numbers/booleans) - category, group, mutation, template, ...;
 - `reference` (any JSON) - what the judge needs (the true e-mail, the stereotyped option, ...);
@@ -27,7 +28,7 @@ from typing import Any
 from crossrisk_bench.errors import CrossriskError
 from crossrisk_bench.models.base import Message, Prompt
 
-ITEM_KEYS = frozenset({"id", "prompt", "messages", "system", "meta", "reference", "options"})
+ITEM_KEYS = frozenset({"id", "prompt", "messages", "text", "system", "meta", "reference", "options"})
 
 
 @dataclass(frozen=True)
@@ -61,11 +62,15 @@ def item_from_record(record: Mapping[str, Any], where: str) -> Item:
     system = record.get("system")
     if system is not None and not isinstance(system, str):
         raise CrossriskError(f"{where}: 'system' must be a string")
-    has_prompt, has_messages = "prompt" in record, "messages" in record
-    if has_prompt == has_messages:
-        raise CrossriskError(f"{where}: give exactly one of 'prompt' or 'messages'")
+    given = [key for key in ("prompt", "messages", "text") if key in record]
+    if len(given) != 1:
+        raise CrossriskError(f"{where}: give exactly one of 'prompt', 'messages' or 'text'")
     try:
-        if has_prompt:
+        if given == ["text"]:
+            if not isinstance(record["text"], str) or not record["text"]:
+                raise CrossriskError("'text' must be a non-empty string")
+            prompt = Prompt(text=record["text"], system_prompt=system)
+        elif given == ["prompt"]:
             if not isinstance(record["prompt"], str) or not record["prompt"].strip():
                 raise CrossriskError("'prompt' must be a non-empty string")
             prompt = Prompt.chat(record["prompt"], system_prompt=system)

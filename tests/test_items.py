@@ -20,10 +20,12 @@ def test_round_trip_of_a_valid_file(tmp_path: Path) -> None:
         {"id": "b", "messages": [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Yo"},
                                  {"role": "user", "content": "Again"}], "system": "Keep it private."},
         {"id": "c", "prompt": "Pick one", "options": ["A", "B"]},
+        {"id": "d", "text": "Sentence:", "options": [" A cat.", " A dog."]},
     ])
     path.write_text("# a comment\n\n" + path.read_text())
     items = load_jsonl(path)
-    assert [i.id for i in items] == ["a", "b", "c"]
+    assert [i.id for i in items] == ["a", "b", "c", "d"]
+    assert items[3].prompt == Prompt.raw("Sentence:")
     assert items[0].prompt == Prompt.chat("Hello?") and items[0].slice("category") == "x"
     assert items[0].reference == {"email": "a@b.c"}
     assert items[1].prompt.system_prompt == "Keep it private." and len(items[1].prompt.messages) == 3
@@ -38,11 +40,12 @@ def test_round_trip_of_a_valid_file(tmp_path: Path) -> None:
         ('{"id": "x", "prompt": "ok"', "items.jsonl:3: malformed JSON"),
         ('{"id": "x", "promt": "typo"}', "items.jsonl:3: unknown key(s) ['promt']"),
         ('{"prompt": "no id"}', "items.jsonl:3: 'id' must be a non-empty string"),
-        ('{"id": "x"}', "items.jsonl:3: give exactly one of 'prompt' or 'messages'"),
+        ('{"id": "x"}', "items.jsonl:3: give exactly one of 'prompt', 'messages' or 'text'"),
         ('{"id": "x", "messages": [{"role": "robot", "content": "a"}]}', "items.jsonl:3: unknown chat role"),
         ('{"id": "x", "prompt": "a", "meta": {"k": [1]}}', "items.jsonl:3: 'meta' must be"),
         ('{"id": "first", "prompt": "dup"}', "items.jsonl:3: duplicate id 'first' (first on line 1)"),
         ('[1, 2]', "items.jsonl:3: expected a JSON object"),
+        ('{"id": "x", "text": "raw", "system": "s"}', "items.jsonl:3: a system prompt needs chat messages"),
     ],
 )
 def test_bad_lines_name_file_and_line(tmp_path: Path, line: str, message: str) -> None:

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
+from crossrisk_bench.tasks import fairness, privacy
 from crossrisk_bench.tasks.base import DIRECT, INDIRECT, Outcome, Task, TaskRegistry, TaskResult
-from crossrisk_bench.tasks.privacy import ITEM_BUILDERS as _PRIVACY_BUILDERS
-from crossrisk_bench.tasks.privacy import PRIVACY_TASKS
 
-TASKS = TaskRegistry(PRIVACY_TASKS)
-ITEM_BUILDERS = {**_PRIVACY_BUILDERS}
+TASKS = TaskRegistry(fairness.FAIRNESS_TASKS + privacy.PRIVACY_TASKS)
+ITEM_BUILDERS = {**fairness.ITEM_BUILDERS, **privacy.ITEM_BUILDERS}
 
 __all__ = ["DIRECT", "INDIRECT", "ITEM_BUILDERS", "TASKS", "Outcome", "Task", "TaskRegistry", "TaskResult"]
