@@ -66,8 +66,12 @@ def disclosure_scorer(*, max_new_tokens: int, slice_keys: Sequence[str] = ()) ->
     return score
 
 
-def option_logprobs(backend: Backend, items: Sequence[Item], options_of: Callable[[Item], Sequence[str]]) -> list[list[float]]:
-    """Summed log-probability of each option after each item's prompt, in one batched call."""
+def option_logprobs(
+    backend: Backend, items: Sequence[Item], options_of: Callable[[Item], Sequence[str]], *, per_token: bool = False
+) -> list[list[float]]:
+    """Log-probability of each option after each item's prompt (summed, or the mean per token
+    when options differ much in length), in one batched call."""
     requests = [LoglikelihoodRequest(item.prompt, option) for item in items for option in options_of(item)]
     results = iter(backend.loglikelihood(requests))
-    return [[next(results).total for _ in options_of(item)] for item in items]
+    pick = (lambda r: r.mean) if per_token else (lambda r: r.total)
+    return [[pick(next(results)) for _ in options_of(item)] for item in items]
