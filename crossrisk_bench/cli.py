@@ -41,7 +41,9 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate = sub.add_parser("eval", help="run tasks on one model and print their metrics")
     _model_args(evaluate)
     evaluate.add_argument("tasks", nargs="*", help="task names (default: all)")
-    evaluate.add_argument("--limit", type=int, default=None, help="at most N items per task")
+    evaluate.add_argument("--profile", default="quick", help="quick (default) or full")
+    evaluate.add_argument("--no-cache", action="store_true", help="neither read nor write the response cache")
+    evaluate.add_argument("--limit", type=int, default=None, help="at most N items per task (overrides the profile)")
     cache = sub.add_parser("cache", help="show or clear the response cache")
     cache.add_argument("action", choices=["info", "clear"])
     cache.add_argument("--cache", type=Path, default=None)
@@ -100,10 +102,13 @@ def _run(args: argparse.Namespace) -> int:
     if args.command == "eval":
         from crossrisk_bench.tasks import TASKS
 
+        from crossrisk_bench.tasks.profiles import items_limit
+
         tasks = [TASKS.get(name) for name in args.tasks] or list(TASKS)
+        limit = items_limit(args.profile, args.limit)
         for task in tasks:
             start = time.perf_counter()
-            result = task.evaluate(backend, limit=args.limit)
+            result = task.evaluate(backend, limit=limit)
             extra = " ".join(f"{k}={v:.3f}" for k, v in result.summary.items())
             print(f"{task.name:22s} {result.value:6.3f}  ({task.metric}; n={result.n}; judge {result.judge}; "
                   f"{time.perf_counter() - start:.1f} s) {extra}")

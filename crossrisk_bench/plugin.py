@@ -18,6 +18,7 @@ from crossrisk_bench.errors import CrossriskError
 from crossrisk_bench.models.cache import default_cache_dir
 from crossrisk_bench.models.loader import DEFAULT_MODEL, ModelSpec, resolve
 from crossrisk_bench.risks import MARKERS
+from crossrisk_bench.tasks.profiles import items_limit
 
 
 @dataclass(frozen=True)
@@ -27,7 +28,8 @@ class CrossriskSettings:
     model: ModelSpec
     cache_dir: Path
     use_cache: bool
-    limit: int | None
+    limit: int | None  # items per task, from --crossrisk-limit or the profile
+    profile: str
     report_dir: Path | None
     seed: int
     batch_size: int
@@ -51,8 +53,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--crossrisk-adapter", default=None, metavar="DIR",
                     help="PEFT/LoRA adapter directory applied on top of --crossrisk-model")
     group.addoption("--crossrisk-dtype", default="float32", metavar="DTYPE", help="float32 (default), bfloat16 or float16")
+    group.addoption("--crossrisk-profile", default="quick", metavar="NAME",
+                    help="quick (default: 12 balanced items per task) or full (every embedded item)")
     group.addoption("--crossrisk-limit", type=_positive_int, default=None, metavar="N",
-                    help="evaluate at most N items per task (a quick run)")
+                    help="evaluate at most N items per task (overrides the profile)")
     group.addoption("--crossrisk-cache", default=None, metavar="DIR",
                     help="cache directory for responses and converted models (default: $CROSSRISK_CACHE_DIR or ~/.cache/crossrisk-bench)")
     group.addoption("--crossrisk-no-cache", action="store_true", default=False,
@@ -73,6 +77,7 @@ def pytest_configure(config: pytest.Config) -> None:
                      dtype=config.option.crossrisk_dtype)
     try:
         resolve(spec)
+        limit = items_limit(config.option.crossrisk_profile, config.option.crossrisk_limit)
     except CrossriskError as exc:
         raise pytest.UsageError(f"crossrisk: {exc}") from None
     cache = config.option.crossrisk_cache
@@ -81,7 +86,8 @@ def pytest_configure(config: pytest.Config) -> None:
         model=spec,
         cache_dir=Path(cache).expanduser() if cache else default_cache_dir(),
         use_cache=not config.option.crossrisk_no_cache,
-        limit=config.option.crossrisk_limit,
+        limit=limit,
+        profile=config.option.crossrisk_profile,
         report_dir=Path(report).expanduser() if report else None,
         seed=config.option.crossrisk_seed,
         batch_size=config.option.crossrisk_batch_size,
@@ -95,7 +101,9 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
         return []
     model = settings.model.model + (f" + adapter {settings.model.adapter}" if settings.model.adapter else "")
     cache = f"{settings.cache_dir / 'responses.sqlite'}" if settings.use_cache else "off (--crossrisk-no-cache)"
-    return [f"crossrisk: model={model} backend=hf dtype={settings.model.dtype} cache={cache}"]
+    items = "all" if settings.limit is None else settings.limit
+    return [f"crossrisk: model={model} backend=hf dtype={settings.model.dtype} cache={cache}",
+            f"crossrisk: profile={settings.profile} items per task={items} seed={settings.seed}"]
 
 
 @pytest.fixture(scope="session")

@@ -162,6 +162,7 @@ class BackendStats:
     deduplicated: int = 0
     truncated_prompts: int = 0
     new_tokens: int = 0
+    prompt_tokens: int = 0  # tokens read (prompts and scored continuations), computed ones only
     extra: dict[str, int] = field(default_factory=dict)
 
 

@@ -157,6 +157,7 @@ class HFBackend:
             ids, cut = self._fit(self._encode(text), config.max_new_tokens, "generation")
             seed = None if config.greedy else int(stable_hash([config.seed, text, sample], length=16), 16)
             encoded.append((key, ids, cut, seed))
+            self.stats.prompt_tokens += len(ids)
         encoded.sort(key=lambda e: -len(e[1]))
         with progress_bar(len(encoded), f"{self.name}: generating", unit="prompt") as bar:
             for start in range(0, len(encoded), self.batch_size):
@@ -250,6 +251,7 @@ class HFBackend:
             if not ctx:
                 raise CrossriskError("log-likelihood needs a non-empty context")
             encoded.append((key, ctx, cont))
+            self.stats.prompt_tokens += len(ctx) + len(cont)
         encoded.sort(key=lambda e: -(len(e[1]) + len(e[2])))
         with progress_bar(len(encoded), f"{self.name}: scoring", unit="request") as bar:
             for start in range(0, len(encoded), self.batch_size):
