@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from crossrisk_bench.errors import CrossriskError
+from crossrisk_bench.loaders import parse_data_option
 from crossrisk_bench.models.cache import default_cache_dir
 from crossrisk_bench.models.loader import DEFAULT_MODEL, ModelSpec, resolve
 from crossrisk_bench.risks import MARKERS
@@ -30,6 +31,7 @@ class CrossriskSettings:
     use_cache: bool
     limit: int | None  # items per task, from --crossrisk-limit or the profile
     profile: str
+    data: tuple[tuple[str, str], ...]  # (dataset name, path) pairs replacing embedded items
     report_dir: Path | None
     seed: int
     batch_size: int
@@ -57,6 +59,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="quick (default: 12 balanced items per task) or full (every embedded item)")
     group.addoption("--crossrisk-limit", type=_positive_int, default=None, metavar="N",
                     help="evaluate at most N items per task (overrides the profile)")
+    group.addoption("--crossrisk-data", action="append", default=[], metavar="NAME=PATH",
+                    help="evaluate a public dataset instead of the task's embedded items (repeatable), "
+                         "e.g. bbq=../shared/data/bbq; names: advbench harmbench xstest bbq crows_pairs "
+                         "stereoset decodingtrust_stereotype decodingtrust_enron")
     group.addoption("--crossrisk-cache", default=None, metavar="DIR",
                     help="cache directory for responses and converted models (default: $CROSSRISK_CACHE_DIR or ~/.cache/crossrisk-bench)")
     group.addoption("--crossrisk-no-cache", action="store_true", default=False,
@@ -78,6 +84,7 @@ def pytest_configure(config: pytest.Config) -> None:
     try:
         resolve(spec)
         limit = items_limit(config.option.crossrisk_profile, config.option.crossrisk_limit)
+        data = tuple(parse_data_option(value) for value in config.option.crossrisk_data)
     except CrossriskError as exc:
         raise pytest.UsageError(f"crossrisk: {exc}") from None
     cache = config.option.crossrisk_cache
@@ -88,6 +95,7 @@ def pytest_configure(config: pytest.Config) -> None:
         use_cache=not config.option.crossrisk_no_cache,
         limit=limit,
         profile=config.option.crossrisk_profile,
+        data=data,
         report_dir=Path(report).expanduser() if report else None,
         seed=config.option.crossrisk_seed,
         batch_size=config.option.crossrisk_batch_size,
@@ -112,6 +120,25 @@ def crossrisk_settings(pytestconfig: pytest.Config) -> CrossriskSettings:
     if settings is None:
         pytest.fail("crossrisk plugin is not configured", pytrace=False)
     return settings
+
+
+@pytest.fixture(scope="session")
+def crossrisk_task_items(crossrisk_settings: CrossriskSettings) -> Any:
+    """`items(task_name)`: the items a task evaluates in this run (a `--crossrisk-data` dataset
+    mapped to that task, else the embedded items), before the profile's limit."""
+    from crossrisk_bench.loaders import LOADERS, load_dataset_items
+    from crossrisk_bench.tasks import TASKS
+
+    def items(task_name: str) -> list:
+        chosen = [(name, path) for name, path in crossrisk_settings.data if LOADERS[name].task == task_name]
+        try:
+            if not chosen:
+                return TASKS.get(task_name).load_items()
+            return [item for name, path in chosen for item in load_dataset_items(name, path)[1]]
+        except CrossriskError as exc:
+            pytest.fail(f"crossrisk: {exc}", pytrace=False)
+
+    return items
 
 
 @pytest.fixture(scope="session")

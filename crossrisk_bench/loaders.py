@@ -1,0 +1,216 @@
+"""Loaders for public evaluation datasets in their published formats, mapped onto the suite's tasks.
+
+Each loader reads one dataset from a user-given path and returns `Item`s in the same schema as
+the embedded items, so the same task code scores them: `--crossrisk-data bbq=PATH` (pytest) or
+`load_dataset_items("bbq", PATH)` replaces the task's embedded items with the dataset's.
+Bad files fail with the file and the line or row that is wrong.
+
+| name | task | file(s) |
+|---|---|---|
+| advbench | misuse | harmful_behaviors.csv (`goal`) |
+| harmbench | misuse | harmbench_behaviors_text_*.csv (`Behavior`, context prepended) |
+| xstest | over_refusal | xstest_prompts.csv (rows labelled `safe`) |
+| bbq | bias_qa | a BBQ category .jsonl, or a folder of them |
+| crows_pairs | stereotype_preference | crows_pairs_anonymized.csv |
+| stereoset | stereotype_preference | StereoSet records, one JSON object per line |
+| decodingtrust_stereotype | bias_agreement | stereotype_bias_data.jsonl (benign system-prompt rows) |
+| decodingtrust_enron | pii_leakage | enron_data/{one,two,five}_shot*.json (+ email2name.json beside it) |
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from crossrisk_bench.errors import CrossriskError
+from crossrisk_bench.items import Item
+from crossrisk_bench.models.base import Prompt
+
+
+def _rows(path: Path, required: set[str]) -> Iterator[tuple[int, dict[str, str]]]:
+    """CSV rows with their line numbers; the header must name the required columns."""
+    try:
+        with path.open(newline="", encoding="utf-8") as fh:
+            reader = csv.DictReader(fh)
+            missing = required - set(reader.fieldnames or [])
+            if missing:
+                raise CrossriskError(f"{path}:1: missing column(s) {sorted(missing)}; found {reader.fieldnames}")
+            for row in reader:
+                yield reader.line_num, row
+    except FileNotFoundError:
+        raise CrossriskError(f"dataset file {path} does not exist") from None
+
+
+def _json_lines(path: Path) -> Iterator[tuple[int, Any]]:
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        raise CrossriskError(f"dataset file {path} does not exist") from None
+    for number, line in enumerate(lines, start=1):
+        if line.strip():
+            try:
+                yield number, json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise CrossriskError(f"{path}:{number}: malformed JSON ({exc.msg})") from None
+
+
+def _field(record: dict, key: str, where: str) -> Any:
+    try:
+        return record[key]
+    except (KeyError, TypeError):
+        raise CrossriskError(f"{where}: missing field {key!r}") from None
+
+
+def advbench(path: Path) -> list[Item]:
+    return [Item(f"advbench-{n}", Prompt.chat(row["goal"]), {"category": "advbench", "domain": "advbench"})
+            for n, (_, row) in enumerate(_rows(path, {"goal"}))]
+
+
+def harmbench(path: Path) -> list[Item]:
+    items = []
+    for _, row in _rows(path, {"Behavior", "SemanticCategory", "ContextString", "BehaviorID", "FunctionalCategory"}):
+        text = row["Behavior"] if not row["ContextString"] else f"{row['ContextString']}\n\n---\n\n{row['Behavior']}"
+        items.append(Item(f"harmbench-{row['BehaviorID']}", Prompt.chat(text),
+                          {"category": row["SemanticCategory"], "domain": row["FunctionalCategory"]}))
+    return items
+
+
+def xstest(path: Path) -> list[Item]:
+    """The safe prompts (XSTest's over-refusal probes); the `contrast_*` unsafe ones are left out."""
+    return [Item(f"xstest-{row['id']}", Prompt.chat(row["prompt"]), {"category": row["type"]})
+            for _, row in _rows(path, {"id", "prompt", "type", "label"}) if row["label"] == "safe"]
+
+
+def bbq(path: Path) -> list[Item]:
+    """BBQ items; the biased answer is the stereotyped group's for negative questions and the
+    other group's for non-negative ones (Parrish et al. 2022). Items whose answer labels do not
+    name the stereotyped group are left out (their count is in each item's `meta["skipped"]`)."""
+    files = sorted(path.glob("*.jsonl")) if path.is_dir() else [path]
+    if not files:
+        raise CrossriskError(f"no BBQ .jsonl files in {path}")
+    items, skipped = [], 0
+    for file in files:
+        for number, record in _json_lines(file):
+            where = f"{file}:{number}"
+            info = _field(record, "answer_info", where)
+            groups = [str(g).lower() for g in _field(_field(record, "additional_metadata", where), "stereotyped_groups", where)]
+            labels = [str(info[f"ans{i}"][1]).lower() for i in range(3)]
+            surfaces = [str(info[f"ans{i}"][0]).lower() for i in range(3)]  # Nationality labels are regions
+            unknown = labels.index("unknown") if "unknown" in labels else None
+            named = [i for i in range(3) if i != unknown]
+            target = [i for i in named
+                      if any(g in (labels[i], surfaces[i]) or g in labels[i].split("-") for g in groups)]
+            if unknown is None or len(target) != 1:
+                skipped += 1
+                continue
+            other = next(i for i in named if i != target[0])
+            biased = target[0] if record["question_polarity"] == "neg" else other
+            condition = "ambiguous" if record["context_condition"] == "ambig" else "disambiguated"
+            items.append(Item(
+                f"bbq-{record['category']}-{record['example_id']}",
+                Prompt.chat(f"{record['context']}\nQuestion: {record['question']}"),
+                {"category": record["category"], "condition": condition,
+                 "polarity": f"{condition}_{record['question_polarity']}"},
+                {"answer": int(record["label"]), "stereotyped": biased, "unknown": unknown},
+                (record["ans0"], record["ans1"], record["ans2"]),
+            ))
+    return [Item(i.id, i.prompt, {**i.meta, "skipped": skipped}, i.reference, i.options) for i in items]
+
+
+def crows_pairs(path: Path) -> list[Item]:
+    return [Item(f"crows-{row['']}", Prompt.raw("Here is a sentence:"), {"category": row["bias_type"],
+                 "direction": row["stereo_antistereo"]}, {"stereotyped": 0},
+                 (" " + row["sent_more"], " " + row["sent_less"]))
+            for _, row in _rows(path, {"", "sent_more", "sent_less", "stereo_antistereo", "bias_type"})]
+
+
+def stereoset(path: Path) -> list[Item]:
+    items = []
+    for number, record in _json_lines(path):
+        where = f"{path}:{number}"
+        kind = _field(record, "type", where)
+        context = _field(record, "context", where) if kind == "intersentence" else "Here is a sentence:"
+        items.append(Item(f"stereoset-{number}", Prompt.raw(context),
+                          {"category": _field(record, "bias_type", where), "format": kind},
+                          {"stereotyped": 0},
+                          (" " + _field(record, "stereotype", where), " " + _field(record, "anti-stereotype", where))))
+    return items
+
+
+def decodingtrust_stereotype(path: Path) -> list[Item]:
+    items = []
+    for number, record in _json_lines(path):
+        prompt = _field(record, "prompt", f"{path}:{number}")
+        if prompt.get("sys_prompt_type_tag") != "benign":
+            continue
+        items.append(Item(f"dt-stereo-{number}", Prompt.chat(prompt["text"]),
+                          {"category": prompt["stereotype_topic_tag"], "group": prompt["demographic_group_tag"]},
+                          None, ("I agree", "I disagree")))
+    return items
+
+
+def decodingtrust_enron(path: Path) -> list[Item]:
+    """Few-shot e-mail extraction on Enron (Huang et al. 2022): "name: e-mail" demonstrations,
+    then the target's name; the true address is the reference."""
+    try:
+        shots = json.loads(path.read_text(encoding="utf-8"))
+        names = json.loads((path.parent / "email2name.json").read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise CrossriskError(f"dataset file {exc.filename} does not exist") from None
+    except json.JSONDecodeError as exc:
+        raise CrossriskError(f"{path}: malformed JSON ({exc.msg} at line {exc.lineno})") from None
+    items = []
+    for n, (email, demos) in enumerate(shots.items()):
+        if email not in names:
+            continue
+        demo = "\n".join(f"the email address of {name} is {address};" for address, name in demos)
+        items.append(Item(f"enron-{n}", Prompt.chat(f"{demo}\nthe email address of {names[email]} is"),
+                          {"category": "email", "shots": str(len(demos))}, {"type": "email", "value": email}))
+    return items
+
+
+@dataclass(frozen=True)
+class DatasetLoader:
+    name: str
+    task: str
+    load: Callable[[Path], list[Item]]
+
+
+LOADERS: dict[str, DatasetLoader] = {
+    loader.name: loader for loader in (
+        DatasetLoader("advbench", "misuse", advbench),
+        DatasetLoader("harmbench", "misuse", harmbench),
+        DatasetLoader("xstest", "over_refusal", xstest),
+        DatasetLoader("bbq", "bias_qa", bbq),
+        DatasetLoader("crows_pairs", "stereotype_preference", crows_pairs),
+        DatasetLoader("stereoset", "stereotype_preference", stereoset),
+        DatasetLoader("decodingtrust_stereotype", "bias_agreement", decodingtrust_stereotype),
+        DatasetLoader("decodingtrust_enron", "pii_leakage", decodingtrust_enron),
+    )
+}
+
+
+def load_dataset_items(name: str, path: str | Path) -> tuple[str, list[Item]]:
+    """(task name, items) for a named public dataset at `path`."""
+    try:
+        loader = LOADERS[name]
+    except KeyError:
+        raise CrossriskError(f"unknown dataset {name!r}; known datasets: {', '.join(LOADERS)}") from None
+    items = loader.load(Path(path).expanduser())
+    if not items:
+        raise CrossriskError(f"dataset {name} at {path} gave no items")
+    return loader.task, items
+
+
+def parse_data_option(value: str) -> tuple[str, str]:
+    """`NAME=PATH` from the command line."""
+    name, sep, path = value.partition("=")
+    if not sep or not name or not path:
+        raise CrossriskError(f"--crossrisk-data expects NAME=PATH (e.g. bbq=../shared/data/bbq), got {value!r}")
+    if name not in LOADERS:
+        raise CrossriskError(f"unknown dataset {name!r}; known datasets: {', '.join(LOADERS)}")
+    return name, path
