@@ -1,57 +1,51 @@
-"""Task speed on the embedded model: every task of the chosen profile, cold then cached.
+"""Task speed on the embedded model: each task of the chosen profile, cold then cached.
 
 `pytest benchmarks/test_task_speed.py -s` measures the quick profile (target: all 13 tasks
-cold in at most 2 minutes on 2 CPU cores); add `--crossrisk-profile full` for every item.
-Per task: seconds cold and cached, items, tokens read and generated per second.
+cold in at most 2 minutes on 2 CPU cores); add `--crossrisk-profile full` for every item, or
+`-m privacy` for one risk's tasks. Per task: seconds cold and cached, items, tokens read and
+generated per second (in pytest-benchmark's `extra_info` and printed with `-s`).
 """
 
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import pytest
+
+from crossrisk_bench.tasks import TASKS
 
 pytestmark = [pytest.mark.perf, pytest.mark.slow]
 
 
-def test_all_tasks_cold_then_cached(benchmark, crossrisk_settings, tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def cold_backend(crossrisk_settings, tmp_path_factory):
+    """One model for the module with an empty cache of its own: every first evaluation is cold."""
     from crossrisk_bench.models.cache import ResponseCache
     from crossrisk_bench.models.loader import load_backend
-    from crossrisk_bench.tasks import TASKS
 
     backend = load_backend(crossrisk_settings.model, cache_dir=crossrisk_settings.cache_dir, use_cache=False,
                            batch_size=crossrisk_settings.batch_size, threads=crossrisk_settings.threads)
-    backend.cache = ResponseCache(tmp_path / "responses.sqlite")
-    rows = []
-    cold_total = 0.0
-    for task in TASKS:
-        before = (backend.stats.prompt_tokens, backend.stats.new_tokens)
-        start = time.perf_counter()
-        result = task.evaluate(backend, limit=crossrisk_settings.limit)
-        seconds = time.perf_counter() - start
-        cold_total += seconds
-        read, generated = backend.stats.prompt_tokens - before[0], backend.stats.new_tokens - before[1]
-        rows.append((task.name, result.n, seconds, read, generated, result.value))
-
-    def cached_run() -> list[float]:
-        return [task.evaluate(backend, limit=crossrisk_settings.limit).value for task in TASKS]
-
-    start = time.perf_counter()
-    cached_values = cached_run()
-    cached_total = time.perf_counter() - start
-    benchmark.pedantic(cached_run, rounds=1, iterations=1)
+    backend.cache = ResponseCache(tmp_path_factory.mktemp("task-speed") / "responses.sqlite")
+    yield backend
     backend.cache.close()
-    assert cached_values == [row[5] for row in rows], "cached results must equal the cold ones"
-    assert backend.stats.computed > 0
 
-    print(f"\nprofile {crossrisk_settings.profile} ({crossrisk_settings.limit or 'all'} items per task), "
-          f"{backend.threads} threads, batch {backend.batch_size}")
-    print(f"{'task':22s} {'items':>5s} {'cold s':>7s} {'read tok/s':>10s} {'new tok/s':>9s}")
-    for name, n, seconds, read, generated, _ in rows:
-        print(f"{name:22s} {n:5d} {seconds:7.1f} {read / seconds:10.0f} {generated / seconds:9.1f}")
-    print(f"{'all tasks':22s} {sum(r[1] for r in rows):5d} {cold_total:7.1f}   cached re-run {cached_total:.2f} s "
-          f"({cached_total / cold_total:.2%} of cold)")
-    benchmark.extra_info.update(profile=crossrisk_settings.profile, cold_seconds=cold_total, cached_seconds=cached_total,
-                                per_task={name: {"items": n, "cold_seconds": s, "tokens_read": r, "tokens_generated": g}
-                                          for name, n, s, r, g, _ in rows})
+
+@pytest.mark.parametrize("task", [pytest.param(t, id=t.name, marks=getattr(pytest.mark, t.risk.value)) for t in TASKS])
+def test_task_cold_then_cached(benchmark, cold_backend, crossrisk_settings, task) -> None:
+    stats = cold_backend.stats
+    before = (stats.prompt_tokens, stats.new_tokens, stats.computed)
+    start = time.perf_counter()
+    cold = task.evaluate(cold_backend, limit=crossrisk_settings.limit)
+    cold_seconds = time.perf_counter() - start
+    read, generated, computed = (stats.prompt_tokens - before[0], stats.new_tokens - before[1], stats.computed - before[2])
+    start = time.perf_counter()
+    cached = task.evaluate(cold_backend, limit=crossrisk_settings.limit)
+    cached_seconds = time.perf_counter() - start
+    benchmark.pedantic(task.evaluate, args=(cold_backend,), kwargs={"limit": crossrisk_settings.limit}, rounds=1, iterations=1)
+    assert cached == cold, "a cached re-run must give the same result"
+    assert stats.computed - before[2] == computed, "a cached re-run must compute nothing"
+    benchmark.extra_info.update(task=task.name, items=cold.n, cold_seconds=cold_seconds, cached_seconds=cached_seconds,
+                                tokens_read=read, tokens_generated=generated, value=cold.value)
+    print(f"\n{task.name:22s} {cold.n:4d} items  cold {cold_seconds:6.1f} s  cached {cached_seconds * 1000:6.1f} ms "
+          f"({cached_seconds / cold_seconds:.2%})  read {read / cold_seconds:6.0f} tok/s  "
+          f"generated {generated / cold_seconds:5.1f} tok/s  {task.metric} = {cold.value:.3f}")
