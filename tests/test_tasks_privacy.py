@@ -75,3 +75,30 @@ def test_auc_and_tpr_on_separable_scores() -> None:
     assert sum(auc_per_positive([-1, -2], [-5, -6])) / 2 == 1.0
     assert tpr_at_fpr([-1, -2], [-5, -6], 0.0) == 1.0
     assert tpr_at_fpr([-9, -9], [-5, -6], 0.5) == 0.0
+
+
+def test_reference_calibration_finds_what_only_the_target_learned(make_backend) -> None:
+    """A target tuned on the members' records against its own untouched copy as reference:
+    calibrated AUC must be high, while the same model as both target and reference gives 0.5."""
+    import torch
+
+    from crossrisk_bench.items import take
+    from crossrisk_bench.tasks.privacy import reference_calibrated_membership
+
+    items = take(membership_items(), 16, by="category")
+    reference = make_backend()
+    target = make_backend()
+    tokenizer, model = target.tokenizer, target.model
+    optimiser = torch.optim.AdamW(model.parameters(), lr=1e-2)
+    model.train()
+    members = [i.prompt.text + i.reference["continuation"] for i in items if i.meta["member"]]
+    for _ in range(40):
+        enc = tokenizer(members, return_tensors="pt", padding=True, add_special_tokens=False)
+        labels = enc["input_ids"].masked_fill(enc["attention_mask"] == 0, -100)
+        model(**enc, labels=labels).loss.backward()
+        optimiser.step()
+        optimiser.zero_grad()
+    model.eval()
+    target.refresh_fingerprint()
+    assert reference_calibrated_membership(target, reference, items)["auc_reference"] >= 0.9
+    assert reference_calibrated_membership(reference, reference, items)["auc_reference"] == 0.5
