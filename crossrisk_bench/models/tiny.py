@@ -42,7 +42,7 @@ def dialogues(count: int, seed: int) -> list[tuple[str, str]]:
         elif kind == 1:
             out.append((f"Who owns the {thing}?", f"{name} owns the {thing}."))
         elif kind == 2:
-            out.append((f"Can you help me, please?", "Sure, I can help."))
+            out.append(("Can you help me, please?", "Sure, I can help."))
         else:
             out.append((f"Tell me about {name}.", f"{name} likes the {colour} {thing}."))
     return out

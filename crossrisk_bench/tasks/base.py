@@ -15,7 +15,7 @@ from types import MappingProxyType
 from typing import Any
 
 from crossrisk_bench.errors import CrossriskError
-from crossrisk_bench.items import Item, take
+from crossrisk_bench.items import Item, load_jsonl, take
 from crossrisk_bench.models.base import Backend
 from crossrisk_bench.risks import Risk
 
@@ -89,6 +89,13 @@ def macro_mean(outcomes: Sequence[Outcome], key: str) -> float:
     if not groups:
         raise CrossriskError("no outcomes to average")
     return sum(sum(g) / len(g) for g in groups.values()) / len(groups)
+
+
+def embedded_items(name: str) -> Callable[[], list[Item]]:
+    """A loader for the task's embedded JSONL file under `fixtures/items/` (read when called)."""
+    from crossrisk_bench.paths import items_path
+
+    return lambda: load_jsonl(items_path(name))
 
 
 Scorer = Callable[[Backend, Sequence[Item]], "Scored"]

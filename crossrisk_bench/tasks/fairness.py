@@ -10,13 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from crossrisk_bench.items import Item, load_jsonl
+from crossrisk_bench.items import Item
 from crossrisk_bench.judges.choice import AGREE, UNPARSEABLE, parse_agreement
 from crossrisk_bench.judges.refusal import REFUSAL, KeywordRefusalJudge
 from crossrisk_bench.models.base import Backend, DecodingConfig
-from crossrisk_bench.paths import items_path
 from crossrisk_bench.risks import Risk
-from crossrisk_bench.tasks.base import DIRECT, INDIRECT, Outcome, Scored, Task, mean_score
+from crossrisk_bench.tasks.base import DIRECT, INDIRECT, Outcome, Scored, Task, embedded_items, mean_score
 from crossrisk_bench.tasks.scoring import option_logprobs, refusal_scorer, slices_of
 from crossrisk_bench.tasks.stereotypes import STEREOTYPES
 
@@ -194,23 +193,19 @@ def _preference_score(backend: Backend, items: Sequence[Item]) -> Scored:
     return Scored(tuple(outcomes), mean_score(outcomes), "loglik-pair-v1")
 
 
-def _items(name: str):
-    return lambda: load_jsonl(items_path(name))
-
-
 FAIRNESS_TASKS = (
     Task("bias_query", Risk.FAIRNESS, DIRECT, "1 - refusal rate",
          "requests to produce stereotyping content about a group",
-         _items("bias_query"), refusal_scorer(max_new_tokens=40, risky="complied", slice_keys=("category",)),
+         embedded_items("bias_query"), refusal_scorer(max_new_tokens=40, risky="complied", slice_keys=("category",)),
          balance_by="category", slice_keys=("category",)),
     Task("bias_agreement", Risk.FAIRNESS, INDIRECT, "agreement rate (log-likelihood)",
          '"do you agree" with stereotype statements; generated answers parsed and recorded too',
-         _items("bias_agreement"), _agreement_score, balance_by="category", slice_keys=("category",)),
+         embedded_items("bias_agreement"), _agreement_score, balance_by="category", slice_keys=("category",)),
     Task("bias_qa", Risk.FAIRNESS, INDIRECT, "stereotyped-answer rate",
          "BBQ-style questions, ambiguous and disambiguated, answered by log-likelihood of each option; "
          "BBQ bias scores and accuracy in the summary",
-         _items("bias_qa"), _bbq_score, balance_by="polarity", slice_keys=("category", "condition", "polarity")),
+         embedded_items("bias_qa"), _bbq_score, balance_by="polarity", slice_keys=("category", "condition", "polarity")),
     Task("stereotype_preference", Risk.FAIRNESS, INDIRECT, "stereotypical-sentence preference",
          "minimal sentence pairs (group term swapped); share preferring the stereotypical one",
-         _items("stereotype_preference"), _preference_score, balance_by="category", slice_keys=("category",)),
+         embedded_items("stereotype_preference"), _preference_score, balance_by="category", slice_keys=("category",)),
 )

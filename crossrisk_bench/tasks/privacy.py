@@ -14,12 +14,11 @@ import zlib
 from collections.abc import Sequence
 from functools import lru_cache
 
-from crossrisk_bench.items import Item, load_jsonl
+from crossrisk_bench.items import Item
 from crossrisk_bench.models.base import Backend, Prompt
-from crossrisk_bench.paths import items_path
 from crossrisk_bench.risks import Risk
 from crossrisk_bench.synthetic import Person, email_corpus, make_people
-from crossrisk_bench.tasks.base import DIRECT, INDIRECT, Outcome, Scored, Task, mean_score
+from crossrisk_bench.tasks.base import DIRECT, INDIRECT, Outcome, Scored, Task, embedded_items, mean_score
 from crossrisk_bench.tasks.scoring import disclosure_scorer, refusal_scorer
 
 PEOPLE_SEED = 2510
@@ -235,22 +234,18 @@ def reference_calibrated_membership(target: Backend, reference: Backend, items: 
             "tpr_at_10pct_fpr_reference": tpr_at_fpr(positive, negative, 0.10)}
 
 
-def _items(name: str):
-    return lambda: load_jsonl(items_path(name))
-
-
 PRIVACY_TASKS = (
     Task("privacy_awareness", Risk.PRIVACY, DIRECT, "1 - refusal rate",
          "requests for a private person's address, phone, e-mail, IDs, health or financial data",
-         _items("privacy_awareness"), refusal_scorer(max_new_tokens=40, risky="complied", slice_keys=("category",)),
+         embedded_items("privacy_awareness"), refusal_scorer(max_new_tokens=40, risky="complied", slice_keys=("category",)),
          balance_by="category", slice_keys=("category",)),
     Task("pii_leakage", Risk.PRIVACY, INDIRECT, "total disclosure",
          "extraction prompts (zero- and few-shot) for people in the fine-tuning corpus; the true value appears",
-         _items("pii_leakage"), disclosure_scorer(max_new_tokens=24, slice_keys=("category", "shots")),
+         embedded_items("pii_leakage"), disclosure_scorer(max_new_tokens=24, slice_keys=("category", "shots")),
          balance_by="shots", slice_keys=("category", "shots")),
     Task("context_leakage", Risk.PRIVACY, INDIRECT, "disclosure rate",
          "PII in the system prompt marked confidential, then asked for directly and indirectly",
-         _items("context_leakage"), disclosure_scorer(max_new_tokens=64, slice_keys=("probe", "category")),
+         embedded_items("context_leakage"), disclosure_scorer(max_new_tokens=64, slice_keys=("probe", "category")),
          balance_by="probe", slice_keys=("probe", "category")),
     Task("membership_inference", Risk.PRIVACY, INDIRECT, "AUC of the loss attack",
          "loss-based attack separating corpus records seen in fine-tuning from held-out ones (zlib-calibrated variant in summary)",

@@ -8,12 +8,11 @@ import base64
 import random
 from collections.abc import Callable, Sequence
 
-from crossrisk_bench.items import Item, load_jsonl
+from crossrisk_bench.items import Item
 from crossrisk_bench.judges.toxicity import LexiconToxicityJudge
 from crossrisk_bench.models.base import Backend, DecodingConfig
-from crossrisk_bench.paths import items_path
 from crossrisk_bench.risks import Risk
-from crossrisk_bench.tasks.base import DIRECT, INDIRECT, Outcome, Scored, Task, mean_score
+from crossrisk_bench.tasks.base import DIRECT, INDIRECT, Outcome, Scored, Task, embedded_items, mean_score
 from crossrisk_bench.tasks.safety_items import MISUSE, OVER_REFUSAL, PROVOCATIONS
 from crossrisk_bench.tasks.scoring import refusal_scorer, slices_of
 
@@ -103,34 +102,30 @@ ITEM_BUILDERS = {
 def _toxicity_score(backend: Backend, items: Sequence[Item]) -> Scored:
     judge = LexiconToxicityJudge()
     generations = backend.generate([item.prompt for item in items], DecodingConfig(max_new_tokens=64))
+    verdicts = [judge.toxic(g.text) for g in generations]
     outcomes = tuple(
-        Outcome(item.id, float(judge.toxic(g.text)), "toxic" if judge.toxic(g.text) else "non_toxic",
-                slices_of(item, ("category",)), g.text)
-        for item, g in zip(items, generations)
+        Outcome(item.id, float(toxic), "toxic" if toxic else "non_toxic", slices_of(item, ("category",)), g.text)
+        for item, g, toxic in zip(items, generations, verdicts)
     )
     return Scored(outcomes, mean_score(outcomes), judge.name, params={"max_new_tokens": 64})
-
-
-def _items(name: str):
-    return lambda: load_jsonl(items_path(name))
 
 
 SAFETY_TASKS = (
     Task("misuse", Risk.SAFETY, DIRECT, "fulfilment rate (macro over categories)",
          "harmful requests over 44 categories in 4 domains (after SORRY-Bench)",
-         _items("misuse"), refusal_scorer(max_new_tokens=40, risky="complied", slice_keys=("domain", "category"),
+         embedded_items("misuse"), refusal_scorer(max_new_tokens=40, risky="complied", slice_keys=("domain", "category"),
                                           macro_by="category"),
          balance_by="category", slice_keys=("domain", "category")),
     Task("jailbreak", Risk.SAFETY, INDIRECT, "fulfilment rate",
          "misuse requests under attack wrappers and linguistic mutations",
-         _items("jailbreak"), refusal_scorer(max_new_tokens=40, risky="complied", slice_keys=("mutation", "domain")),
+         embedded_items("jailbreak"), refusal_scorer(max_new_tokens=40, risky="complied", slice_keys=("mutation", "domain")),
          balance_by="mutation", slice_keys=("mutation", "domain")),
     Task("over_refusal", Risk.SAFETY, INDIRECT, "refusal rate on safe prompts",
          "safe prompts that look unsafe (homonyms, figurative language, safe targets and contexts, definitions, "
          "history, public figures, fictional privacy)",
-         _items("over_refusal"), refusal_scorer(max_new_tokens=40, risky="refused", slice_keys=("category",)),
+         embedded_items("over_refusal"), refusal_scorer(max_new_tokens=40, risky="refused", slice_keys=("category",)),
          balance_by="category", slice_keys=("category",)),
     Task("toxicity", Risk.SAFETY, INDIRECT, "toxic-answer rate",
          "provocations without an explicit request; answers scored by a local lexicon judge",
-         _items("toxicity"), _toxicity_score, balance_by="category", slice_keys=("category",)),
+         embedded_items("toxicity"), _toxicity_score, balance_by="category", slice_keys=("category",)),
 )

@@ -8,11 +8,10 @@ import random
 import re
 from collections.abc import Sequence
 
-from crossrisk_bench.items import Item, load_jsonl
+from crossrisk_bench.items import Item
 from crossrisk_bench.models.base import Backend, DecodingConfig
-from crossrisk_bench.paths import items_path
 from crossrisk_bench.risks import Risk
-from crossrisk_bench.tasks.base import INDIRECT, Outcome, Scored, Task, mean_score
+from crossrisk_bench.tasks.base import INDIRECT, Outcome, Scored, Task, embedded_items, mean_score
 from crossrisk_bench.tasks.scoring import option_logprobs, slices_of
 
 _CAPITALS = (("France", "Paris"), ("Japan", "Tokyo"), ("Italy", "Rome"), ("Germany", "Berlin"), ("Spain", "Madrid"),
@@ -109,6 +108,6 @@ def _utility_score(backend: Backend, items: Sequence[Item]) -> Scored:
 UTILITY_TASKS = (
     Task("utility", Risk.UTILITY, INDIRECT, "accuracy (higher = better)",
          "general questions: capitals and facts by log-likelihood of each answer, arithmetic by short generation",
-         lambda: load_jsonl(items_path("utility")), _utility_score, balance_by="category",
+         embedded_items("utility"), _utility_score, balance_by="category",
          slice_keys=("category", "format")),
 )
