@@ -1,0 +1,35 @@
+"""The defense registry (`crossrisk defenses` lists it). Weight-level defenses and the zoo come
+with the defense issue; the prompt and filter defenses here need no training."""
+
+from __future__ import annotations
+
+from crossrisk_bench.defenses import filters, prompt
+from crossrisk_bench.defenses.base import Defense, DefenseSpec, WrappedBackend
+from crossrisk_bench.errors import CrossriskError
+from crossrisk_bench.risks import Risk
+
+
+def _prompt(name: str, target: Risk, text: str, description: str) -> Defense:
+    return Defense(DefenseSpec(name, target, "prompt", description, {"system_prompt": text}), prompt.build_prompt_defense)
+
+
+DEFENSES: dict[str, Defense] = {d.spec.name: d for d in (
+    _prompt("guard_prompt", Risk.SAFETY, prompt.SAFETY_GUARD, "system prompt telling the model to refuse harmful requests"),
+    _prompt("self_reminder", Risk.SAFETY, prompt.SELF_REMINDER, "self-reminder system prompt (Xie et al. 2023)"),
+    _prompt("fair_prompt", Risk.FAIRNESS, prompt.FAIRNESS_PROMPT, "system prompt: answer without stereotypes"),
+    _prompt("privacy_prompt", Risk.PRIVACY, prompt.PRIVACY_PROMPT, "system prompt: never reveal personal data"),
+    Defense(DefenseSpec("pii_redactor", Risk.PRIVACY, "filter", "redacts e-mails, phones, SSNs and IBANs in outputs",
+                        {"types": ["email", "phone", "ssn", "iban"]}), filters.build_pii_redactor),
+    Defense(DefenseSpec("harm_filter", Risk.SAFETY, "filter", "answers requests with harm keywords by a canned refusal",
+                        {"terms": list(filters.HARM_TERMS)}), filters.build_harm_filter),
+)}
+
+
+def get_defense(name: str) -> Defense:
+    try:
+        return DEFENSES[name]
+    except KeyError:
+        raise CrossriskError(f"unknown defense {name!r}; known defenses: {', '.join(DEFENSES)}") from None
+
+
+__all__ = ["DEFENSES", "Defense", "DefenseSpec", "WrappedBackend", "get_defense"]
