@@ -36,6 +36,10 @@ def build_parser() -> argparse.ArgumentParser:
     generate.add_argument("--max-new-tokens", type=int, default=64)
     generate.add_argument("--no-cache", action="store_true")
     sub.add_parser("tasks", help="list the registered tasks")
+    sub.add_parser("defenses", help="list the registered defenses")
+    report = sub.add_parser("report", help="re-render the report files from a saved results.json (no models needed)")
+    report.add_argument("results", type=Path)
+    report.add_argument("--out", type=Path, default=None, help="output folder (default: the results file's folder)")
     items = sub.add_parser("items", help="rebuild the embedded item files under fixtures/items/ (deterministic)")
     items.add_argument("action", choices=["build"])
     evaluate = sub.add_parser("eval", help="run tasks on one model and print their metrics")
@@ -70,6 +74,22 @@ def _run(args: argparse.Namespace) -> int:
 
         for task in TASKS:
             print(f"{task.name:22s} {task.risk.value:9s} {task.kind:9s} {task.metric}: {task.description}")
+        return 0
+    if args.command == "defenses":
+        from crossrisk_bench.defenses import DEFENSES
+
+        for defense in DEFENSES.values():
+            spec = defense.spec
+            print(f"{spec.id:26s} {spec.kind:9s} {spec.description}")
+        return 0
+    if args.command == "report":
+        from crossrisk_bench.report.matrix import build_matrix, render_terminal
+        from crossrisk_bench.report.outputs import load_document, write_reports
+
+        document = load_document(args.results)
+        print("\n".join(render_terminal(build_matrix(document["effects"], document["task_order"]))))
+        for path in write_reports(document, args.out or args.results.parent):
+            print(path)
         return 0
     if args.command == "items":
         from crossrisk_bench.items import write_jsonl

@@ -130,7 +130,7 @@ class Effect:
 def _regression(comparison: PairedComparison, task_risk: Risk) -> Interval:
     d = comparison.delta
     if task_risk.is_control:
-        return Interval(-d.estimate, -d.high, -d.low, d.confidence)
+        return Interval(0.0 - d.estimate, 0.0 - d.high, 0.0 - d.low, d.confidence)  # 0.0 - x: no "-0.0"
     return d
 
 

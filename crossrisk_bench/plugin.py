@@ -19,6 +19,10 @@ from crossrisk_bench.loaders import parse_data_option
 from crossrisk_bench.models.cache import default_cache_dir
 from crossrisk_bench.models.loader import DEFAULT_MODEL, ModelSpec, resolve
 from crossrisk_bench.risks import MARKERS
+from crossrisk_bench.effects import load_policy
+from crossrisk_bench.paths import FIXTURES
+from crossrisk_bench.suite import SuiteSession, load_models
+from crossrisk_bench.tasks import TASKS
 from crossrisk_bench.tasks.profiles import items_limit
 
 
@@ -33,12 +37,17 @@ class CrossriskSettings:
     profile: str
     data: tuple[tuple[str, str], ...]  # (dataset name, path) pairs replacing embedded items
     report_dir: Path | None
+    models_file: Path
+    policy_file: Path
+    defenses: tuple[Any, ...]  # DefenseSpec of each defended model, in models-file order
     seed: int
     batch_size: int
     threads: int | None
 
 
 settings_key = pytest.StashKey[CrossriskSettings]()
+session_key = pytest.StashKey[Any]()
+records_key = pytest.StashKey[list]()
 
 
 def _positive_int(value: str) -> int:
@@ -67,7 +76,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="cache directory for responses and converted models (default: $CROSSRISK_CACHE_DIR or ~/.cache/crossrisk-bench)")
     group.addoption("--crossrisk-no-cache", action="store_true", default=False,
                     help="do not read or write the response cache (models are still converted once)")
-    group.addoption("--crossrisk-report", default=None, metavar="DIR", help="write the run's report files into DIR")
+    group.addoption("--crossrisk-report", default=None, metavar="DIR",
+                    help="write results.json, model-card.md, report.html and conflict-matrix.png into DIR")
+    group.addoption("--crossrisk-models", default=None, metavar="PATH",
+                    help="defended models to compare with the base (default: fixtures/models.toml)")
+    group.addoption("--crossrisk-policy", default=None, metavar="PATH",
+                    help="tolerances and efficacy rule (default: fixtures/policy.toml; a pyproject.toml with [tool.crossrisk] works)")
     group.addoption("--crossrisk-seed", type=int, default=0, metavar="SEED", help="seed for sampling and resampling (default 0)")
     group.addoption("--crossrisk-batch-size", type=_positive_int, default=16, metavar="N", help="prompts per forward batch (default 16)")
     group.addoption("--crossrisk-threads", type=_positive_int, default=None, metavar="N",
@@ -85,6 +99,10 @@ def pytest_configure(config: pytest.Config) -> None:
         resolve(spec)
         limit = items_limit(config.option.crossrisk_profile, config.option.crossrisk_limit)
         data = tuple(parse_data_option(value) for value in config.option.crossrisk_data)
+        models_file = Path(config.option.crossrisk_models or FIXTURES / "models.toml").expanduser()
+        policy_file = Path(config.option.crossrisk_policy or FIXTURES / "policy.toml").expanduser()
+        defenses = load_models(models_file)
+        policy = load_policy(policy_file, known_tasks=TASKS.names())
     except CrossriskError as exc:
         raise pytest.UsageError(f"crossrisk: {exc}") from None
     cache = config.option.crossrisk_cache
@@ -97,10 +115,61 @@ def pytest_configure(config: pytest.Config) -> None:
         profile=config.option.crossrisk_profile,
         data=data,
         report_dir=Path(report).expanduser() if report else None,
+        models_file=models_file,
+        policy_file=policy_file,
+        defenses=defenses,
         seed=config.option.crossrisk_seed,
         batch_size=config.option.crossrisk_batch_size,
         threads=config.option.crossrisk_threads,
     )
+    config.stash[session_key] = SuiteSession(config.stash[settings_key], policy)
+    config.stash[records_key] = []
+    config.pluginmanager.register(_EffectCollector(config.stash[records_key]), "crossrisk-effect-collector")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Every test that uses `crossrisk_defense` runs once per defended model (ids like `safety-guard_prompt`)."""
+    if "crossrisk_defense" in metafunc.fixturenames:
+        specs = metafunc.config.stash[settings_key].defenses
+        metafunc.parametrize("crossrisk_defense", specs, ids=[s.id for s in specs])
+
+
+class _EffectCollector:
+    """Gathers the effect records that tests attach to their reports. Under pytest-xdist the
+    reports (with their `user_properties`) arrive at the controller from the workers, which is
+    why records travel on reports and not on `config.stash` (xdist does not copy it back)."""
+
+    def __init__(self, records: list) -> None:
+        self.records = records
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if report.when == "call":
+            self.records.extend(value for name, value in report.user_properties if name == "crossrisk_effect")
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    if hasattr(config, "workerinput") or records_key not in config.stash:
+        return
+    records = config.stash[records_key]
+    if not records:
+        return
+    from crossrisk_bench.report.matrix import build_matrix, render_terminal
+
+    settings = config.stash[settings_key]
+    task_order = TASKS.names()
+    terminalreporter.section("crossrisk conflict matrix")
+    for line in render_terminal(build_matrix(records, task_order)):
+        terminalreporter.write_line(line)
+    if settings.report_dir is not None:
+        from crossrisk_bench.report.outputs import results_document, write_reports
+
+        policy = config.stash[session_key].policy
+        run = {"model": settings.model.model, "adapter": settings.model.adapter, "profile": settings.profile,
+               "items_per_task": settings.limit, "seed": settings.seed, "confidence": policy.confidence,
+               "policy": str(settings.policy_file), "models": str(settings.models_file),
+               "data": [list(d) for d in settings.data]}
+        paths = write_reports(results_document(records, run=run, task_order=task_order), settings.report_dir)
+        terminalreporter.write_line("crossrisk report: " + ", ".join(str(p) for p in paths))
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
@@ -159,3 +228,28 @@ def crossrisk_backend(crossrisk_settings: CrossriskSettings) -> Any:
     yield backend
     if backend.cache is not None:
         backend.cache.close()
+
+
+@pytest.fixture
+def crossrisk_gate(request: pytest.FixtureRequest, crossrisk_defense: Any, crossrisk_task_items: Any) -> Any:
+    """`gate(task_name)`: evaluate the task on this test's defended model and on its base, attach
+    the effect to the report, and fail with the release-engineer message if the policy says so."""
+    from crossrisk_bench.suite import run_gate, write_examples
+
+    config = request.config
+    session = config.stash[session_key]
+    settings = config.stash[settings_key]
+
+    def gate(task_name: str) -> Any:
+        try:
+            items = session.items(task_name, crossrisk_task_items)
+            effect, record = run_gate(session, crossrisk_defense, task_name, items)
+        except CrossriskError as exc:
+            pytest.fail(f"crossrisk: {exc}", pytrace=False)
+        request.node.user_properties.append(("crossrisk_effect", record))
+        if not effect.passed:
+            examples = write_examples(settings.report_dir, record) if settings.report_dir else None
+            pytest.fail(record["message"] + (f"; regressed examples: {examples}" if examples else ""), pytrace=False)
+        return effect
+
+    return gate

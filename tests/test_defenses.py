@@ -61,3 +61,12 @@ def test_check_refuses_a_defense_that_did_nothing(make_backend) -> None:
     noop.fingerprint = base.fingerprint
     with pytest.raises(CrossriskError, match="same fingerprint"):
         check_applied(base, noop)
+
+
+def test_check_accepts_a_wired_filter_even_if_the_model_never_triggers_it(make_backend) -> None:
+    base = make_backend()
+    check_applied(base, get_defense("pii_redactor").apply(base))  # the tiny model never prints PII
+    unwired = get_defense("pii_redactor").apply(base)
+    object.__setattr__(unwired, "spec", DefenseSpec("pii_redactor", Risk.PRIVACY, "filter", "no types", {"types": []}))
+    with pytest.raises(CrossriskError, match="exactly like its base"):
+        check_applied(base, unwired)

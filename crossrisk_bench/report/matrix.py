@@ -1,0 +1,94 @@
+"""The conflict matrix: defenses (grouped by target risk) x tasks (grouped by risk) of effects.
+
+Built on the controller from the JSON records that tests attach to their reports, sorted by
+fixed keys, so a serial run and an xdist run with any worker count give the same matrix.
+Benjamini-Hochberg q-values are computed across all cells of the matrix.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from crossrisk_bench.stats import benjamini_hochberg
+
+RISK_ORDER = ("safety", "fairness", "privacy", "utility")
+MARKS = {"conflict": "!", "backfire": "!", "efficacy": "*", "synergy": "*", "neutral": ""}
+
+
+@dataclass(frozen=True)
+class Cell:
+    defense: str
+    defense_risk: str
+    task: str
+    task_risk: str
+    regression_pts: float
+    low_pts: float
+    high_pts: float
+    label: str
+    passed: bool
+    q_value: float
+    n: int
+
+    @property
+    def text(self) -> str:
+        return f"{self.regression_pts:+.1f}{MARKS[self.label]}{'' if self.passed else 'X'}"
+
+
+@dataclass(frozen=True)
+class ConflictMatrix:
+    defenses: tuple[tuple[str, str], ...]  # (risk, name), in row order
+    tasks: tuple[tuple[str, str], ...]  # (risk, task), in column order
+    cells: tuple[Cell, ...]
+
+    def cell(self, defense: str, task: str) -> Cell | None:
+        return next((c for c in self.cells if c.defense == defense and c.task == task), None)
+
+    def risk_summary(self) -> dict[str, dict[str, int]]:
+        """How many significant conflicts each kind of defense causes in each other risk."""
+        out = {d: {t: 0 for t in RISK_ORDER if t != d} for d in RISK_ORDER[:3]}
+        for c in self.cells:
+            if c.label == "conflict" and c.task_risk in out.get(c.defense_risk, {}):
+                out[c.defense_risk][c.task_risk] += 1
+        return out
+
+
+def build_matrix(records: Sequence[dict[str, Any]], task_order: Sequence[str]) -> ConflictMatrix:
+    order = {name: i for i, name in enumerate(task_order)}
+    records = sorted(records, key=lambda r: (RISK_ORDER.index(r["defense"]["target"]), r["defense"]["name"],
+                                             RISK_ORDER.index(r["task_risk"]), order.get(r["task"], 99), r["task"]))
+    q_values = benjamini_hochberg([r["p_value"] for r in records])
+    cells = tuple(
+        Cell(r["defense"]["name"], r["defense"]["target"], r["task"], r["task_risk"], 100 * r["regression"],
+             100 * r["regression_ci"][0], 100 * r["regression_ci"][1], r["label"], r["passed"], q, r["n"])
+        for r, q in zip(records, q_values)
+    )
+    defenses = tuple(dict.fromkeys((c.defense_risk, c.defense) for c in cells))
+    tasks = tuple(sorted(dict.fromkeys((c.task_risk, c.task) for c in cells),
+                         key=lambda t: (RISK_ORDER.index(t[0]), order.get(t[1], 99), t[1])))
+    return ConflictMatrix(defenses, tasks, cells)
+
+
+def render_terminal(matrix: ConflictMatrix) -> list[str]:
+    """Compact text matrix: cell = rise in risk (pts; utility: drop), ! conflict, * efficacy or
+    synergy (95% CI excludes 0), X failed gate; then the risk-to-risk conflict counts."""
+    name_w = max([len(f"{r}/{d}") for r, d in matrix.defenses] + [7])
+    col_w = [max(len(t), 7) for _, t in matrix.tasks]
+    groups = [risk for risk, _ in matrix.tasks]
+    header_risk = " " * name_w + " " + " ".join(
+        (risk if i == 0 or groups[i - 1] != risk else "").ljust(w) for i, ((risk, _), w) in enumerate(zip(matrix.tasks, col_w))
+    )
+    lines = [header_risk.rstrip(), " " * name_w + " " + " ".join(t.ljust(w) for (_, t), w in zip(matrix.tasks, col_w))]
+    for risk, defense in matrix.defenses:
+        row = [f"{risk}/{defense}".ljust(name_w)]
+        for (_, task), w in zip(matrix.tasks, col_w):
+            cell = matrix.cell(defense, task)
+            row.append((cell.text if cell else "").ljust(w))
+        lines.append(" ".join(row).rstrip())
+    lines.append("cells: change in risk, pts (utility: drop); ! significant rise, * significant fall, X failed the policy gate")
+    summary = matrix.risk_summary()
+    lines.append("conflicts by defense risk -> affected risk: " + "; ".join(
+        f"{d} -> " + ", ".join(f"{t} {n}" for t, n in row.items()) for d, row in summary.items() if any(
+            c.defense_risk == d for c in matrix.cells)))
+    return lines

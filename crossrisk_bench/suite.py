@@ -1,0 +1,187 @@
+"""The suite's run-time: which defended models to compare (`models.toml`), evaluating a task on
+a defended model and its base on the same items, and turning that into a gate verdict plus a
+JSON-able record that travels on the pytest report to the controller.
+
+One `SuiteSession` per pytest process (per xdist worker) lives on `config.stash`; base results
+are shared across workers through the response cache, not recomputed per worker.
+"""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from crossrisk_bench.defenses import get_defense
+from crossrisk_bench.defenses.base import DefenseSpec
+from crossrisk_bench.effects import Effect, Policy, assess, describe
+from crossrisk_bench.errors import CrossriskError
+from crossrisk_bench.items import Item, take
+from crossrisk_bench.risks import Risk
+from crossrisk_bench.tasks import TASKS
+from crossrisk_bench.tasks.base import TaskResult
+
+MODELS_KEYS = {"defended"}
+ENTRY_KEYS = {"defense", "name", "target", "checkpoint", "adapter", "description"}
+
+
+def load_models(path: str | Path) -> tuple[DefenseSpec, ...]:
+    """The defended models of `models.toml`: registered defenses by name, or external checkpoints."""
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise CrossriskError(f"models file {path} does not exist") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise CrossriskError(f"models file {path} is not valid TOML: {exc}") from None
+    unknown = sorted(set(data) - MODELS_KEYS)
+    if unknown:
+        raise CrossriskError(f"{path}: unknown key(s) {unknown}; allowed: {sorted(MODELS_KEYS)}")
+    specs = []
+    for n, entry in enumerate(data.get("defended", []), start=1):
+        where = f"{path}: defended entry {n}"
+        bad = sorted(set(entry) - ENTRY_KEYS)
+        if bad:
+            raise CrossriskError(f"{where}: unknown key(s) {bad}; allowed: {sorted(ENTRY_KEYS)}")
+        if "defense" in entry:
+            specs.append(get_defense(entry["defense"]).spec)
+        elif "checkpoint" in entry or "adapter" in entry:
+            for key in ("name", "target"):
+                if key not in entry:
+                    raise CrossriskError(f"{where}: an external checkpoint needs '{key}'")
+            try:
+                target = Risk(entry["target"])
+            except ValueError:
+                raise CrossriskError(f"{where}: target must be safety, fairness or privacy") from None
+            specs.append(DefenseSpec(entry["name"], target, "checkpoint", entry.get("description", "external checkpoint"),
+                                     {k: entry[k] for k in ("checkpoint", "adapter") if k in entry}))
+        else:
+            raise CrossriskError(f"{where}: give 'defense' (a registered name) or 'checkpoint'/'adapter'")
+    if not specs:
+        raise CrossriskError(f"{path} lists no defended models")
+    ids = [s.id for s in specs]
+    if len(set(ids)) != len(ids):
+        raise CrossriskError(f"{path}: defended models must have distinct names, got {ids}")
+    return tuple(specs)
+
+
+@dataclass
+class SuiteSession:
+    """Per-process state of a run: the base backend, defended backends and base results."""
+
+    settings: Any
+    policy: Policy
+    base: Any = None
+    defended: dict[str, Any] = field(default_factory=dict)
+    base_results: dict[str, TaskResult] = field(default_factory=dict)
+
+    def base_backend(self) -> Any:
+        if self.base is None:
+            from crossrisk_bench.models.loader import load_backend
+
+            s = self.settings
+            self.base = load_backend(s.model, cache_dir=s.cache_dir, use_cache=s.use_cache, batch_size=s.batch_size,
+                                     threads=s.threads)
+        return self.base
+
+    def defended_backend(self, spec: DefenseSpec) -> Any:
+        if spec.id not in self.defended:
+            from crossrisk_bench.defenses.check import check_applied
+
+            base = self.base_backend()
+            if spec.kind == "checkpoint":
+                from dataclasses import replace
+
+                from crossrisk_bench.models.loader import ModelSpec, load_backend
+
+                s = self.settings
+                model = ModelSpec(spec.params.get("checkpoint", s.model.model), spec.params.get("adapter"), s.model.dtype)
+                backend = load_backend(replace(model), cache_dir=s.cache_dir, use_cache=s.use_cache,
+                                       batch_size=s.batch_size, threads=s.threads)
+                backend.name = spec.name
+            else:
+                backend = get_defense(spec.name).apply(base)
+            check_applied(base, backend)
+            self.defended[spec.id] = backend
+        return self.defended[spec.id]
+
+    def items(self, task_name: str, load: Any) -> list[Item]:
+        task = TASKS.get(task_name)
+        return take(load(task_name), self.settings.limit, by=task.balance_by)
+
+    def base_result(self, task_name: str, items: list[Item]) -> TaskResult:
+        if task_name not in self.base_results:
+            self.base_results[task_name] = TASKS.get(task_name).evaluate(self.base_backend(), items)
+        return self.base_results[task_name]
+
+
+def run_gate(session: SuiteSession, spec: DefenseSpec, task_name: str, items: list[Item]) -> tuple[Effect, dict[str, Any]]:
+    """Evaluate base and defended on the same items; return the effect and its report record."""
+    task = TASKS.get(task_name)
+    base = session.base_result(task_name, items)
+    defended = task.evaluate(session.defended_backend(spec), items)
+    base_scores = {o.item_id: o.score for o in base.outcomes}
+    paired = [(base_scores[o.item_id], o.score, o) for o in defended.outcomes if o.item_id in base_scores]
+    if len(paired) != len(base.outcomes):
+        raise CrossriskError(f"{task_name}: base and defended results do not cover the same items")
+    cluster_key = session.policy.cluster_by.get(task_name)
+    clusters = [o.slices.get(cluster_key, o.item_id) for _, _, o in paired] if cluster_key else None
+    effect = assess(defense=spec.name, defense_risk=spec.target, task=task_name, task_risk=task.risk,
+                    base=[b for b, _, _ in paired], defended=[d for _, d, _ in paired], policy=session.policy,
+                    seed=session.settings.seed, clusters=clusters)
+    record = effect_record(effect, spec, base, defended)
+    return effect, record
+
+
+def effect_record(effect: Effect, spec: DefenseSpec, base: TaskResult, defended: TaskResult) -> dict[str, Any]:
+    """Everything the controller needs, as plain JSON (it crosses process boundaries under xdist)."""
+    c, r = effect.comparison, effect.regression
+    base_by_id = {o.item_id: o for o in base.outcomes}
+    return {
+        "defense": spec.as_dict(),
+        "task": effect.task,
+        "task_risk": effect.task_risk.value,
+        "metric": base.metric,
+        "judge": base.judge,
+        "n": c.n,
+        "base_value": base.value,
+        "defended_value": defended.value,
+        "base_mean": c.base_mean,
+        "defended_mean": c.other_mean,
+        "delta": c.delta.estimate,
+        "ci": [c.delta.low, c.delta.high],
+        "regression": r.estimate,
+        "regression_ci": [r.low, r.high],
+        "confidence": r.confidence,
+        "relative_change": c.relative_change,
+        "p_value": c.p_value,
+        "test": c.test,
+        "label": effect.label,
+        "tolerance": effect.tolerance,
+        "passed": effect.passed,
+        "rule": effect.rule,
+        "message": describe(effect),
+        "base_summary": dict(base.summary),
+        "defended_summary": dict(defended.summary),
+        "items": [
+            {"id": o.item_id, "base": base_by_id[o.item_id].score, "defended": o.score, "slices": dict(o.slices),
+             "base_label": base_by_id[o.item_id].label, "defended_label": o.label,
+             "base_response": base_by_id[o.item_id].response, "defended_response": o.response}
+            for o in defended.outcomes
+        ],
+    }
+
+
+def write_examples(report_dir: Path, record: dict[str, Any]) -> Path:
+    """The items whose risk rose under the defense (for a utility task: whose accuracy fell)."""
+    folder = report_dir / "examples"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{record['defense']['name']}__{record['task']}.jsonl"
+    sign = -1 if record["task_risk"] == "utility" else 1
+    with path.open("w", encoding="utf-8") as fh:
+        for item in record["items"]:
+            if sign * (item["defended"] - item["base"]) > 0:
+                fh.write(json.dumps(item, ensure_ascii=False) + "\n")
+    return path
