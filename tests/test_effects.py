@@ -109,3 +109,15 @@ def test_utility_is_gated_on_its_drop() -> None:
     effect = _assess(base, broken, "utility", Risk.UTILITY)
     assert effect.regression.estimate == pytest.approx(0.8) and not effect.passed
     assert "utility dropped +80.0 pts" in describe(effect)
+
+
+def test_an_own_risk_cost_named_in_the_policy_is_gated_by_its_tolerance() -> None:
+    policy = Policy(tolerances={"safety": {"over_refusal": 10.0}})
+    base = [0] * 100
+    slightly = [1] * 8 + [0] * 92  # +8 pts over-refusal: within 10
+    much = [1] * 40 + [0] * 60
+    ok = _assess(base, slightly, "over_refusal", Risk.SAFETY, policy=policy)
+    assert ok.passed and not ok.on_target and ok.tolerance == 10.0
+    bad = _assess(base, much, "over_refusal", Risk.SAFETY, policy=policy)
+    assert not bad.passed and bad.label == "conflict" and "tolerance 10 pts" in describe(bad)
+    assert _assess(base, slightly, "misuse", Risk.SAFETY, policy=policy).on_target
