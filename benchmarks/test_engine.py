@@ -5,7 +5,7 @@
 - cache: re-running the same requests against the cold run (target: under 2%);
 - load: converting the embedded GGUF the first time against loading the safetensors copy.
 
-Run alone with `pytest benchmarks/test_engine.py -s`; figures land in pytest-benchmark's JSON
+Run alone with `pytest benchmarks/test_engine.py -s --crossrisk-perf`; figures land in pytest-benchmark's JSON
 (`--benchmark-json`) as `extra_info`. pytest-benchmark disables itself under xdist; the ratios
 are measured here with `interleaved` either way.
 """

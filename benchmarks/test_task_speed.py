@@ -1,6 +1,6 @@
 """Task speed on the embedded model: each task of the chosen profile, cold then cached.
 
-`pytest benchmarks/test_task_speed.py -s` measures the quick profile (target: all 13 tasks
+`pytest benchmarks/test_task_speed.py -s --crossrisk-perf` measures the quick profile (target: all 13 tasks
 cold in at most 2 minutes on 2 CPU cores); add `--crossrisk-profile full` for every item, or
 `-m privacy` for one risk's tasks. Per task: seconds cold and cached, items, tokens read and
 generated per second (in pytest-benchmark's `extra_info` and printed with `-s`).

@@ -83,6 +83,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--crossrisk-policy", default=None, metavar="PATH",
                     help="tolerances and efficacy rule (default: fixtures/policy.toml; a pyproject.toml with [tool.crossrisk] works)")
     group.addoption("--crossrisk-seed", type=int, default=0, metavar="SEED", help="seed for sampling and resampling (default 0)")
+    group.addoption("--crossrisk-perf", action="store_true", default=False,
+                    help="also run the engine and task speed benchmarks (marked perf; also selected by -m perf)")
     group.addoption("--crossrisk-batch-size", type=_positive_int, default=16, metavar="N", help="prompts per forward batch (default 16)")
     group.addoption("--crossrisk-threads", type=_positive_int, default=None, metavar="N",
                     help="torch threads per process (default: cores / xdist workers)")
@@ -132,6 +134,18 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "crossrisk_defense" in metafunc.fixturenames:
         specs = metafunc.config.stash[settings_key].defenses
         metafunc.parametrize("crossrisk_defense", specs, ids=[s.id for s in specs])
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Speed benchmarks measure cold runs on purpose, so they are opt-in: a normal run (and its
+    cached re-run) stays short. `--crossrisk-perf` or a marker expression selecting perf runs them."""
+    markexpr = config.option.markexpr or ""
+    if getattr(config.option, "crossrisk_perf", False) or ("perf" in markexpr and "not perf" not in markexpr):
+        return
+    skip = pytest.mark.skip(reason="speed benchmark: run with --crossrisk-perf or -m perf")
+    for item in items:
+        if item.get_closest_marker("perf") is not None:
+            item.add_marker(skip)
 
 
 class _EffectCollector:

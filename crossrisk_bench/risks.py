@@ -28,5 +28,5 @@ MARKERS: dict[str, str] = {
     "privacy": "privacy risk tasks (PII requests, leakage, membership inference)",
     "utility": "utility control tasks",
     "slow": "loads a real model (SmolLM2) or trains; deselect with -m 'not slow'",
-    "perf": "speed and memory benchmarks of the engine (pytest-benchmark); deselect with -m 'not perf'",
+    "perf": "speed benchmarks (pytest-benchmark); opt-in with --crossrisk-perf or -m perf",
 }

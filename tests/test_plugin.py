@@ -121,3 +121,12 @@ def test_data_option_replaces_a_task_items(pytester: pytest.Pytester, tmp_path: 
     result = pytester.runpytest("--crossrisk-data", f"xstest={tmp_path / 'missing.csv'}")
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*crossrisk: dataset file*missing.csv does not exist*"])
+
+
+def test_speed_benchmarks_are_opt_in(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile("import pytest\n\n@pytest.mark.perf\ndef test_speed(): pass\n\ndef test_other(): pass\n")
+    result = pytester.runpytest("-rs")
+    result.assert_outcomes(passed=1, skipped=1)
+    result.stdout.fnmatch_lines(["*speed benchmark: run with --crossrisk-perf or -m perf*"])
+    pytester.runpytest("--crossrisk-perf").assert_outcomes(passed=2)
+    pytester.runpytest("-m", "perf").assert_outcomes(passed=1, deselected=1)
