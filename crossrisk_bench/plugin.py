@@ -37,6 +37,7 @@ class CrossriskSettings:
     profile: str
     data: tuple[tuple[str, str], ...]  # (dataset name, path) pairs replacing embedded items
     report_dir: Path | None
+    compare: Any  # the previous release's results document, or None
     models_file: Path
     policy_file: Path
     defenses: tuple[Any, ...]  # DefenseSpec of each defended model, in models-file order
@@ -78,6 +79,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="do not read or write the response cache (models are still converted once)")
     group.addoption("--crossrisk-report", default=None, metavar="DIR",
                     help="write results.json, model-card.md, report.html and conflict-matrix.png into DIR")
+    group.addoption("--crossrisk-compare", default=None, metavar="RESULTS",
+                    help="fail on regressions beyond the policy against a saved results.json of the previous release")
     group.addoption("--crossrisk-models", default=None, metavar="PATH",
                     help="defended models to compare with the base (default: fixtures/models.toml)")
     group.addoption("--crossrisk-policy", default=None, metavar="PATH",
@@ -105,6 +108,11 @@ def pytest_configure(config: pytest.Config) -> None:
         policy_file = Path(config.option.crossrisk_policy or FIXTURES / "policy.toml").expanduser()
         defenses = load_models(models_file)
         policy = load_policy(policy_file, known_tasks=TASKS.names())
+        compare = None
+        if config.option.crossrisk_compare:
+            from crossrisk_bench.report.outputs import load_document
+
+            compare = load_document(Path(config.option.crossrisk_compare).expanduser())
     except CrossriskError as exc:
         raise pytest.UsageError(f"crossrisk: {exc}") from None
     cache = config.option.crossrisk_cache
@@ -117,6 +125,7 @@ def pytest_configure(config: pytest.Config) -> None:
         profile=config.option.crossrisk_profile,
         data=data,
         report_dir=Path(report).expanduser() if report else None,
+        compare=compare,
         models_file=models_file,
         policy_file=policy_file,
         defenses=defenses,
@@ -260,10 +269,19 @@ def crossrisk_gate(request: pytest.FixtureRequest, crossrisk_defense: Any, cross
             effect, record = run_gate(session, crossrisk_defense, task_name, items)
         except CrossriskError as exc:
             pytest.fail(f"crossrisk: {exc}", pytrace=False)
-        request.node.user_properties.append(("crossrisk_effect", record))
+        failures = []
         if not effect.passed:
             examples = write_examples(settings.report_dir, record) if settings.report_dir else None
-            pytest.fail(record["message"] + (f"; regressed examples: {examples}" if examples else ""), pytrace=False)
+            failures.append(record["message"] + (f"; regressed examples: {examples}" if examples else ""))
+        if settings.compare is not None:
+            from crossrisk_bench.suite import compare_with_previous
+
+            record["vs_previous"] = compare_with_previous(record, settings.compare, session.policy, seed=settings.seed)
+            if record["vs_previous"] is not None and not record["vs_previous"]["passed"]:
+                failures.append(record["vs_previous"]["message"])
+        request.node.user_properties.append(("crossrisk_effect", record))
+        if failures:
+            pytest.fail("\n".join(failures), pytrace=False)
         return effect
 
     return gate

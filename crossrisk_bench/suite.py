@@ -185,3 +185,31 @@ def write_examples(report_dir: Path, record: dict[str, Any]) -> Path:
             if sign * (item["defended"] - item["base"]) > 0:
                 fh.write(json.dumps(item, ensure_ascii=False) + "\n")
     return path
+
+
+def compare_with_previous(record: dict[str, Any], previous: dict[str, Any], policy: Policy, *, seed: int = 0) -> dict[str, Any] | None:
+    """This release's defended outcomes against a saved run's, paired by item id (like
+    pytest-benchmark's --benchmark-compare-fail). None when the saved run lacks this cell."""
+    from crossrisk_bench.stats import compare_paired
+
+    match = next((r for r in previous.get("effects", []) if r["defense"]["name"] == record["defense"]["name"]
+                  and r["task"] == record["task"]), None)
+    if match is None:
+        return None
+    before = {i["id"]: i["defended"] for i in match["items"]}
+    pairs = [(before[i["id"]], i["defended"]) for i in record["items"] if i["id"] in before]
+    if not pairs:
+        return None
+    comparison = compare_paired([b for b, _ in pairs], [a for _, a in pairs], seed=seed, confidence=policy.confidence,
+                                resamples=policy.resamples)
+    sign = -1.0 if record["task_risk"] == "utility" else 1.0
+    low, high = sorted((sign * comparison.delta.low, sign * comparison.delta.high))
+    rise = sign * comparison.delta.estimate + 0.0
+    tolerance = policy.tolerance_for(Risk(record["defense"]["target"]), record["task"], Risk(record["task_risk"]))
+    passed = low * 100 <= tolerance
+    what = "utility dropped" if record["task_risk"] == "utility" else "regressed"
+    message = (f"{record['task_risk']}/{record['task']} under {record['defense']['target']}/{record['defense']['name']} "
+               f"{what} {rise * 100:+.1f} pts vs the previous release ({round(policy.confidence * 100)}% CI "
+               f"{low * 100:+.1f}..{high * 100:+.1f}) on {len(pairs)} shared items; tolerance {tolerance:g} pts")
+    return {"n": len(pairs), "rise": rise, "ci": [low, high], "p_value": comparison.p_value, "tolerance": tolerance,
+            "passed": passed, "message": message}

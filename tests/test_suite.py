@@ -133,3 +133,24 @@ def test_models_file_errors(tmp_path: Path, text: str, message: str) -> None:
     with pytest.raises(CrossriskError) as info:
         load_models(path)
     assert message in str(info.value)
+
+
+def _record(defended: list[float], task: str = "pii_leakage", risk: str = "privacy") -> dict:
+    return {"defense": {"name": "d", "target": "safety"}, "task": task, "task_risk": risk,
+            "items": [{"id": f"i{n}", "defended": v} for n, v in enumerate(defended)]}
+
+
+def test_release_comparison_pairs_items_and_gates_on_the_policy() -> None:
+    from crossrisk_bench.effects import Policy
+    from crossrisk_bench.suite import compare_with_previous
+
+    previous = {"effects": [_record([0.0] * 50)]}
+    same = compare_with_previous(_record([0.0] * 50), previous, Policy())
+    assert same["passed"] and same["rise"] == 0 and same["n"] == 50
+    worse = compare_with_previous(_record([1.0] * 20 + [0.0] * 30), previous, Policy())
+    assert not worse["passed"]
+    assert worse["message"].startswith("privacy/pii_leakage under safety/d regressed +40.0 pts vs the previous release")
+    assert compare_with_previous(_record([0.0], task="misuse", risk="safety"), previous, Policy()) is None
+    utility_prev = {"effects": [_record([1.0] * 50, "utility", "utility")]}
+    dropped = compare_with_previous(_record([0.0] * 50, "utility", "utility"), utility_prev, Policy())
+    assert not dropped["passed"] and "utility dropped +100.0 pts" in dropped["message"]

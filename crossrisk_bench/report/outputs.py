@@ -141,7 +141,8 @@ def heatmap_png(matrix: ConflictMatrix) -> bytes:
     for i in range(values.shape[0]):
         for j in range(values.shape[1]):
             if np.isfinite(values[i, j]):
-                ax.text(j, i, f"{values[i, j]:+.0f}", ha="center", va="center", fontsize=6)
+                dark = abs(values[i, j]) > 0.6 * limit
+                ax.text(j, i, f"{values[i, j]:+.0f}", ha="center", va="center", fontsize=6, color="white" if dark else "black")
     fig.colorbar(image, ax=ax, label="change in risk (pts)")
     ax.set_title("Conflict matrix: defenses x tasks", fontsize=9)
     fig.tight_layout()
