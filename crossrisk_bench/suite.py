@@ -76,6 +76,7 @@ class SuiteSession:
     base: Any = None
     defended: dict[str, Any] = field(default_factory=dict)
     base_results: dict[str, TaskResult] = field(default_factory=dict)
+    base_computed: dict[str, int] = field(default_factory=dict)  # requests this process computed for the base
 
     def base_backend(self) -> Any:
         if self.base is None:
@@ -112,8 +113,18 @@ class SuiteSession:
         return take(load(task_name), self.settings.limit, by=task.balance_by)
 
     def base_result(self, task_name: str, items: list[Item]) -> TaskResult:
+        """The base model's result, computed by one process at a time: under xdist the first
+        worker computes it while the others wait on a file lock, then read it from the cache."""
         if task_name not in self.base_results:
-            self.base_results[task_name] = TASKS.get(task_name).evaluate(self.base_backend(), items)
+            from filelock import FileLock
+
+            base = self.base_backend()
+            locks = self.settings.cache_dir / "locks"
+            locks.mkdir(parents=True, exist_ok=True)
+            with FileLock(str(locks / f"{base.fingerprint}-{task_name}.lock"), timeout=3600):
+                before = base.stats.computed
+                self.base_results[task_name] = TASKS.get(task_name).evaluate(base, items)
+                self.base_computed[task_name] = base.stats.computed - before
         return self.base_results[task_name]
 
 
@@ -121,7 +132,8 @@ def run_gate(session: SuiteSession, spec: DefenseSpec, task_name: str, items: li
     """Evaluate base and defended on the same items; return the effect and its report record."""
     task = TASKS.get(task_name)
     base = session.base_result(task_name, items)
-    defended = task.evaluate(session.defended_backend(spec), items)
+    defended_backend = session.defended_backend(spec)
+    defended = task.evaluate(defended_backend, items)
     base_scores = {o.item_id: o.score for o in base.outcomes}
     paired = [(base_scores[o.item_id], o.score, o) for o in defended.outcomes if o.item_id in base_scores]
     if len(paired) != len(base.outcomes):
@@ -132,6 +144,10 @@ def run_gate(session: SuiteSession, spec: DefenseSpec, task_name: str, items: li
                     base=[b for b, _, _ in paired], defended=[d for _, d, _ in paired], policy=session.policy,
                     seed=session.settings.seed, clusters=clusters)
     record = effect_record(effect, spec, base, defended)
+    record["defense"]["fingerprint"] = defended_backend.fingerprint
+    record["base_fingerprint"] = session.base_backend().fingerprint
+    record["base_computed"] = session.base_computed.pop(task_name, 0)  # counted once per process
+    record["seed"] = session.settings.seed
     return effect, record
 
 

@@ -70,7 +70,18 @@ def test_serial_and_xdist_runs_give_the_same_matrix(pytester: pytest.Pytester, t
     parallel = pytester.runpytest_subprocess(*_args(tiny_dir, tmp_path, models, tmp_path / "parallel"), "-n", "2")
     parallel.assert_outcomes(passed=6)
     assert _matrix_lines(serial.stdout.str()) == _matrix_lines(parallel.stdout.str())
-    assert _effects(tmp_path / "serial") == _effects(tmp_path / "parallel")
+    strip = lambda effects: [{k: v for k, v in e.items() if k != "base_computed"} for e in effects]  # noqa: E731
+    assert strip(_effects(tmp_path / "serial")) == strip(_effects(tmp_path / "parallel"))
+    # the base was computed in the serial run; the xdist run found every base answer in the cache
+    assert sum(e["base_computed"] for e in _effects(tmp_path / "parallel")) == 0
+    fresh = pytester.runpytest_subprocess(*_args(tiny_dir, tmp_path / "fresh", models, tmp_path / "fresh-report"), "-n", "2")
+    fresh.assert_outcomes(passed=6)
+    per_task: dict[str, int] = {}
+    for e in _effects(tmp_path / "fresh-report"):
+        per_task[e["task"]] = per_task.get(e["task"], 0) + e["base_computed"]
+    # each base request computed once across both workers (not once per worker); utility's 8
+    # items are 6 choice items x 3 options + 2 generations = 20 requests
+    assert per_task == {"pii_leakage": 8, "stereotype_preference": 16, "utility": 20}
     for name in ("results.json", "model-card.md", "report.html", "conflict-matrix.png"):
         assert (tmp_path / "serial" / name).stat().st_size > 0
     card = (tmp_path / "serial" / "model-card.md").read_text()

@@ -177,6 +177,7 @@ def html_page(document: dict[str, Any], matrix: ConflictMatrix, png: bytes) -> s
             f"<small>defended: {esc(i['defended_response'] or '')}</small></li>" for i in worse)
         examples.append(f"<h3>{esc(r['message'])}</h3><ul>{items}</ul>")
     head = "".join(f"<th>{esc(r)}/{esc(t)}</th>" for r, t in matrix.tasks)
+    slices = "".join(_slice_table(task, [r for r in document["effects"] if r["task"] == task]) for _, task in matrix.tasks)
     run = esc(json.dumps(document["run"]))
     return (
         "<!doctype html><html><head><meta charset='utf-8'><title>crossrisk-bench report</title>"
@@ -185,9 +186,28 @@ def html_page(document: dict[str, Any], matrix: ConflictMatrix, png: bytes) -> s
         f"<h1>crossrisk-bench: conflict matrix</h1><p>{run}</p>"
         f"<table><tr><th></th>{head}</tr>{''.join(rows)}</table>"
         f"<p><img alt='conflict matrix heatmap' src='data:image/png;base64,{base64.b64encode(png).decode()}'></p>"
+        f"<h2>Per-task slices (mean outcome)</h2>{slices}"
         f"<h2>Examples behind conflicts and failed gates</h2>{''.join(examples) or '<p>None.</p>'}"
         "</body></html>"
     )
+
+
+def _slice_table(task: str, records: list[dict[str, Any]]) -> str:
+    """Base and each defense's mean outcome per value of the task's first slice key."""
+    esc = html.escape
+    if not records or not records[0]["items"] or not records[0]["items"][0]["slices"]:
+        return ""
+    key = next(iter(records[0]["items"][0]["slices"]))
+    values = sorted({str(i["slices"].get(key)) for r in records for i in r["items"]})
+
+    def mean(items: list[dict[str, Any]], field: str, value: str) -> str:
+        scores = [i[field] for i in items if str(i["slices"].get(key)) == value]
+        return f"{sum(scores) / len(scores):.2f} ({len(scores)})" if scores else ""
+
+    head = "".join(f"<th>{esc(r['defense']['name'])}</th>" for r in records)
+    rows = "".join(f"<tr><td>{esc(v)}</td><td>{mean(records[0]['items'], 'base', v)}</td>"
+                   + "".join(f"<td>{mean(r['items'], 'defended', v)}</td>" for r in records) + "</tr>" for v in values)
+    return f"<h3>{esc(task)} by {esc(key)}</h3><table><tr><th>{esc(key)}</th><th>base</th>{head}</tr>{rows}</table>"
 
 
 __all__ = ["load_document", "render_terminal", "results_document", "write_reports"]
