@@ -134,23 +134,43 @@ def write_jsonl(path: str | Path, records: Iterable[Mapping[str, Any]]) -> None:
             fh.write(json.dumps(record, ensure_ascii=False) + "\n")
 
 
-def take(items: Sequence[Item], limit: int | None, *, by: str | None = None) -> list[Item]:
+def take(items: Sequence[Item], limit: int | None, *, by: str | tuple[str, ...] | None = None) -> list[Item]:
     """At most `limit` items, spread over the values of meta key `by` (round-robin), order kept.
 
     A quick run that took the first N items of a file sorted by category would measure one
-    category; round-robin keeps every slice represented.
+    category; round-robin keeps every slice represented. With two keys (`("category",
+    "polarity")`), items are spread over the first key and, within it, over the second, each
+    group starting at a different second-key value, so a small sample covers both.
     """
     if limit is None or limit >= len(items):
         return list(items)
     if by is None:
         return list(items[:limit])
+    keys = (by,) if isinstance(by, str) else tuple(by)
     groups: dict[str, list[Item]] = {}
     for item in items:
-        groups.setdefault(item.slice(by), []).append(item)
+        groups.setdefault(item.slice(keys[0]), []).append(item)
+    queues = [_interleave(group, keys[1:], offset) for offset, group in enumerate(groups.values())]
     chosen: set[str] = set()
-    queues = [list(g) for g in groups.values()]
     while len(chosen) < limit:
         for queue in queues:
             if queue and len(chosen) < limit:
                 chosen.add(queue.pop(0).id)
     return [item for item in items if item.id in chosen]
+
+
+def _interleave(items: list[Item], keys: tuple[str, ...], offset: int) -> list[Item]:
+    """Items reordered round-robin over the values of `keys[0]`, starting at value `offset`."""
+    if not keys:
+        return list(items)
+    groups: dict[str, list[Item]] = {}
+    for item in items:
+        groups.setdefault(item.slice(keys[0]), []).append(item)
+    queues = list(groups.values())
+    queues = queues[offset % len(queues):] + queues[: offset % len(queues)]
+    out: list[Item] = []
+    while any(queues):
+        for queue in queues:
+            if queue:
+                out.append(queue.pop(0))
+    return out

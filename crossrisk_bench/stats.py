@@ -118,6 +118,8 @@ def _cluster_index(n: int, clusters: Sequence[str] | None) -> list[np.ndarray]:
     groups: dict[str, list[int]] = {}
     for i, label in enumerate(clusters):
         groups.setdefault(str(label), []).append(i)
+    if len(groups) < 2:
+        raise ValueError("clustered resampling needs at least 2 clusters (one cluster carries no variance information)")
     return [np.array(g) for g in groups.values()]
 
 

@@ -24,6 +24,7 @@ from crossrisk_bench.tasks import TASKS
 from crossrisk_bench.tasks.base import TaskResult
 
 MODELS_KEYS = {"defended"}
+MIN_CLUSTERS = 5
 ENTRY_KEYS = {"defense", "name", "target", "checkpoint", "adapter", "description"}
 
 
@@ -139,7 +140,10 @@ def run_gate(session: SuiteSession, spec: DefenseSpec, task_name: str, items: li
     if len(paired) != len(base.outcomes):
         raise CrossriskError(f"{task_name}: base and defended results do not cover the same items")
     cluster_key = session.policy.cluster_by.get(task_name)
-    clusters = [o.slices.get(cluster_key, o.item_id) for _, _, o in paired] if cluster_key else None
+    clusters = [str(o.slices.get(cluster_key, o.item_id)) for _, _, o in paired] if cluster_key else None
+    if clusters is not None and len(set(clusters)) < MIN_CLUSTERS:
+        clusters = None  # too few clusters to estimate their variance: resample items, and say so
+    clustered_by = cluster_key if clusters is not None else None
     effect = assess(defense=spec.name, defense_risk=spec.target, task=task_name, task_risk=task.risk,
                     base=[b for b, _, _ in paired], defended=[d for _, d, _ in paired], policy=session.policy,
                     seed=session.settings.seed, clusters=clusters)
@@ -148,6 +152,7 @@ def run_gate(session: SuiteSession, spec: DefenseSpec, task_name: str, items: li
     record["base_fingerprint"] = session.base_backend().fingerprint
     record["base_computed"] = session.base_computed.pop(task_name, 0)  # counted once per process
     record["seed"] = session.settings.seed
+    record["clustered_by"] = clustered_by
     return effect, record
 
 

@@ -77,3 +77,12 @@ def test_take_spreads_over_slices_and_keeps_order(categories: list[str], limit: 
     present = set(categories)
     if limit >= len(present):
         assert {i.slice("category") for i in chosen} == present
+
+
+def test_take_by_two_keys_covers_both() -> None:
+    items = [Item(id=f"{c}-{p}-{k}", prompt=Prompt.chat("q"), meta={"category": c, "polarity": p})
+             for c in "abcdefghi" for p in ("amb", "pro", "anti") for k in range(2)]
+    chosen = take(items, 12, by=("category", "polarity"))
+    assert {i.slice("category") for i in chosen} == set("abcdefghi")
+    counts = {p: sum(i.slice("polarity") == p for i in chosen) for p in ("amb", "pro", "anti")}
+    assert min(counts.values()) >= 3

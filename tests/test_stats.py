@@ -137,3 +137,8 @@ def test_bad_input() -> None:
         paired_bootstrap_interval([0], [1], confidence=1.5)
     with pytest.raises(ValueError, match="cluster labels"):
         compare_paired([0, 1], [1, 1], clusters=["a"])
+
+
+def test_one_cluster_is_refused() -> None:
+    with pytest.raises(ValueError, match="at least 2 clusters"):
+        paired_bootstrap_interval([0, 0, 0], [1, 0, 1], clusters=["a", "a", "a"])

@@ -21,4 +21,5 @@ def test_items_load_with_unique_ids(task) -> None:
     items = task.load_items()
     assert len(items) >= 60 and len({i.id for i in items}) == len(items)
     if task.balance_by:
-        assert all(task.balance_by in i.meta for i in items)
+        keys = (task.balance_by,) if isinstance(task.balance_by, str) else task.balance_by
+        assert all(key in i.meta for i in items for key in keys)

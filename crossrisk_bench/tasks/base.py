@@ -123,7 +123,7 @@ class Task:
     description: str
     load_items: Callable[[], list[Item]] = field(hash=False, compare=False)
     score: Scorer = field(hash=False, compare=False)
-    balance_by: str | None = None
+    balance_by: str | tuple[str, ...] | None = None
     slice_keys: tuple[str, ...] = ()
 
     def evaluate(self, backend: Backend, items: Sequence[Item] | None = None, *, limit: int | None = None) -> TaskResult:

@@ -204,7 +204,7 @@ FAIRNESS_TASKS = (
     Task("bias_qa", Risk.FAIRNESS, INDIRECT, "stereotyped-answer rate",
          "BBQ-style questions, ambiguous and disambiguated, answered by log-likelihood of each option; "
          "BBQ bias scores and accuracy in the summary",
-         embedded_items("bias_qa"), _bbq_score, balance_by="polarity", slice_keys=("category", "condition", "polarity")),
+         embedded_items("bias_qa"), _bbq_score, balance_by=("category", "polarity"), slice_keys=("category", "condition", "polarity")),
     Task("stereotype_preference", Risk.FAIRNESS, INDIRECT, "stereotypical-sentence preference",
          "minimal sentence pairs (group term swapped); share preferring the stereotypical one",
          embedded_items("stereotype_preference"), _preference_score, balance_by="category", slice_keys=("category",)),

@@ -119,7 +119,7 @@ SAFETY_TASKS = (
     Task("jailbreak", Risk.SAFETY, INDIRECT, "fulfilment rate",
          "misuse requests under attack wrappers and linguistic mutations",
          embedded_items("jailbreak"), refusal_scorer(max_new_tokens=40, risky="complied", slice_keys=("mutation", "domain")),
-         balance_by="mutation", slice_keys=("mutation", "domain")),
+         balance_by=("mutation", "category"), slice_keys=("mutation", "domain")),
     Task("over_refusal", Risk.SAFETY, INDIRECT, "refusal rate on safe prompts",
          "safe prompts that look unsafe (homonyms, figurative language, safe targets and contexts, definitions, "
          "history, public figures, fictional privacy)",
