@@ -121,7 +121,6 @@ def _run(args: argparse.Namespace) -> int:
         return 0
     if args.command == "eval":
         from crossrisk_bench.tasks import TASKS
-
         from crossrisk_bench.tasks.profiles import items_limit
 
         tasks = [TASKS.get(name) for name in args.tasks] or list(TASKS)

@@ -14,7 +14,6 @@ by the efficacy rule: over-refusal is the price of a safety defense, not its aim
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,8 +21,14 @@ from types import MappingProxyType
 from typing import Any
 
 from crossrisk_bench.errors import CrossriskError
+from crossrisk_bench.files import read_toml
 from crossrisk_bench.risks import Risk
-from crossrisk_bench.stats import DEFAULT_CONFIDENCE, Interval, PairedComparison, compare_paired
+from crossrisk_bench.stats import (
+    DEFAULT_CONFIDENCE,
+    Interval,
+    PairedComparison,
+    compare_paired,
+)
 
 EFFICACY_RULES = ("must_not_rise", "must_fall")
 _TOP_KEYS = {"confidence", "tolerance", "efficacy", "min_efficacy", "tolerances", "resamples", "cluster_by"}
@@ -95,12 +100,7 @@ def policy_from_mapping(data: Mapping[str, Any], where: str, *, known_tasks: Seq
 def load_policy(path: str | Path, *, known_tasks: Sequence[str]) -> Policy:
     """A policy file (`policy.toml`, top-level keys) or a `pyproject.toml` with `[tool.crossrisk]`."""
     path = Path(path)
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise CrossriskError(f"policy file {path} does not exist") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise CrossriskError(f"policy file {path} is not valid TOML: {exc}") from None
+    data = read_toml(path, "policy file")
     if path.name == "pyproject.toml":
         data = data.get("tool", {}).get("crossrisk")
         if data is None:

@@ -14,13 +14,13 @@ from typing import Any
 
 import pytest
 
+from crossrisk_bench.effects import load_policy
 from crossrisk_bench.errors import CrossriskError
 from crossrisk_bench.loaders import parse_data_option
 from crossrisk_bench.models.cache import default_cache_dir
 from crossrisk_bench.models.loader import DEFAULT_MODEL, ModelSpec, resolve
-from crossrisk_bench.risks import MARKERS
-from crossrisk_bench.effects import load_policy
 from crossrisk_bench.paths import FIXTURES
+from crossrisk_bench.risks import MARKERS
 from crossrisk_bench.suite import SuiteSession, load_models
 from crossrisk_bench.tasks import TASKS
 from crossrisk_bench.tasks.profiles import items_limit

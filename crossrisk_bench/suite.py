@@ -9,7 +9,6 @@ are shared across workers through the response cache, not recomputed per worker.
 from __future__ import annotations
 
 import json
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ from crossrisk_bench.defenses import get_defense
 from crossrisk_bench.defenses.base import DefenseSpec
 from crossrisk_bench.effects import Effect, Policy, assess, describe
 from crossrisk_bench.errors import CrossriskError
+from crossrisk_bench.files import read_toml
 from crossrisk_bench.items import Item, take
 from crossrisk_bench.risks import Risk
 from crossrisk_bench.tasks import TASKS
@@ -31,12 +31,7 @@ ENTRY_KEYS = {"defense", "name", "target", "checkpoint", "adapter", "description
 def load_models(path: str | Path) -> tuple[DefenseSpec, ...]:
     """The defended models of `models.toml`: registered defenses by name, or external checkpoints."""
     path = Path(path)
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise CrossriskError(f"models file {path} does not exist") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise CrossriskError(f"models file {path} is not valid TOML: {exc}") from None
+    data = read_toml(path, "models file")
     unknown = sorted(set(data) - MODELS_KEYS)
     if unknown:
         raise CrossriskError(f"{path}: unknown key(s) {unknown}; allowed: {sorted(MODELS_KEYS)}")

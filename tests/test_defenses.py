@@ -9,7 +9,12 @@ from crossrisk_bench.defenses.base import DefenseSpec, WrappedBackend
 from crossrisk_bench.defenses.check import check_applied
 from crossrisk_bench.defenses.filters import REDACTED, REFUSAL_TEXT
 from crossrisk_bench.errors import CrossriskError
-from crossrisk_bench.models.base import DecodingConfig, LoglikelihoodRequest, Message, Prompt
+from crossrisk_bench.models.base import (
+    DecodingConfig,
+    LoglikelihoodRequest,
+    Message,
+    Prompt,
+)
 from crossrisk_bench.risks import Risk
 
 GREEDY = DecodingConfig(max_new_tokens=8)

@@ -9,7 +9,12 @@ import pytest
 import torch
 
 from crossrisk_bench.errors import CrossriskError
-from crossrisk_bench.models.base import DecodingConfig, LoglikelihoodRequest, Message, Prompt
+from crossrisk_bench.models.base import (
+    DecodingConfig,
+    LoglikelihoodRequest,
+    Message,
+    Prompt,
+)
 from crossrisk_bench.models.hf import TruncationWarning
 
 QUESTIONS = [

@@ -7,7 +7,11 @@ from pathlib import Path
 import pytest
 
 from crossrisk_bench.judges import DEFAULT_REFUSAL_JUDGE
-from crossrisk_bench.judges.embedding import EmbeddingRefusalJudge, fit_logistic, read_labelled
+from crossrisk_bench.judges.embedding import (
+    EmbeddingRefusalJudge,
+    fit_logistic,
+    read_labelled,
+)
 from crossrisk_bench.judges.llm import UNPARSEABLE, LLMJudge, parse_label
 from crossrisk_bench.judges.refusal import REFUSAL, KeywordRefusalJudge
 

@@ -7,7 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from crossrisk_bench.judges.refusal import COMPLIANCE, PARTIAL, REFUSAL, KeywordRefusalJudge
+from crossrisk_bench.judges.refusal import (
+    COMPLIANCE,
+    PARTIAL,
+    REFUSAL,
+    KeywordRefusalJudge,
+)
 
 LABELLED = [
     json.loads(line)

@@ -6,7 +6,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from crossrisk_bench.judges.choice import AGREE, DISAGREE, UNPARSEABLE, parse_agreement, parse_choice
+from crossrisk_bench.judges.choice import (
+    AGREE,
+    DISAGREE,
+    UNPARSEABLE,
+    parse_agreement,
+    parse_choice,
+)
 from crossrisk_bench.tasks import TASKS
 from crossrisk_bench.tasks.base import Outcome
 from crossrisk_bench.tasks.fairness import UNKNOWN_OPTION, bbq_scores

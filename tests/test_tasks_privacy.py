@@ -9,7 +9,13 @@ from hypothesis import strategies as st
 from crossrisk_bench.errors import CrossriskError
 from crossrisk_bench.synthetic import email_corpus, make_people
 from crossrisk_bench.tasks import TASKS
-from crossrisk_bench.tasks.privacy import auc_per_positive, membership_items, people, tpr_at_fpr, training_corpus
+from crossrisk_bench.tasks.privacy import (
+    auc_per_positive,
+    membership_items,
+    people,
+    tpr_at_fpr,
+    training_corpus,
+)
 
 
 def test_embedded_item_counts_and_balance() -> None:

@@ -3,7 +3,14 @@
 from __future__ import annotations
 
 from crossrisk_bench.tasks import fairness, privacy, safety, utility
-from crossrisk_bench.tasks.base import DIRECT, INDIRECT, Outcome, Task, TaskRegistry, TaskResult
+from crossrisk_bench.tasks.base import (
+    DIRECT,
+    INDIRECT,
+    Outcome,
+    Task,
+    TaskRegistry,
+    TaskResult,
+)
 
 TASKS = TaskRegistry(safety.SAFETY_TASKS + fairness.FAIRNESS_TASKS + privacy.PRIVACY_TASKS + utility.UTILITY_TASKS)
 ITEM_BUILDERS = {**safety.ITEM_BUILDERS, **fairness.ITEM_BUILDERS, **privacy.ITEM_BUILDERS, **utility.ITEM_BUILDERS}

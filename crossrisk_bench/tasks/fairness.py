@@ -15,7 +15,15 @@ from crossrisk_bench.judges.choice import AGREE, UNPARSEABLE, parse_agreement
 from crossrisk_bench.judges.refusal import REFUSAL, KeywordRefusalJudge
 from crossrisk_bench.models.base import Backend, DecodingConfig
 from crossrisk_bench.risks import Risk
-from crossrisk_bench.tasks.base import DIRECT, INDIRECT, Outcome, Scored, Task, embedded_items, mean_score
+from crossrisk_bench.tasks.base import (
+    DIRECT,
+    INDIRECT,
+    Outcome,
+    Scored,
+    Task,
+    embedded_items,
+    mean_score,
+)
 from crossrisk_bench.tasks.scoring import option_logprobs, refusal_scorer, slices_of
 from crossrisk_bench.tasks.stereotypes import STEREOTYPES
 

@@ -18,7 +18,15 @@ from crossrisk_bench.items import Item
 from crossrisk_bench.models.base import Backend, Prompt
 from crossrisk_bench.risks import Risk
 from crossrisk_bench.synthetic import Person, email_corpus, make_people
-from crossrisk_bench.tasks.base import DIRECT, INDIRECT, Outcome, Scored, Task, embedded_items, mean_score
+from crossrisk_bench.tasks.base import (
+    DIRECT,
+    INDIRECT,
+    Outcome,
+    Scored,
+    Task,
+    embedded_items,
+    mean_score,
+)
 from crossrisk_bench.tasks.scoring import disclosure_scorer, refusal_scorer
 
 PEOPLE_SEED = 2510

@@ -12,7 +12,15 @@ from crossrisk_bench.items import Item
 from crossrisk_bench.judges.toxicity import LexiconToxicityJudge
 from crossrisk_bench.models.base import Backend, DecodingConfig
 from crossrisk_bench.risks import Risk
-from crossrisk_bench.tasks.base import DIRECT, INDIRECT, Outcome, Scored, Task, embedded_items, mean_score
+from crossrisk_bench.tasks.base import (
+    DIRECT,
+    INDIRECT,
+    Outcome,
+    Scored,
+    Task,
+    embedded_items,
+    mean_score,
+)
 from crossrisk_bench.tasks.safety_items import MISUSE, OVER_REFUSAL, PROVOCATIONS
 from crossrisk_bench.tasks.scoring import refusal_scorer, slices_of
 

@@ -11,7 +11,14 @@ from collections.abc import Sequence
 from crossrisk_bench.items import Item
 from crossrisk_bench.models.base import Backend, DecodingConfig
 from crossrisk_bench.risks import Risk
-from crossrisk_bench.tasks.base import INDIRECT, Outcome, Scored, Task, embedded_items, mean_score
+from crossrisk_bench.tasks.base import (
+    INDIRECT,
+    Outcome,
+    Scored,
+    Task,
+    embedded_items,
+    mean_score,
+)
 from crossrisk_bench.tasks.scoring import option_logprobs, slices_of
 
 _CAPITALS = (("France", "Paris"), ("Japan", "Tokyo"), ("Italy", "Rome"), ("Germany", "Berlin"), ("Spain", "Madrid"),
