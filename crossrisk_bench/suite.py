@@ -89,13 +89,11 @@ class SuiteSession:
 
             base = self.base_backend()
             if spec.kind == "checkpoint":
-                from dataclasses import replace
-
                 from crossrisk_bench.models.loader import ModelSpec, load_backend
 
                 s = self.settings
                 model = ModelSpec(spec.params.get("checkpoint", s.model.model), spec.params.get("adapter"), s.model.dtype)
-                backend = load_backend(replace(model), cache_dir=s.cache_dir, use_cache=s.use_cache,
+                backend = load_backend(model, cache_dir=s.cache_dir, use_cache=s.use_cache,
                                        batch_size=s.batch_size, threads=s.threads)
                 backend.name = spec.name
             else:

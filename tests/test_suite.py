@@ -165,3 +165,27 @@ def test_release_comparison_pairs_items_and_gates_on_the_policy() -> None:
     utility_prev = {"effects": [_record([1.0] * 50, "utility", "utility")]}
     dropped = compare_with_previous(_record([0.0] * 50, "utility", "utility"), utility_prev, Policy())
     assert not dropped["passed"] and "utility dropped +100.0 pts" in dropped["message"]
+
+
+def test_external_adapter_checkpoint_is_compared_with_its_base(pytester: pytest.Pytester, tiny_dir: Path,
+                                                               tmp_path: Path) -> None:
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    model = get_peft_model(AutoModelForCausalLM.from_pretrained(tiny_dir),
+                           LoraConfig(r=4, target_modules=["q_proj", "v_proj"], init_lora_weights=False))
+    with __import__("torch").no_grad():
+        for name, param in model.named_parameters():
+            if "lora_B" in name:
+                param.mul_(50.0)  # a visible change, so the "really applied" probe sees it
+    model.save_pretrained(tmp_path / "adapter")
+    pytester.makepyfile(test_suite=SUITE)
+    models = tmp_path / "models.toml"
+    models.write_text(f'[[defended]]\nname = "my_lora"\ntarget = "fairness"\nadapter = "{tmp_path / "adapter"}"\n')
+    result = pytester.runpytest_subprocess(*_args(tiny_dir, tmp_path, models, tmp_path / "r"), "-k", "stereotype or utility")
+    assert result.ret in (0, 1)
+    outcomes = result.parseoutcomes()
+    assert outcomes.get("passed", 0) + outcomes.get("failed", 0) == 2
+    effects = _effects(tmp_path / "r")
+    assert {e["defense"]["name"] for e in effects} == {"my_lora"} and effects[0]["defense"]["kind"] == "checkpoint"
+    assert effects[0]["defense"]["fingerprint"] != effects[0]["base_fingerprint"]
