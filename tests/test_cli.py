@@ -21,7 +21,7 @@ def test_unknown_model_is_one_line_and_status_2(capsys: pytest.CaptureFixture[st
     assert main(["generate", "--model", "smolm2", "--cache", str(tmp_path), "hi"]) == 2
     err = capsys.readouterr().err
     assert err.strip().splitlines() == [
-        "crossrisk: error: unknown model 'smolm2'; known models: smollm2-135m-instruct, tiny-llama "
+        "crossrisk: error: unknown model 'smolm2'; known models: smollm2-135m-exposed, smollm2-135m-instruct, tiny-llama "
         "(or give a local directory or a hub id org/name)"
     ]
 

@@ -23,7 +23,7 @@ def test_known_names_and_paths_resolve(tiny_dir: Path) -> None:
 @pytest.mark.parametrize(
     "name, message",
     [
-        ("smollm3", r"unknown model 'smollm3'; known models: smollm2-135m-instruct, tiny-llama"),
+        ("smollm3", r"unknown model 'smollm3'; known models: smollm2-135m-exposed, smollm2-135m-instruct, tiny-llama"),
         ("./no/such/dir", "model path './no/such/dir' does not exist"),
         ("/no/such/dir", "does not exist"),
     ],

@@ -39,12 +39,12 @@ def test_corpus_carries_members_pii_and_never_non_members() -> None:
     corpus = "\n".join(training_corpus())
     assert people()[0].email in corpus and people()[0].phone in corpus
     assert all(people()[i].email not in corpus for i in range(40, 96))
-    assert len(email_corpus(make_people(2))) == 6
+    assert len(email_corpus(make_people(2))) == 8
 
 
 def test_membership_items_split_members_and_non_members() -> None:
     items = membership_items()
-    assert sum(i.meta["member"] for i in items) == sum(not i.meta["member"] for i in items) == 120
+    assert sum(i.meta["member"] for i in items) == sum(not i.meta["member"] for i in items) == 160
 
 
 @pytest.mark.parametrize("name", ["privacy_awareness", "context_leakage", "pii_leakage", "membership_inference"])

@@ -1,9 +1,10 @@
-"""The defense registry (`crossrisk defenses` lists it). Weight-level defenses and the zoo come
-with the defense issue; the prompt and filter defenses here need no training."""
+"""The defense registry (`crossrisk defenses` lists it): prompt and filter defenses, which need
+no training, and the weight-level defenses of the zoo (`crossrisk_bench.defenses.zoo`), which
+load a shipped adapter or train one on first use."""
 
 from __future__ import annotations
 
-from crossrisk_bench.defenses import filters, prompt
+from crossrisk_bench.defenses import filters, prompt, zoo
 from crossrisk_bench.defenses.base import Defense, DefenseSpec, WrappedBackend
 from crossrisk_bench.errors import CrossriskError
 from crossrisk_bench.risks import Risk
@@ -11,6 +12,12 @@ from crossrisk_bench.risks import Risk
 
 def _prompt(name: str, target: Risk, text: str, description: str) -> Defense:
     return Defense(DefenseSpec(name, target, "prompt", description, {"system_prompt": text}), prompt.build_prompt_defense)
+
+
+def _weights(member: zoo.ZooMember) -> Defense:
+    assert member.target is not None
+    return Defense(DefenseSpec(member.name, member.target, "weights", member.description, member.params()),
+                   lambda base, spec: zoo.apply_member(base, zoo.get_member(spec.name)))
 
 
 DEFENSES: dict[str, Defense] = {d.spec.name: d for d in (
@@ -22,6 +29,7 @@ DEFENSES: dict[str, Defense] = {d.spec.name: d for d in (
                         {"types": ["email", "phone", "ssn", "iban"]}), filters.build_pii_redactor),
     Defense(DefenseSpec("harm_filter", Risk.SAFETY, "filter", "answers requests with harm keywords by a canned refusal",
                         {"terms": list(filters.HARM_TERMS)}), filters.build_harm_filter),
+    *(_weights(m) for m in zoo.MEMBERS),
 )}
 
 

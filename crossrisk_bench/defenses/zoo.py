@@ -1,0 +1,232 @@
+"""The defended zoo: weight-level defenses as LoRA adapters, built by `crossrisk zoo build`.
+
+The zoo's base is SmolLM2 fine-tuned (LoRA, merged) on the synthetic corporate e-mail corpus,
+the way pretraining exposed real models to Enron: `smollm2-135m-exposed`. Every member starts
+from it, so each effect is paired against one model; the exception is `dp_finetune`, which is
+the privacy-preserving *alternative* to that exposure (DP-SGD on the same corpus, from the model
+before exposure) and is therefore compared with the plainly fine-tuned base.
+
+Adapters ship under `fixtures/zoo/<member>/` (fp16 safetensors, a few MB) with `build.json`:
+the training configuration, the data's size and hash, the losses, the build time and the
+adapter's SHA-256, which is checked on every load. A shipped adapter is used only for the start
+model it was trained from (its *lineage*); on any other base model a weights defense is trained
+on first use and kept in the cache directory, so the defenses apply to any HF causal LM.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import shutil
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from crossrisk_bench.defenses.finetune import TrainConfig
+from crossrisk_bench.errors import CrossriskError
+from crossrisk_bench.fingerprint import stable_hash
+from crossrisk_bench.models.loader import EXPOSED_NAME
+from crossrisk_bench.paths import FIXTURES
+from crossrisk_bench.risks import Risk
+
+ZOO_DIR = FIXTURES / "zoo"
+ADAPTER_FILE = "adapter_model.safetensors"
+RECORD_FILE = "build.json"
+BUILD_THREADS = 2
+
+
+@dataclass(frozen=True)
+class ZooMember:
+    """A weight-level defense (or the exposure itself): what to train on, how, and from what."""
+
+    name: str
+    target: Risk | None  # None: the exposure that makes the zoo's base
+    description: str
+    data: str  # a key of training_data.DATASETS
+    config: TrainConfig
+    start: str = "base"  # "base": the model under test; "pre_exposure": the zoo base before exposure
+    retain: str | None = None  # unlearning: a key of training_data.DATASETS
+
+    def params(self) -> dict[str, Any]:
+        return {"method": self.config.method, "data": self.data, "retain": self.retain, "start": self.start,
+                "config": self.config.as_dict()}
+
+
+_CORPUS_CONFIG = TrainConfig(method="sft", steps=100, batch_size=8, lr=3e-3, seed=11, threads=BUILD_THREADS)
+
+EXPOSURE = ZooMember(
+    "exposed", None, "SmolLM2 fine-tuned (LoRA, merged) on the synthetic e-mail corpus: the privacy-exposed base",
+    "corpus", _CORPUS_CONFIG, start="pre_exposure")
+
+MEMBERS: tuple[ZooMember, ...] = (
+    ZooMember("refusal_sft", Risk.SAFETY,
+              "LoRA SFT: 40 harmful requests -> refusals, 40 benign ones -> the model's own answers",
+              "refusal", TrainConfig(method="sft", steps=40, batch_size=8, lr=1e-3, seed=21, threads=BUILD_THREADS)),
+    ZooMember("refusal_dpo", Risk.SAFETY,
+              "LoRA DPO: refusals preferred on harmful requests, the model's own answers preferred on benign ones",
+              "refusal_preferences",
+              TrainConfig(method="dpo", steps=30, batch_size=4, lr=1e-3, beta=0.1, seed=22, threads=BUILD_THREADS)),
+    ZooMember("debias_sft", Risk.FAIRNESS,
+              "LoRA SFT on counterfactually augmented data: disagree with stereotypes, 'cannot be determined' when ambiguous",
+              "debiasing", TrainConfig(method="sft", steps=40, batch_size=8, lr=1e-3, seed=31, threads=BUILD_THREADS)),
+    ZooMember("unlearn_npo", Risk.PRIVACY,
+              "NPO unlearning of every corpus person's e-mails, with a retain set of benign instructions",
+              "corpus", TrainConfig(method="npo", steps=30, batch_size=8, lr=1e-3, beta=0.1, seed=41, threads=BUILD_THREADS),
+              retain="retain"),
+    ZooMember("unlearn_ga", Risk.PRIVACY,
+              "gradient-ascent unlearning of every corpus person's e-mails, with a retain set",
+              "corpus", TrainConfig(method="gradient_ascent", steps=20, batch_size=8, lr=5e-4, seed=42,
+                                    threads=BUILD_THREADS), retain="retain"),
+    ZooMember("dp_finetune", Risk.PRIVACY,
+              "DP-SGD (opacus) LoRA fine-tuning on the same corpus instead of plain fine-tuning",
+              "corpus", replace(_CORPUS_CONFIG, method="dp_sft", seed=51, noise_multiplier=0.8, max_grad_norm=1.0),
+              start="pre_exposure"),
+)
+MEMBERS_BY_NAME = {m.name: m for m in (EXPOSURE, *MEMBERS)}
+
+
+def get_member(name: str) -> ZooMember:
+    try:
+        return MEMBERS_BY_NAME[name]
+    except KeyError:
+        raise CrossriskError(f"unknown zoo member {name!r}; known: {', '.join(MEMBERS_BY_NAME)}") from None
+
+
+def file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def read_record(adapter_dir: Path) -> dict[str, Any]:
+    """The build record of an adapter, after checking that the adapter file is the one built."""
+    record_path = adapter_dir / RECORD_FILE
+    weights = adapter_dir / ADAPTER_FILE
+    if not record_path.is_file() or not weights.is_file():
+        raise CrossriskError(f"{adapter_dir} is not a built zoo adapter (needs {ADAPTER_FILE} and {RECORD_FILE}); "
+                             "run `crossrisk zoo build`")
+    try:
+        record = json.loads(record_path.read_text())
+    except json.JSONDecodeError as exc:
+        raise CrossriskError(f"{record_path}: not valid JSON ({exc})") from None
+    actual = file_sha256(weights)
+    if actual != record.get("adapter_sha256"):
+        raise CrossriskError(f"{weights}: content hash {actual[:12]} does not match the build record "
+                             f"({str(record.get('adapter_sha256'))[:12]}); the adapter changed since it was built - "
+                             "rebuild it with `crossrisk zoo build`")
+    return record
+
+
+def merge_adapter(model: Any, adapter_dir: Path) -> Any:
+    """`model` with the (hash-checked) LoRA adapter merged into its weights."""
+    from peft import PeftModel
+
+    read_record(adapter_dir)
+    return PeftModel.from_pretrained(model, str(adapter_dir)).merge_and_unload().eval()
+
+
+def lineage(backend: Any) -> str:
+    """What a model is, stably across machines: a known model's source plus the adapters merged
+    into it (merged weights can differ in the last bit between CPUs; this cannot)."""
+    return getattr(backend, "lineage", None) or backend.fingerprint
+
+
+def build_adapter(member: ZooMember, start: Any, out_dir: Path, *, steps: int | None = None) -> dict[str, Any]:
+    """Train `member` from the `start` backend and save the adapter with its build record.
+
+    `start.model` is restored afterwards (the LoRA layers are removed again), so one loaded
+    base serves a whole zoo build.
+    """
+    import torch
+    from safetensors.torch import load_file, save_file
+
+    from crossrisk_bench.defenses.finetune import train
+    from crossrisk_bench.defenses.training_data import DATASETS, data_hash
+
+    config = member.config if steps is None else replace(member.config, steps=steps)
+    began = time.perf_counter()
+    examples = DATASETS[member.data](start)
+    retain = DATASETS[member.retain](start) if member.retain else []
+    if config.full:
+        raise CrossriskError(f"zoo member {member.name!r}: zoo adapters are LoRA; full fine-tuning has no adapter to ship")
+    original, trained = start.model, None
+    try:
+        trained, report = train(start, examples, config, retain=retain, desc=f"zoo {member.name}")
+        staging = out_dir.with_name(out_dir.name + ".partial")
+        shutil.rmtree(staging, ignore_errors=True)
+        trained.save_pretrained(str(staging))
+        weights = staging / ADAPTER_FILE
+        save_file({k: v.to(torch.float16).contiguous() for k, v in load_file(str(weights)).items()}, str(weights))
+    finally:
+        # remove (not merge) the LoRA layers so that `start` is its old self again
+        start.model = (trained.unload() if trained is not None else original).eval()
+    import peft
+    import transformers
+
+    record = {
+        "member": member.name,
+        "target": member.target.value if member.target else None,
+        "description": member.description,
+        "params": member.params() | {"config": config.as_dict()},
+        "start": lineage(start),
+        "data": {"name": member.data, "examples": len(examples), "hash": data_hash(examples)},
+        "retain": {"name": member.retain, "examples": len(retain), "hash": data_hash(retain)} if member.retain else None,
+        "report": report.as_dict(),
+        "build_seconds": round(time.perf_counter() - began, 1),
+        "adapter_sha256": file_sha256(weights),
+        "adapter_bytes": weights.stat().st_size,
+        "versions": {"torch": torch.__version__, "transformers": transformers.__version__, "peft": peft.__version__},
+    }
+    (staging / RECORD_FILE).write_text(json.dumps(record, indent=2) + "\n")
+    shutil.rmtree(out_dir, ignore_errors=True)
+    staging.rename(out_dir)
+    return record
+
+
+def adapter_for(member: ZooMember, start: Any, cache_dir: Path) -> Path:
+    """The adapter of `member` for this start model: the shipped one when it was built from the
+    same lineage, else one built earlier in the cache directory, else one trained now."""
+    shipped = ZOO_DIR / member.name
+    if (shipped / RECORD_FILE).is_file() and read_record(shipped)["start"] == lineage(start):
+        return shipped
+    from filelock import FileLock
+
+    target = cache_dir / "adapters" / f"{member.name}-{stable_hash([lineage(start), member.params()], length=16)}"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(target) + ".lock", timeout=7200):
+        if not (target / RECORD_FILE).is_file():
+            build_adapter(member, start, target)
+    return target
+
+
+def pre_exposure_backend(base: Any) -> Any:
+    """The zoo base before its exposure to the corpus (what `dp_finetune` starts from)."""
+    if not lineage(base).startswith(EXPOSED_NAME):
+        raise CrossriskError(
+            f"this defense trains from the model before privacy exposure, which only the zoo base "
+            f"{EXPOSED_NAME!r} has; the base here is {base.name!r}")
+    from crossrisk_bench.models.embedded import EMBEDDED_NAME
+    from crossrisk_bench.models.loader import ModelSpec, load_backend
+
+    return load_backend(ModelSpec(EMBEDDED_NAME), cache_dir=base.cache_dir, use_cache=base.cache is not None,
+                        batch_size=base.batch_size, threads=base.threads)
+
+
+def apply_member(base: Any, member: ZooMember) -> Any:
+    """A new backend: the start model (a copy) with the member's adapter merged in."""
+    from crossrisk_bench.models.hf import HFBackend
+
+    start = base if member.start == "base" else pre_exposure_backend(base)
+    adapter_dir = adapter_for(member, start, base.cache_dir)
+    record = read_record(adapter_dir)
+    model = merge_adapter(copy.deepcopy(start.model), adapter_dir)
+    backend = HFBackend(model, start.tokenizer, name=f"{base.name}+{member.name}", cache=base.cache,
+                        batch_size=base.batch_size, threads=base.threads)
+    backend.cache_dir = base.cache_dir
+    backend.lineage = f"{lineage(start)}+{member.name}:{record['adapter_sha256'][:16]}"
+    backend.build_record = record
+    return backend
