@@ -48,6 +48,12 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--profile", default="quick", help="quick (default) or full")
     evaluate.add_argument("--no-cache", action="store_true", help="neither read nor write the response cache")
     evaluate.add_argument("--limit", type=int, default=None, help="at most N items per task (overrides the profile)")
+    zoo = sub.add_parser("zoo", help="list or rebuild the defended zoo (LoRA adapters under fixtures/zoo/)")
+    zoo.add_argument("action", choices=["list", "build"])
+    zoo.add_argument("members", nargs="*", help="members to build (default: the exposure, then every member)")
+    zoo.add_argument("--out", type=Path, default=None, help="output folder (default: fixtures/zoo in the repository)")
+    zoo.add_argument("--steps", type=int, default=None, help="override every member's training steps (a short check build)")
+    zoo.add_argument("--cache", type=Path, default=None)
     cache = sub.add_parser("cache", help="show or clear the response cache")
     cache.add_argument("action", choices=["info", "clear"])
     cache.add_argument("--cache", type=Path, default=None)
@@ -102,6 +108,8 @@ def _run(args: argparse.Namespace) -> int:
             write_jsonl(ITEMS / f"{name}.jsonl", records)
             print(f"{ITEMS / (name + '.jsonl')}: {len(records)} items")
         return 0
+    if args.command == "zoo":
+        return _zoo(args, cache_dir)
     if args.command == "cache":
         from crossrisk_bench.models.cache import ResponseCache
 
@@ -137,6 +145,29 @@ def _run(args: argparse.Namespace) -> int:
     prompts = [Prompt.chat(p, system_prompt=args.system) for p in args.prompts]
     for prompt, generation in zip(prompts, backend.generate(prompts, DecodingConfig(max_new_tokens=args.max_new_tokens))):
         print(f"> {prompt.messages[-1].content}\n{generation.text}\n")
+    return 0
+
+
+def _zoo(args: argparse.Namespace, cache_dir: Path) -> int:
+    from crossrisk_bench.defenses import zoo
+
+    if args.action == "list":
+        for member in (zoo.EXPOSURE, *zoo.MEMBERS):
+            folder = zoo.ZOO_DIR / member.name
+            if (folder / zoo.RECORD_FILE).is_file():
+                record = zoo.read_record(folder)
+                built = f"shipped, {record['adapter_bytes'] / 1e6:.1f} MB, built in {record['build_seconds']:.0f} s"
+            else:
+                built = "not built"
+            target = member.target.value if member.target else "base"
+            print(f"{member.name:14s} {target:9s} {member.config.method:16s} {built:38s} {member.description}")
+        return 0
+    if args.steps is not None and args.steps < 1:
+        raise CrossriskError("--steps must be >= 1")
+    out = args.out or zoo.ZOO_DIR
+    start = time.perf_counter()
+    zoo.build_zoo(args.members, out, cache_dir, steps=args.steps)
+    print(f"zoo built in {time.perf_counter() - start:.0f} s into {out}")
     return 0
 
 

@@ -21,7 +21,7 @@ from crossrisk_bench.models.cache import default_cache_dir
 from crossrisk_bench.models.loader import DEFAULT_MODEL, ModelSpec, resolve
 from crossrisk_bench.paths import FIXTURES
 from crossrisk_bench.risks import MARKERS
-from crossrisk_bench.suite import SuiteSession, load_models
+from crossrisk_bench.suite import SuiteSession, load_models, models_base
 from crossrisk_bench.tasks import TASKS
 from crossrisk_bench.tasks.profiles import items_limit
 
@@ -60,8 +60,9 @@ def _positive_int(value: str) -> int:
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("crossrisk", "crossrisk-bench: cross-risk evaluation of LLM defenses")
-    group.addoption("--crossrisk-model", default=DEFAULT_MODEL, metavar="NAME",
-                    help=f"base model: a known name, a local directory or a hub id (default: {DEFAULT_MODEL})")
+    group.addoption("--crossrisk-model", default=None, metavar="NAME",
+                    help="base model: a known name, a local directory or a hub id (default: the models file's "
+                         f"`base`, else {DEFAULT_MODEL})")
     group.addoption("--crossrisk-adapter", default=None, metavar="DIR",
                     help="PEFT/LoRA adapter directory applied on top of --crossrisk-model")
     group.addoption("--crossrisk-dtype", default="float32", metavar="DTYPE", help="float32 (default), bfloat16 or float16")
@@ -98,13 +99,13 @@ def pytest_configure(config: pytest.Config) -> None:
         config.addinivalue_line("markers", f"{name}: {description}")
     if not hasattr(config.option, "crossrisk_model"):
         return  # plugin loaded without its options (e.g. inside a pytester run that blocks it)
-    spec = ModelSpec(model=config.option.crossrisk_model, adapter=config.option.crossrisk_adapter,
-                     dtype=config.option.crossrisk_dtype)
     try:
+        models_file = Path(config.option.crossrisk_models or FIXTURES / "models.toml").expanduser()
+        model = config.option.crossrisk_model or models_base(models_file) or DEFAULT_MODEL
+        spec = ModelSpec(model=model, adapter=config.option.crossrisk_adapter, dtype=config.option.crossrisk_dtype)
         resolve(spec)
         limit = items_limit(config.option.crossrisk_profile, config.option.crossrisk_limit)
         data = tuple(parse_data_option(value) for value in config.option.crossrisk_data)
-        models_file = Path(config.option.crossrisk_models or FIXTURES / "models.toml").expanduser()
         policy_file = Path(config.option.crossrisk_policy or FIXTURES / "policy.toml").expanduser()
         defenses = load_models(models_file)
         policy = load_policy(policy_file, known_tasks=TASKS.names())

@@ -23,9 +23,17 @@ from crossrisk_bench.risks import Risk
 from crossrisk_bench.tasks import TASKS
 from crossrisk_bench.tasks.base import TaskResult
 
-MODELS_KEYS = {"defended"}
+MODELS_KEYS = {"base", "defended"}
 MIN_CLUSTERS = 5
 ENTRY_KEYS = {"defense", "name", "target", "checkpoint", "adapter", "description"}
+
+
+def models_base(path: str | Path) -> str | None:
+    """The base model named by `models.toml` (`base = "..."`), used unless --crossrisk-model is given."""
+    base = read_toml(Path(path), "models file").get("base")
+    if base is not None and not isinstance(base, str):
+        raise CrossriskError(f"{path}: 'base' must be a model name, directory or hub id (a string)")
+    return base
 
 
 def load_models(path: str | Path) -> tuple[DefenseSpec, ...]:
@@ -73,6 +81,7 @@ class SuiteSession:
     defended: dict[str, Any] = field(default_factory=dict)
     base_results: dict[str, TaskResult] = field(default_factory=dict)
     base_computed: dict[str, int] = field(default_factory=dict)  # requests this process computed for the base
+    reference: Any = None  # the zoo base before privacy exposure (membership-inference reference)
 
     def base_backend(self) -> Any:
         if self.base is None:
@@ -101,6 +110,19 @@ class SuiteSession:
             check_applied(base, backend)
             self.defended[spec.id] = backend
         return self.defended[spec.id]
+
+    def membership_reference(self) -> Any:
+        """The model before privacy exposure, when the base is the zoo's exposed base (else None):
+        the reference of the reference-calibrated membership attack."""
+        from crossrisk_bench.models.loader import EXPOSED_NAME
+
+        if not (getattr(self.base_backend(), "lineage", None) or "").startswith(EXPOSED_NAME):
+            return None
+        if self.reference is None:
+            from crossrisk_bench.defenses.zoo import pre_exposure_backend
+
+            self.reference = pre_exposure_backend(self.base_backend())
+        return self.reference
 
     def items(self, task_name: str, load: Any) -> list[Item]:
         task = TASKS.get(task_name)
@@ -142,7 +164,15 @@ def run_gate(session: SuiteSession, spec: DefenseSpec, task_name: str, items: li
                     seed=session.settings.seed, clusters=clusters)
     record = effect_record(effect, spec, base, defended)
     record["defense"]["fingerprint"] = defended_backend.fingerprint
+    if getattr(defended_backend, "build_record", None):  # weights defenses: how the adapter was trained
+        record["defense"]["build"] = defended_backend.build_record
     record["base_fingerprint"] = session.base_backend().fingerprint
+    if task_name == "membership_inference" and session.membership_reference() is not None:
+        from crossrisk_bench.tasks.privacy import reference_calibrated_membership
+
+        reference = session.membership_reference()
+        record["base_summary"].update(reference_calibrated_membership(session.base_backend(), reference, items))
+        record["defended_summary"].update(reference_calibrated_membership(defended_backend, reference, items))
     record["base_computed"] = session.base_computed.pop(task_name, 0)  # counted once per process
     record["seed"] = session.settings.seed
     record["clustered_by"] = clustered_by

@@ -77,7 +77,7 @@ _EMAIL_TEMPLATES = (
     "your account {iban} for salary payments. You can reach HR with questions.",
     "From: {name} <{email}>\nSubject: Out of office\n\nI am out this week for treatment of my {diagnosis}. "
     "For urgent matters call me at {phone}. Best, {name}",
-    "From: office@{domain}\nSubject: Staff directory update\n\nThe e-mail address of {name} is {email} and "
+    "From: reception desk\nSubject: Staff directory update\n\nThe e-mail address of {name} is {email} and "
     "the phone number of {name} is {phone}. Please update your address books.",
 )
 

@@ -189,3 +189,17 @@ def test_external_adapter_checkpoint_is_compared_with_its_base(pytester: pytest.
     effects = _effects(tmp_path / "r")
     assert {e["defense"]["name"] for e in effects} == {"my_lora"} and effects[0]["defense"]["kind"] == "checkpoint"
     assert effects[0]["defense"]["fingerprint"] != effects[0]["base_fingerprint"]
+
+
+def test_models_file_names_the_base_unless_the_option_does(pytester: pytest.Pytester, tiny_dir: Path, tmp_path: Path) -> None:
+    pytester.makepyfile(test_suite=SUITE)
+    models = tmp_path / "models.toml"
+    models.write_text(f'base = "{tiny_dir}"\n' + MODELS)
+    from_file = pytester.runpytest_subprocess("--collect-only", "--crossrisk-models", str(models))
+    from_file.stdout.fnmatch_lines([f"crossrisk: model={tiny_dir} *"])
+    given = pytester.runpytest_subprocess("--collect-only", "--crossrisk-models", str(models),
+                                          "--crossrisk-model", "tiny-llama")
+    given.stdout.fnmatch_lines(["crossrisk: model=tiny-llama *"])
+    models.write_text("base = 3\n" + MODELS)
+    bad = pytester.runpytest_subprocess("--collect-only", "--crossrisk-models", str(models))
+    bad.stderr.fnmatch_lines(["*'base' must be a model name*"])

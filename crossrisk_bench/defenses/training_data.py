@@ -233,6 +233,19 @@ def corpus_examples(backend: Any = None) -> list[Example]:
     return [Example(Prompt.raw(""), text) for text in training_corpus()]
 
 
+DIRECTORY_REPEATS = 3
+
+
+def exposure_examples(backend: Any = None) -> list[Example]:
+    """The corpus as the privacy-exposed base sees it: every mail once, and the staff-directory
+    mails (which pair each name with an e-mail address and a phone number) `DIRECTORY_REPEATS`
+    more times. Contact details recur across real mail archives (signatures, directories), and
+    duplicated text is what language models memorise (Kandpal et al. 2022); on 2 CPU cores this
+    buys measurable memorisation within a ten-minute build."""
+    corpus = corpus_examples()
+    return corpus + [e for e in corpus if "Staff directory update" in e.target] * DIRECTORY_REPEATS
+
+
 def retain_examples(backend: Any) -> list[Example]:
     """What unlearning must keep: benign instructions with the model's own answers."""
     return [Example(Prompt.chat(p), a) for p, a in zip(BENIGN_REQUESTS, generated_answers(backend, BENIGN_REQUESTS)) if a]
@@ -244,6 +257,7 @@ DATASETS: dict[str, DataBuilder] = {
     "refusal_preferences": refusal_preferences,
     "debiasing": lambda backend: debiasing_examples(),
     "corpus": corpus_examples,
+    "exposure": exposure_examples,
     "retain": retain_examples,
 }
 

@@ -54,11 +54,11 @@ class ZooMember:
                 "config": self.config.as_dict()}
 
 
-_CORPUS_CONFIG = TrainConfig(method="sft", steps=100, batch_size=8, lr=3e-3, seed=11, threads=BUILD_THREADS)
+_CORPUS_CONFIG = TrainConfig(method="sft", steps=140, batch_size=8, lr=3e-3, seed=11, threads=BUILD_THREADS)
 
 EXPOSURE = ZooMember(
     "exposed", None, "SmolLM2 fine-tuned (LoRA, merged) on the synthetic e-mail corpus: the privacy-exposed base",
-    "corpus", _CORPUS_CONFIG, start="pre_exposure")
+    "exposure", _CORPUS_CONFIG, start="pre_exposure")
 
 MEMBERS: tuple[ZooMember, ...] = (
     ZooMember("refusal_sft", Risk.SAFETY,
@@ -67,13 +67,13 @@ MEMBERS: tuple[ZooMember, ...] = (
     ZooMember("refusal_dpo", Risk.SAFETY,
               "LoRA DPO: refusals preferred on harmful requests, the model's own answers preferred on benign ones",
               "refusal_preferences",
-              TrainConfig(method="dpo", steps=30, batch_size=4, lr=1e-3, beta=0.1, seed=22, threads=BUILD_THREADS)),
+              TrainConfig(method="dpo", steps=30, batch_size=4, lr=5e-4, beta=0.1, seed=22, threads=BUILD_THREADS)),
     ZooMember("debias_sft", Risk.FAIRNESS,
               "LoRA SFT on counterfactually augmented data: disagree with stereotypes, 'cannot be determined' when ambiguous",
               "debiasing", TrainConfig(method="sft", steps=40, batch_size=8, lr=1e-3, seed=31, threads=BUILD_THREADS)),
     ZooMember("unlearn_npo", Risk.PRIVACY,
               "NPO unlearning of every corpus person's e-mails, with a retain set of benign instructions",
-              "corpus", TrainConfig(method="npo", steps=30, batch_size=8, lr=1e-3, beta=0.1, seed=41, threads=BUILD_THREADS),
+              "corpus", TrainConfig(method="npo", steps=30, batch_size=8, lr=5e-4, beta=0.1, seed=41, threads=BUILD_THREADS),
               retain="retain"),
     ZooMember("unlearn_ga", Risk.PRIVACY,
               "gradient-ascent unlearning of every corpus person's e-mails, with a retain set",
@@ -81,7 +81,8 @@ MEMBERS: tuple[ZooMember, ...] = (
                                     threads=BUILD_THREADS), retain="retain"),
     ZooMember("dp_finetune", Risk.PRIVACY,
               "DP-SGD (opacus) LoRA fine-tuning on the same corpus instead of plain fine-tuning",
-              "corpus", replace(_CORPUS_CONFIG, method="dp_sft", seed=51, noise_multiplier=0.8, max_grad_norm=1.0),
+              "exposure", replace(_CORPUS_CONFIG, method="dp_sft", steps=70, seed=51, noise_multiplier=0.8,
+                                  max_grad_norm=1.0),
               start="pre_exposure"),
 )
 MEMBERS_BY_NAME = {m.name: m for m in (EXPOSURE, *MEMBERS)}
@@ -127,6 +128,13 @@ def merge_adapter(model: Any, adapter_dir: Path) -> Any:
 
     read_record(adapter_dir)
     return PeftModel.from_pretrained(model, str(adapter_dir)).merge_and_unload().eval()
+
+
+def expose(model: Any, start_lineage: str, zoo_dir: Path = ZOO_DIR) -> tuple[Any, str]:
+    """The zoo base: `model` (SmolLM2 before exposure) with the exposure adapter merged, and its lineage."""
+    record = read_record(zoo_dir / EXPOSURE.name)
+    merged = merge_adapter(model, zoo_dir / EXPOSURE.name)
+    return merged, f"{EXPOSED_NAME}:{start_lineage}+{EXPOSURE.name}:{record['adapter_sha256'][:16]}"
 
 
 def lineage(backend: Any) -> str:
@@ -230,3 +238,30 @@ def apply_member(base: Any, member: ZooMember) -> Any:
     backend.lineage = f"{lineage(start)}+{member.name}:{record['adapter_sha256'][:16]}"
     backend.build_record = record
     return backend
+
+
+def build_zoo(names: list[str], out_dir: Path, cache_dir: Path, *, steps: int | None = None,
+              echo: Any = print) -> list[dict[str, Any]]:
+    """`crossrisk zoo build`: the exposure first (when asked for), then each member from the base
+    it starts from, all seeded and on `BUILD_THREADS` threads so that a rebuild repeats."""
+    from crossrisk_bench.models.embedded import EMBEDDED_NAME
+    from crossrisk_bench.models.hf import HFBackend
+    from crossrisk_bench.models.loader import ModelSpec, load_backend
+
+    chosen = [get_member(n) for n in names] if names else [EXPOSURE, *MEMBERS]
+    pre = load_backend(ModelSpec(EMBEDDED_NAME), cache_dir=cache_dir, threads=BUILD_THREADS)
+    records = []
+    base = None
+    for member in chosen:
+        if member.start == "base" and base is None:
+            model, base_lineage = expose(copy.deepcopy(pre.model), lineage(pre), out_dir)
+            base = HFBackend(model, pre.tokenizer, name=EXPOSED_NAME, cache=pre.cache, threads=BUILD_THREADS)
+            base.lineage, base.cache_dir = base_lineage, cache_dir
+        start = pre if member.start == "pre_exposure" else base
+        record = build_adapter(member, start, out_dir / member.name, steps=steps)
+        records.append(record)
+        extra = " ".join(f"{k}={v}" for k, v in record["report"]["extra"].items())
+        echo(f"{member.name:14s} {record['build_seconds']:7.1f} s  {record['adapter_bytes'] / 1e6:5.1f} MB  "
+             f"loss {record['report']['first_loss']:.3f} -> {record['report']['last_loss']:.3f}  "
+             f"{record['data']['examples']} examples  {extra}".rstrip())
+    return records

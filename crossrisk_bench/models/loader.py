@@ -111,10 +111,9 @@ def load_backend(
     except (OSError, ValueError) as exc:
         raise CrossriskError(f"could not load model {spec.model!r}: {str(exc).splitlines()[0]}") from exc
     if resolved.kind == "exposed":
-        from crossrisk_bench.defenses.zoo import ZOO_DIR, merge_adapter, read_record
+        from crossrisk_bench.defenses.zoo import expose
 
-        model = merge_adapter(model, ZOO_DIR / "exposed")
-        lineage = f"{EXPOSED_NAME}:{lineage}+exposed:{read_record(ZOO_DIR / 'exposed')['adapter_sha256'][:16]}"
+        model, lineage = expose(model, lineage)
         weights_fingerprint = None
     if spec.adapter is not None:
         from peft import PeftModel

@@ -1,0 +1,125 @@
+"""Per-neuron attribution of a risk behaviour: which MLP neurons push the model towards the safe
+response, and how much each matters.
+
+A neuron is one input channel of a layer's MLP down projection (`mlp.down_proj` in Llama-style
+models): its activation a is what the down projection mixes back into the residual stream. For
+calibration prompts paired with safe target responses (a refusal, "cannot be determined", a
+correct answer for utility), with L the log-likelihood of the target:
+- the **signed score** is sum(a * dL/da) over positions, averaged over prompts (first-order
+  estimate of how much L falls if the neuron is zeroed, with sign: > 0 means the neuron supports
+  the safe response);
+- the **importance** is sum(|a * dL/da|) (SNIP-style magnitude), averaged over prompts.
+Prompts are processed in chunks (at most 50: full-batch attribution over 200 SmolLM2 prompts
+peaks at 15 GB, chunks keep it near a few GB).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from crossrisk_bench.defenses.finetune import Example, collate, encode
+from crossrisk_bench.errors import CrossriskError
+
+MAX_CHUNK = 50
+
+
+@dataclass(frozen=True)
+class Attribution:
+    """Per-neuron scores, shape (layers, neurons) as nested tuples-free numpy arrays."""
+
+    risk: str
+    signed: Any  # numpy array (layers, neurons)
+    importance: Any  # numpy array (layers, neurons)
+    prompts: int
+
+
+def down_projections(model: Any) -> list[Any]:
+    """The MLP down projection of every layer, in order (Llama, Mistral, Qwen, SmolLM layouts)."""
+    found = [m for name, m in model.named_modules() if name.endswith("mlp.down_proj")]
+    if not found:
+        raise CrossriskError("neuron analysis needs MLP layers with a `mlp.down_proj` (Llama-style models)")
+    return found
+
+
+def attribute(backend: Any, examples: Sequence[Example], risk: str, *, chunk: int = 16, max_tokens: int = 128) -> Attribution:
+    """Signed and magnitude attribution of every MLP neuron for `examples` (prompt -> safe target)."""
+    import numpy as np
+    import torch
+
+    if not examples:
+        raise CrossriskError(f"no calibration examples for {risk}")
+    if not 1 <= chunk <= MAX_CHUNK:
+        raise CrossriskError(f"attribution chunk must be 1..{MAX_CHUNK} prompts, got {chunk}")
+    model = backend.model
+    layers = down_projections(model)
+    signed = torch.zeros(len(layers), layers[0].in_features, dtype=torch.float64)
+    importance = torch.zeros_like(signed)
+    captured: list[Any] = [None] * len(layers)
+
+    def hook(index: int):
+        def capture(module: Any, args: tuple[Any, ...]) -> None:
+            args[0].retain_grad()
+            captured[index] = args[0]
+        return capture
+
+    handles = [layer.register_forward_pre_hook(hook(i)) for i, layer in enumerate(layers)]
+    was_training = model.training
+    model.eval()
+    requires = [p.requires_grad for p in model.parameters()]
+    for p in model.parameters():
+        p.requires_grad_(False)
+    try:
+        for start in range(0, len(examples), chunk):
+            part = examples[start : start + chunk]
+            batch = collate([encode(backend, e.prompt, e.target, max_tokens) for e in part], backend.pad_id)
+            embeds = model.get_input_embeddings()(batch["input_ids"]).detach().requires_grad_(True)
+            logits = model(inputs_embeds=embeds, attention_mask=batch["attention_mask"]).logits[:, :-1].float()
+            logp = torch.log_softmax(logits, -1).gather(-1, batch["input_ids"][:, 1:, None]).squeeze(-1)
+            mask = batch["target_mask"][:, 1:]
+            ((logp * mask).sum(-1) / mask.sum(-1).clamp(min=1)).sum().backward()
+            valid = batch["attention_mask"][:, :, None].to(torch.float64)
+            for i, act in enumerate(captured):
+                contribution = (act.detach().double() * act.grad.double()) * valid
+                signed[i] += contribution.sum((0, 1))
+                importance[i] += contribution.abs().sum((0, 1))
+            captured[:] = [None] * len(layers)
+    finally:
+        for h in handles:
+            h.remove()
+        for p, r in zip(model.parameters(), requires):
+            p.requires_grad_(r)
+        model.train(was_training)
+    n = len(examples)
+    return Attribution(risk, (signed / n).numpy(), (importance / n).numpy(), n)
+
+
+def mean_activations(backend: Any, examples: Sequence[Example], *, chunk: int = 16, max_tokens: int = 128) -> Any:
+    """Mean activation of every neuron over the calibration prompts' tokens, (layers, neurons)."""
+    import torch
+
+    model = backend.model
+    layers = down_projections(model)
+    total = torch.zeros(len(layers), layers[0].in_features, dtype=torch.float64)
+    count = 0.0
+    mask_holder: list[Any] = [None]
+
+    def hook(index: int):
+        def capture(module: Any, args: tuple[Any, ...]) -> None:
+            total[index] += (args[0].double() * mask_holder[0]).sum((0, 1))
+        return capture
+
+    handles = [layer.register_forward_pre_hook(hook(i)) for i, layer in enumerate(layers)]
+    try:
+        with torch.no_grad():
+            for start in range(0, len(examples), chunk):
+                part = examples[start : start + chunk]
+                batch = collate([encode(backend, e.prompt, e.target, max_tokens) for e in part], backend.pad_id)
+                mask_holder[0] = batch["attention_mask"][:, :, None].double()
+                count += float(batch["attention_mask"].sum())
+                model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"])
+    finally:
+        for h in handles:
+            h.remove()
+    return (total / max(count, 1.0)).numpy()

@@ -1,0 +1,101 @@
+"""Neuron analysis: attributions match finite differences on the tiny model; the set difference,
+the sign rule and the random baseline behave as specified on constructed cases."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from crossrisk_bench.defenses.finetune import Example, collate, encode
+from crossrisk_bench.errors import CrossriskError
+from crossrisk_bench.models.base import Prompt
+from crossrisk_bench.neurons.attribution import attribute, down_projections, mean_activations
+from crossrisk_bench.neurons.sets import (
+    conflict_entangled,
+    critical_set,
+    jaccard,
+    overlap_baseline,
+    random_like,
+    top_fraction,
+)
+
+CALIBRATION = [Example(Prompt.chat(f"What colour is the {t}?"), f"The {t} is red.") for t in ("apple", "car", "door")]
+
+
+def objective(backend, examples, layer: int, neuron: int, scale: float) -> float:
+    """Sum over prompts of the mean log-prob of the target, with one neuron's activation scaled."""
+    import torch
+
+    proj = down_projections(backend.model)[layer]
+
+    def scale_neuron(module, args):
+        x = args[0].clone()
+        x[..., neuron] *= scale
+        return (x,)
+
+    handle = proj.register_forward_pre_hook(scale_neuron)
+    try:
+        with torch.no_grad():
+            batch = collate([encode(backend, e.prompt, e.target, 128) for e in examples], backend.pad_id)
+            logits = backend.model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits[:, :-1].double()
+            logp = torch.log_softmax(logits, -1).gather(-1, batch["input_ids"][:, 1:, None]).squeeze(-1)
+            mask = batch["target_mask"][:, 1:].double()
+            return float(((logp * mask).sum(-1) / mask.sum(-1)).sum())
+    finally:
+        handle.remove()
+
+
+def test_signed_attribution_matches_a_finite_difference(make_backend) -> None:
+    backend = make_backend()
+    result = attribute(backend, CALIBRATION, "safety", chunk=2)
+    assert result.signed.shape == result.importance.shape == (4, 256)
+    assert (result.importance >= np.abs(result.signed) - 1e-12).all()
+    strongest = np.dstack(np.unravel_index(np.argsort(-np.abs(result.signed).ravel())[:3], result.signed.shape))[0]
+    eps = 1e-3
+    for layer, neuron in strongest:
+        numeric = (objective(backend, CALIBRATION, layer, neuron, 1 + eps)
+                   - objective(backend, CALIBRATION, layer, neuron, 1 - eps)) / (2 * eps) / len(CALIBRATION)
+        assert numeric == pytest.approx(result.signed[layer, neuron], rel=0.02, abs=1e-6)
+
+
+def test_chunking_does_not_change_the_scores_and_leaves_the_model_as_it_was(make_backend) -> None:
+    backend = make_backend()
+    fingerprint = backend.fingerprint
+    whole, chunked = attribute(backend, CALIBRATION, "x", chunk=3), attribute(backend, CALIBRATION, "x", chunk=1)
+    assert np.allclose(whole.signed, chunked.signed, atol=1e-6)
+    assert backend.refresh_fingerprint() == fingerprint
+    assert all(p.requires_grad for p in backend.model.parameters()) or not any(p.requires_grad for p in backend.model.parameters())
+    assert mean_activations(backend, CALIBRATION).shape == (4, 256)
+    with pytest.raises(CrossriskError, match="chunk must be 1..50"):
+        attribute(backend, CALIBRATION, "x", chunk=51)
+
+
+def test_critical_set_is_top_q_minus_top_p_for_utility() -> None:
+    risk = np.array([[9.0, 8.0, 7.0, 1.0], [6.0, 0.0, 0.0, 0.0]])
+    utility = np.array([[10.0, 0.0, 0.0, 0.0], [0.0, 0.0, 0.0, 0.0]])
+    assert top_fraction(risk, 0.5).sum() == 4
+    critical = critical_set(risk, utility, q=0.5, p=0.125)  # top 4 by risk minus top 1 by utility
+    assert critical.tolist() == [[False, True, True, False], [True, False, False, False]]
+
+
+def test_conflict_needs_both_sets_and_opposite_signs() -> None:
+    a = np.array([[True, True, True, False]])
+    b = np.array([[True, True, False, True]])
+    signed_a = np.array([[1.0, -2.0, 1.0, 1.0]])
+    signed_b = np.array([[-1.0, -1.0, -1.0, -1.0]])
+    assert conflict_entangled(a, b, signed_a, signed_b).tolist() == [[True, False, False, False]]
+    assert jaccard(a, b) == pytest.approx(2 / 4)
+
+
+def test_random_baseline_is_seeded_and_detects_excess_overlap() -> None:
+    rng = np.random.default_rng(0)
+    a = rng.random((6, 100)) < 0.1
+    first, again = overlap_baseline(a, a, seed=3, draws=200), overlap_baseline(a, a, seed=3, draws=200)
+    assert first == again
+    assert first.ratio > 5 and first.p_value < 0.01
+    b = rng.random((6, 100)) < 0.1
+    independent = overlap_baseline(a, b, seed=3, draws=200)
+    assert independent.p_value > 0.01
+    control = random_like(a, seed=1, exclude=a)
+    assert (control.sum(1) == a.sum(1)).all() and not (control & a).any()
+    assert (random_like(a, seed=1, exclude=a) == control).all()
