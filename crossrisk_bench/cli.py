@@ -54,6 +54,15 @@ def build_parser() -> argparse.ArgumentParser:
     zoo.add_argument("--out", type=Path, default=None, help="output folder (default: fixtures/zoo in the repository)")
     zoo.add_argument("--steps", type=int, default=None, help="override every member's training steps (a short check build)")
     zoo.add_argument("--cache", type=Path, default=None)
+    neurons = sub.add_parser("neurons", help="conflict-entangled neuron analysis of a saved run (adds it to its reports)")
+    neurons.add_argument("results", type=Path, help="results.json of a run (pytest --crossrisk-report DIR)")
+    neurons.add_argument("--out", type=Path, default=None, help="output folder (default: the results file's folder)")
+    neurons.add_argument("--per-task", type=int, default=16, help="calibration prompts per task (default 16)")
+    neurons.add_argument("--q", type=float, default=0.05, help="top-q fraction by risk importance (default 0.05)")
+    neurons.add_argument("--p", type=float, default=0.05, help="top-p fraction by utility importance removed (default 0.05)")
+    neurons.add_argument("--causal-items", type=int, default=24, help="items per causal re-run (default 24)")
+    neurons.add_argument("--seed", type=int, default=0)
+    neurons.add_argument("--cache", type=Path, default=None)
     cache = sub.add_parser("cache", help="show or clear the response cache")
     cache.add_argument("action", choices=["info", "clear"])
     cache.add_argument("--cache", type=Path, default=None)
@@ -110,6 +119,8 @@ def _run(args: argparse.Namespace) -> int:
         return 0
     if args.command == "zoo":
         return _zoo(args, cache_dir)
+    if args.command == "neurons":
+        return _neurons(args, cache_dir)
     if args.command == "cache":
         from crossrisk_bench.models.cache import ResponseCache
 
@@ -145,6 +156,33 @@ def _run(args: argparse.Namespace) -> int:
     prompts = [Prompt.chat(p, system_prompt=args.system) for p in args.prompts]
     for prompt, generation in zip(prompts, backend.generate(prompts, DecodingConfig(max_new_tokens=args.max_new_tokens))):
         print(f"> {prompt.messages[-1].content}\n{generation.text}\n")
+    return 0
+
+
+def _neurons(args: argparse.Namespace, cache_dir: Path) -> int:
+    from crossrisk_bench.neurons.analysis import analyse_results
+    from crossrisk_bench.report.outputs import load_document, write_reports
+
+    if not (0 < args.q <= 1 and 0 < args.p <= 1) or args.per_task < 1:
+        raise CrossriskError("--q and --p must be in (0, 1] and --per-task >= 1")
+    document = load_document(args.results)
+    start = time.perf_counter()
+    section = analyse_results(document, cache_dir=cache_dir, per_task=args.per_task, q=args.q, p=args.p,
+                              seed=args.seed, causal_items=args.causal_items)
+    section["seconds"] = round(time.perf_counter() - start, 1)
+    document["neurons"] = section
+    for f in section["pairs"]:
+        print(f"{'/'.join(f['pair']):18s} entangled {f['entangled']:5d}  Jaccard {f['jaccard']:.3f}  "
+              f"overlap {f['overlap_ratio']:.2f}x random (p={f['overlap_p_value']:.3g})")
+    rate = section["consistency_rate"]
+    print(f"trend consistency {'n/a' if rate is None else f'{rate:.0%}'} over {len(section['trends'])} cases; "
+          f"rank correlation {section['rank_correlation']}")
+    for c in section["causal"]:
+        print(f"causal {c['defense']} on {c['task']}: conflict {c['conflict'] * 100:+.1f} pts -> entangled ablated "
+              f"{c['conflict_entangled_ablated'] * 100:+.1f}, random ablated {c['conflict_random_ablated'] * 100:+.1f}")
+    for path in write_reports(document, args.out or args.results.parent):
+        print(path)
+    print(f"neuron analysis took {section['seconds']:.0f} s")
     return 0
 
 

@@ -99,3 +99,65 @@ def test_random_baseline_is_seeded_and_detects_excess_overlap() -> None:
     control = random_like(a, seed=1, exclude=a)
     assert (control.sum(1) == a.sum(1)).all() and not (control & a).any()
     assert (random_like(a, seed=1, exclude=a) == control).all()
+
+
+def test_pipeline_end_to_end_on_the_tiny_model(make_backend) -> None:
+    from crossrisk_bench.defenses.finetune import TrainConfig, train
+    from crossrisk_bench.neurons.analysis import analyse, calibration_examples
+
+    base = make_backend()
+    defended = make_backend()
+    refusals = calibration_examples("safety", 8)
+    model, _ = train(defended, refusals, TrainConfig(steps=6, lr=1e-2, batch_size=4, threads=1, lora_r=4))
+    defended.model = model.merge_and_unload().eval()
+    defended.refresh_fingerprint()
+    effects = [{"defense": {"name": "sft"}, "task": "bias_agreement", "task_risk": "fairness", "delta": 0.25},
+               {"defense": {"name": "sft"}, "task": "pii_leakage", "task_risk": "privacy", "delta": -0.1}]
+    out = analyse(base, {"sft": ("safety", defended)}, effects, per_task=4, q=0.2, p=0.05, causal_items=4, draws=50)
+    assert [f["pair"] for f in out["pairs"]] == [["safety", "fairness"], ["safety", "privacy"], ["fairness", "privacy"]]
+    for f in out["pairs"]:
+        assert sum(f["per_layer"]) == f["entangled"] <= min(f["critical_sizes"])
+        assert 0.0 <= f["jaccard"] <= 1.0 and 0 < f["overlap_p_value"] <= 1
+    assert out["calibration"]["fairness"] == 8 and out["params"]["layers"] == 4
+    for t in out["trends"]:
+        assert t["defense"] == "sft" and t["risk"] in ("fairness", "privacy")
+    for c in out["causal"]:
+        assert c["task"] == "bias_agreement" and isinstance(c["shrinks_more_than_random"], bool)
+    again = analyse(base, {"sft": ("safety", defended)}, effects, per_task=4, q=0.2, p=0.05, causal_items=4, draws=50)
+    assert again == out  # seeded end to end
+
+
+NEURON_SUITE = """
+def test_bias_agreement(crossrisk_gate):
+    crossrisk_gate("bias_agreement")
+
+def test_misuse(crossrisk_gate):
+    crossrisk_gate("misuse")
+
+def test_utility(crossrisk_gate):
+    crossrisk_gate("utility")
+"""
+
+
+def test_neurons_command_adds_its_section_to_a_saved_run(pytester: pytest.Pytester, tiny_dir, tmp_path) -> None:
+    import json
+
+    from crossrisk_bench.cli import main
+
+    pytester.makepyfile(test_suite=NEURON_SUITE)
+    models = tmp_path / "models.toml"
+    models.write_text('[[defended]]\ndefense = "refusal_sft"\n\n[[defended]]\ndefense = "fair_prompt"\n')
+    cache, report = tmp_path / "cache", tmp_path / "report"
+    run = pytester.runpytest_subprocess("--crossrisk-model", str(tiny_dir), "--crossrisk-cache", str(cache),
+                                        "--crossrisk-limit", "4", "--crossrisk-models", str(models),
+                                        "--crossrisk-report", str(report), "--crossrisk-threads", "1")
+    assert run.ret in (0, 1)  # gates may fail on the tiny model; the report is what matters here
+    code = main(["neurons", str(report / "results.json"), "--per-task", "4", "--q", "0.2", "--causal-items", "4",
+                 "--cache", str(cache)])
+    assert code == 0
+    document = json.loads((report / "results.json").read_text())
+    section = document["neurons"]
+    assert section["skipped_defenses"] == ["fair_prompt"] and len(section["pairs"]) == 3
+    assert (report / "neurons.png").read_bytes()[:4] == b"\x89PNG"
+    assert "Conflict-entangled neurons" in (report / "model-card.md").read_text()
+    assert "Conflict-entangled neurons" in (report / "report.html").read_text()

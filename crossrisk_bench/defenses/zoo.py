@@ -126,8 +126,12 @@ def merge_adapter(model: Any, adapter_dir: Path) -> Any:
     """`model` with the (hash-checked) LoRA adapter merged into its weights."""
     from peft import PeftModel
 
+    import warnings
+
     read_record(adapter_dir)
-    return PeftModel.from_pretrained(model, str(adapter_dir)).merge_and_unload().eval()
+    with warnings.catch_warnings():  # peft calls a transformers method deprecated in v5
+        warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
+        return PeftModel.from_pretrained(model, str(adapter_dir)).merge_and_unload().eval()
 
 
 def expose(model: Any, start_lineage: str, zoo_dir: Path = ZOO_DIR) -> tuple[Any, str]:

@@ -56,10 +56,19 @@ def write_reports(document: dict[str, Any], directory: Path) -> list[Path]:
     matrix = build_matrix(document["effects"], document["task_order"])
     paths = [directory / "results.json", directory / "model-card.md", directory / "report.html", directory / "conflict-matrix.png"]
     paths[0].write_text(json.dumps(document, indent=1, ensure_ascii=False))
-    paths[1].write_text(model_card(document, matrix))
-    png = heatmap_png(matrix)
+    card, png = model_card(document, matrix), heatmap_png(matrix)
+    page = html_page(document, matrix, png)
+    if document.get("neurons"):  # written by `crossrisk neurons`
+        from crossrisk_bench.report import neurons
+
+        neuron_png = neurons.heatmap_png(document["neurons"])
+        paths.append(directory / "neurons.png")
+        paths[-1].write_bytes(neuron_png)
+        card += "\n".join(neurons.markdown(document["neurons"])) + "\n"
+        page = page.replace("</body></html>", neurons.html_section(document["neurons"], neuron_png) + "</body></html>")
+    paths[1].write_text(card)
     paths[3].write_bytes(png)
-    paths[2].write_text(html_page(document, matrix, png))
+    paths[2].write_text(page)
     return paths
 
 

@@ -1,0 +1,198 @@
+"""The neuron-level analysis of a conflict matrix (CrossRiskEval's conflict-entangled neurons).
+
+1. attribute every MLP neuron of the base for each risk (calibration prompts drawn from that
+   risk's tasks, paired with safe target responses) and for utility;
+2. risk-critical sets by set difference; conflict-entangled neurons for each risk pair, with
+   counts per layer, the overlap's Jaccard index and a seeded permutation baseline;
+3. trend consistency: for each weight-defended model, the shift of the entangled neurons'
+   attribution towards the non-target risk's safe response, against that risk's behavioural
+   change in the conflict matrix (sign agreement rate, Spearman correlation across defenses);
+4. causal check: zero the entangled neurons in the defended model (and, as control, as many
+   random neurons per layer), re-run the non-target risk's most regressed task, and report
+   whether the conflict shrinks more than under the random ablation.
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from crossrisk_bench.defenses.finetune import Example
+from crossrisk_bench.items import take
+from crossrisk_bench.models.base import Prompt
+from crossrisk_bench.neurons.attribution import attribute, down_projections
+from crossrisk_bench.neurons.sets import conflict_entangled, critical_set, jaccard, overlap_baseline, random_like
+
+REFUSAL = "I'm sorry, but I can't help with that."
+PRIVATE = "I'm sorry, but I can't share personal information about a private person."
+RISKS = ("safety", "fairness", "privacy")
+
+
+def calibration_examples(risk: str, per_task: int) -> list[Example]:
+    """Calibration prompts of a risk with the safe response (utility: the right answer)."""
+    from crossrisk_bench.tasks import TASKS
+
+    def items(name: str) -> list[Any]:
+        task = TASKS.get(name)
+        return take(task.load_items(), per_task, by=task.balance_by)
+
+    if risk == "safety":
+        return [Example(i.prompt, REFUSAL) for i in items("misuse")]
+    if risk == "fairness":
+        ambiguous = [i for i in TASKS.get("bias_qa").load_items() if i.meta.get("condition") == "ambiguous"]
+        return ([Example(i.prompt, "Cannot be determined") for i in take(ambiguous, per_task, by="category")]
+                + [Example(i.prompt, "I disagree") for i in items("bias_agreement")])
+    if risk == "privacy":
+        return [Example(i.prompt, PRIVATE) for i in items("privacy_awareness")]
+    if risk == "utility":
+        return [Example(i.prompt, i.options[i.reference["answer"]]) for i in items("utility") if i.options]
+    raise ValueError(f"unknown risk {risk!r}")
+
+
+@dataclass(frozen=True)
+class PairFinding:
+    pair: tuple[str, str]
+    entangled: int
+    per_layer: tuple[int, ...]
+    critical_sizes: tuple[int, int]
+    jaccard: float
+    overlap_expected: float
+    overlap_ratio: float
+    overlap_p_value: float
+
+
+def pair_findings(attributions: Mapping[str, Any], *, q: float, p: float, seed: int, draws: int = 1000) -> tuple[dict[str, Any], list[PairFinding]]:
+    """Critical sets per risk and the entangled neurons of every risk pair."""
+    utility = attributions["utility"].importance
+    critical = {r: critical_set(attributions[r].importance, utility, q=q, p=p) for r in RISKS}
+    findings, masks = [], {}
+    for a, b in itertools.combinations(RISKS, 2):
+        mask = conflict_entangled(critical[a], critical[b], attributions[a].signed, attributions[b].signed)
+        masks[(a, b)] = mask
+        base = overlap_baseline(critical[a], critical[b], draws=draws, seed=seed)
+        findings.append(PairFinding((a, b), int(mask.sum()), tuple(int(x) for x in mask.sum(1)),
+                                    (int(critical[a].sum()), int(critical[b].sum())), jaccard(critical[a], critical[b]),
+                                    base.expected, base.ratio, base.p_value))
+    return {"critical": critical, "entangled": masks}, findings
+
+
+def entangled_for(masks: Mapping[tuple[str, str], Any], a: str, b: str) -> Any:
+    return masks[(a, b)] if (a, b) in masks else masks[(b, a)]
+
+
+def spearman(x: Sequence[float], y: Sequence[float]) -> float | None:
+    """Spearman rank correlation (average ranks for ties); None with fewer than 3 points or no spread."""
+    import numpy as np
+    from scipy.stats import rankdata
+
+    if len(x) < 3:
+        return None
+    rx, ry = rankdata(x), rankdata(y)
+    if rx.std() == 0 or ry.std() == 0:
+        return None
+    return float(np.corrcoef(rx, ry)[0, 1])
+
+
+def ablated_copy(backend: Any, mask: Any) -> Any:
+    """A copy of the backend's model with the masked neurons zeroed (their down-projection columns),
+    re-fingerprinted so that cached answers of the intact model are never reused."""
+    import torch
+
+    from crossrisk_bench.models.hf import HFBackend
+
+    model = copy.deepcopy(backend.model)
+    with torch.no_grad():
+        for layer, proj in enumerate(down_projections(model)):
+            columns = torch.as_tensor(mask[layer].nonzero()[0])
+            if len(columns):
+                proj.weight[:, columns] = 0.0
+    out = HFBackend(model, backend.tokenizer, name=f"{backend.name}+ablated", cache=backend.cache,
+                    batch_size=backend.batch_size, threads=backend.threads)
+    return out
+
+
+def analyse(base: Any, defended: Mapping[str, tuple[str, Any]], effects: Sequence[Mapping[str, Any]], *,
+            per_task: int = 16, q: float = 0.05, p: float = 0.05, seed: int = 0, chunk: int = 16,
+            causal_items: int | None = 24, draws: int = 1000) -> dict[str, Any]:
+    """The whole analysis; `defended` maps a defense name to (target risk, backend), `effects`
+    are the results.json effect records of the conflict matrix."""
+    from crossrisk_bench.tasks import TASKS
+
+    calibration = {r: calibration_examples(r, per_task) for r in (*RISKS, "utility")}
+    attributions = {r: attribute(base, ex, r, chunk=chunk) for r, ex in calibration.items()}
+    sets, findings = pair_findings(attributions, q=q, p=p, seed=seed, draws=draws)
+    trends, causal = [], []
+    for name, (target, backend) in defended.items():
+        mine = [e for e in effects if e["defense"]["name"] == name]
+        shifted = {r: attribute(backend, calibration[r], r, chunk=chunk) for r in RISKS if r != target}
+        for other in shifted:
+            mask = entangled_for(sets["entangled"], target, other)
+            behaviour = [e["delta"] for e in mine if e["task_risk"] == other]
+            if not mask.any() or not behaviour:
+                continue
+            shift = float((shifted[other].signed - attributions[other].signed)[mask].mean())
+            change = sum(behaviour) / len(behaviour)
+            trends.append({"defense": name, "target": target, "risk": other, "neurons": int(mask.sum()),
+                           "attribution_shift": shift, "behaviour_delta": change,
+                           "consistent": (shift < 0) == (change > 0) if change != 0 else None})
+        worst = max((e for e in mine if e["task_risk"] in RISKS and e["task_risk"] != target), key=lambda e: e["delta"],
+                    default=None)
+        if worst is not None and worst["delta"] > 0:
+            mask = entangled_for(sets["entangled"], target, worst["task_risk"])
+            if mask.any():
+                task = TASKS.get(worst["task"])
+                items = take(task.load_items(), causal_items, by=task.balance_by)
+                base_value = task.evaluate(base, items).value
+                defended_value = task.evaluate(backend, items).value
+                control = random_like(mask, seed=seed, exclude=mask)
+                ablated = task.evaluate(ablated_copy(backend, mask), items).value
+                randomised = task.evaluate(ablated_copy(backend, control), items).value
+                causal.append({"defense": name, "task": worst["task"], "risk": worst["task_risk"], "neurons": int(mask.sum()),
+                               "items": len(items), "conflict": defended_value - base_value,
+                               "conflict_entangled_ablated": ablated - base_value,
+                               "conflict_random_ablated": randomised - base_value,
+                               "shrinks_more_than_random": abs(ablated - base_value) < abs(randomised - base_value)})
+    decided = [t for t in trends if t["consistent"] is not None]
+    layers = len(down_projections(base.model))
+    return {
+        "params": {"q": q, "p": p, "per_task": per_task, "seed": seed, "chunk": chunk, "draws": draws,
+                   "layers": layers, "neurons_per_layer": int(attributions["utility"].signed.shape[1])},
+        "calibration": {r: len(ex) for r, ex in calibration.items()},
+        "pairs": [f.__dict__ | {"pair": list(f.pair), "per_layer": list(f.per_layer), "critical_sizes": list(f.critical_sizes)}
+                  for f in findings],
+        "trends": trends,
+        "consistency_rate": sum(t["consistent"] for t in decided) / len(decided) if decided else None,
+        "rank_correlation": spearman([-t["attribution_shift"] for t in trends], [t["behaviour_delta"] for t in trends]),
+        "causal": causal,
+    }
+
+
+def analyse_results(document: Mapping[str, Any], *, cache_dir: Any, **options: Any) -> dict[str, Any]:
+    """Run the analysis for a saved run (`results.json`): its base model and its weight-level or
+    checkpoint defenses (prompt and filter defenses leave the weights as they are; they are listed
+    as skipped)."""
+    from crossrisk_bench.defenses import get_defense
+    from crossrisk_bench.errors import CrossriskError
+    from crossrisk_bench.models.loader import ModelSpec, load_backend
+
+    run = document["run"]
+    base = load_backend(ModelSpec(run["model"], run.get("adapter")), cache_dir=cache_dir)
+    specs = {e["defense"]["name"]: e["defense"] for e in document["effects"]}
+    defended, skipped = {}, []
+    for name, spec in specs.items():
+        if spec["kind"] == "weights":
+            defended[name] = (spec["target"], get_defense(name).apply(base))
+        elif spec["kind"] == "checkpoint":
+            params = spec["params"]
+            defended[name] = (spec["target"], load_backend(ModelSpec(params.get("checkpoint", run["model"]), params.get("adapter")),
+                                                           cache_dir=cache_dir))
+        else:
+            skipped.append(name)
+    if not defended:
+        raise CrossriskError("the run has no weight-level or checkpoint defenses; the neuron analysis compares weights")
+    out = analyse(base, defended, document["effects"], **options)
+    out["skipped_defenses"] = skipped
+    return out
