@@ -49,6 +49,7 @@ class CrossriskSettings:
 settings_key = pytest.StashKey[CrossriskSettings]()
 session_key = pytest.StashKey[Any]()
 records_key = pytest.StashKey[list]()
+neurons_key = pytest.StashKey[list]()
 
 
 def _positive_int(value: str) -> int:
@@ -87,6 +88,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--crossrisk-policy", default=None, metavar="PATH",
                     help="tolerances and efficacy rule (default: fixtures/policy.toml; a pyproject.toml with [tool.crossrisk] works)")
     group.addoption("--crossrisk-seed", type=int, default=0, metavar="SEED", help="seed for sampling and resampling (default 0)")
+    group.addoption("--crossrisk-neurons", action="store_true", default=False,
+                    help="also run the neuron-level analysis of weight defenses (benchmarks/test_neurons.py; minutes)")
     group.addoption("--crossrisk-perf", action="store_true", default=False,
                     help="also run the engine and task speed benchmarks (marked perf; also selected by -m perf)")
     group.addoption("--crossrisk-batch-size", type=_positive_int, default=16, metavar="N", help="prompts per forward batch (default 16)")
@@ -136,7 +139,9 @@ def pytest_configure(config: pytest.Config) -> None:
     )
     config.stash[session_key] = SuiteSession(config.stash[settings_key], policy)
     config.stash[records_key] = []
-    config.pluginmanager.register(_EffectCollector(config.stash[records_key]), "crossrisk-effect-collector")
+    config.stash[neurons_key] = []
+    config.pluginmanager.register(_EffectCollector(config.stash[records_key], config.stash[neurons_key]),
+                                  "crossrisk-effect-collector")
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -150,12 +155,13 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     """Speed benchmarks measure cold runs on purpose, so they are opt-in: a normal run (and its
     cached re-run) stays short. `--crossrisk-perf` or a marker expression selecting perf runs them."""
     markexpr = config.option.markexpr or ""
-    if getattr(config.option, "crossrisk_perf", False) or ("perf" in markexpr and "not perf" not in markexpr):
-        return
-    skip = pytest.mark.skip(reason="speed benchmark: run with --crossrisk-perf or -m perf")
-    for item in items:
-        if item.get_closest_marker("perf") is not None:
-            item.add_marker(skip)
+    for marker, reason in (("perf", "speed benchmark"), ("neurons", "neuron analysis")):
+        if getattr(config.option, f"crossrisk_{marker}", False) or (marker in markexpr and f"not {marker}" not in markexpr):
+            continue
+        skip = pytest.mark.skip(reason=f"{reason}: run with --crossrisk-{marker} or -m {marker}")
+        for item in items:
+            if item.get_closest_marker(marker) is not None:
+                item.add_marker(skip)
 
 
 class _EffectCollector:
@@ -163,12 +169,18 @@ class _EffectCollector:
     reports (with their `user_properties`) arrive at the controller from the workers, which is
     why records travel on reports and not on `config.stash` (xdist does not copy it back)."""
 
-    def __init__(self, records: list) -> None:
+    def __init__(self, records: list, neurons: list) -> None:
         self.records = records
+        self.neurons = neurons
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         if report.when == "call":
-            self.records.extend(value for name, value in report.user_properties if name == "crossrisk_effect")
+            seen = {(r["defense"]["name"], r["task"]) for r in self.records}
+            for name, value in report.user_properties:  # a cell measured by two tests counts once
+                if name == "crossrisk_effect" and (value["defense"]["name"], value["task"]) not in seen:
+                    self.records.append(value)
+                    seen.add((value["defense"]["name"], value["task"]))
+            self.neurons.extend(value for name, value in report.user_properties if name == "crossrisk_neurons")
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
@@ -192,7 +204,12 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
                "items_per_task": settings.limit, "seed": settings.seed, "confidence": policy.confidence,
                "policy": str(settings.policy_file), "models": str(settings.models_file),
                "data": [list(d) for d in settings.data]}
-        paths = write_reports(results_document(records, run=run, task_order=task_order), settings.report_dir)
+        document = results_document(records, run=run, task_order=task_order)
+        if config.stash[neurons_key]:
+            from crossrisk_bench.neurons.analysis import merge_findings
+
+            document["neurons"] = merge_findings(config.stash[neurons_key])
+        paths = write_reports(document, settings.report_dir)
         terminalreporter.write_line("crossrisk report: " + ", ".join(str(p) for p in paths))
 
 
@@ -286,3 +303,45 @@ def crossrisk_gate(request: pytest.FixtureRequest, crossrisk_defense: Any, cross
         return effect
 
     return gate
+
+
+@pytest.fixture
+def crossrisk_neurons(request: pytest.FixtureRequest, crossrisk_defense: Any, crossrisk_task_items: Any) -> Any:
+    """`check((risk_a, risk_b))`: the neuron-level view of this defended model on a risk pair that
+    includes its target. Fails when a significant cross-risk regression is tracked by the pair's
+    conflict-entangled neurons (their attribution towards the other risk's safe response fell)."""
+    from crossrisk_bench.suite import run_gate
+    from crossrisk_bench.tasks import TASKS
+
+    config = request.config
+    session = config.stash[session_key]
+
+    def check(pair: tuple[str, str]) -> dict[str, Any]:
+        spec = crossrisk_defense
+        if spec.kind not in ("weights", "checkpoint"):
+            pytest.skip(f"{spec.name} is a {spec.kind} defense: it leaves the weights as they are")
+        if spec.target.value not in pair:
+            pytest.skip(f"{spec.name} targets {spec.target.value}, not {'/'.join(pair)}")
+        other = next(r for r in pair if r != spec.target.value)
+        try:
+            effects = [run_gate(session, spec, task.name, session.items(task.name, crossrisk_task_items))[1]
+                       for task in TASKS if task.risk.value == other]
+            finding = session.neuron_findings(spec, other, effects)
+        except CrossriskError as exc:
+            pytest.fail(f"crossrisk: {exc}", pytrace=False)
+        request.node.user_properties.extend(("crossrisk_effect", e) for e in effects)
+        request.node.user_properties.append(("crossrisk_neurons", finding))
+        confirmed = [e for e in effects if e["label"] == "conflict"]
+        for trend in finding["trends"]:
+            if confirmed and trend["consistent"]:
+                causal = "; ".join(
+                    f"zeroing them moves {c['task']} from {c['conflict'] * 100:+.1f} to {c['conflict_entangled_ablated'] * 100:+.1f} pts "
+                    f"(as many random neurons: {c['conflict_random_ablated'] * 100:+.1f})" for c in finding["causal"])
+                pytest.fail(
+                    f"{spec.target.value}/{spec.name} drags {other} through {trend['neurons']} conflict-entangled neurons: "
+                    f"their attribution towards {other}'s safe responses shifted {trend['attribution_shift']:+.3g}, and "
+                    + ", ".join(f"{e['task']} rose {e['delta'] * 100:+.1f} pts" for e in confirmed)
+                    + (f"; {causal}" if causal else ""), pytrace=False)
+        return finding
+
+    return check

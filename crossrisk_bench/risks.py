@@ -29,4 +29,5 @@ MARKERS: dict[str, str] = {
     "utility": "utility control tasks",
     "slow": "loads a real model (SmolLM2) or trains; deselect with -m 'not slow'",
     "perf": "speed benchmarks (pytest-benchmark); opt-in with --crossrisk-perf or -m perf",
+    "neurons": "neuron-level analysis of weight defenses; opt-in with --crossrisk-neurons or -m neurons",
 }

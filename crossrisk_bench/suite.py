@@ -82,6 +82,7 @@ class SuiteSession:
     base_results: dict[str, TaskResult] = field(default_factory=dict)
     base_computed: dict[str, int] = field(default_factory=dict)  # requests this process computed for the base
     reference: Any = None  # the zoo base before privacy exposure (membership-inference reference)
+    neuron_base: Any = None  # the base's side of the neuron analysis, computed on first use
 
     def base_backend(self) -> Any:
         if self.base is None:
@@ -123,6 +124,19 @@ class SuiteSession:
 
             self.reference = pre_exposure_backend(self.base_backend())
         return self.reference
+
+    def neuron_findings(self, spec: DefenseSpec, other: str, effects: list[dict[str, Any]]) -> dict[str, Any]:
+        """Neuron-level findings for one defended model and one non-target risk (the base's
+        attributions are computed once per process)."""
+        from crossrisk_bench.neurons.analysis import base_state, defense_findings, pair_records
+
+        if self.neuron_base is None:
+            self.neuron_base = base_state(self.base_backend(), seed=self.settings.seed)
+        state = self.neuron_base
+        trends, causal = defense_findings(state, self.base_backend(), spec.name, spec.target.value,
+                                          self.defended_backend(spec), effects, others=[other])
+        return {"params": state.params, "calibration": {r: len(e) for r, e in state.calibration.items()},
+                "pairs": pair_records(state.findings), "trends": trends, "causal": causal}
 
     def items(self, task_name: str, load: Any) -> list[Item]:
         task = TASKS.get(task_name)

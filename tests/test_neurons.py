@@ -161,3 +161,24 @@ def test_neurons_command_adds_its_section_to_a_saved_run(pytester: pytest.Pytest
     assert (report / "neurons.png").read_bytes()[:4] == b"\x89PNG"
     assert "Conflict-entangled neurons" in (report / "model-card.md").read_text()
     assert "Conflict-entangled neurons" in (report / "report.html").read_text()
+
+
+def test_neuron_tests_are_opt_in_and_report_their_findings(pytester: pytest.Pytester, tiny_dir, tmp_path) -> None:
+    import json
+    import shutil
+
+    from crossrisk_bench.paths import FIXTURES
+
+    shutil.copy(FIXTURES.parent / "benchmarks" / "test_neurons.py", pytester.path / "test_neurons.py")
+    models = tmp_path / "models.toml"
+    models.write_text('[[defended]]\ndefense = "refusal_sft"\n\n[[defended]]\ndefense = "fair_prompt"\n')
+    args = ["--crossrisk-model", str(tiny_dir), "--crossrisk-cache", str(tmp_path / "cache"), "--crossrisk-limit", "4",
+            "--crossrisk-models", str(models), "--crossrisk-threads", "1"]
+    default = pytester.runpytest_subprocess(*args)
+    default.assert_outcomes(skipped=6)
+    run = pytester.runpytest_subprocess(*args, "--crossrisk-neurons", "--crossrisk-report", str(tmp_path / "r"), "-rs")
+    outcomes = run.parseoutcomes()
+    assert outcomes.get("skipped") == 4  # fair_prompt (3 pairs) and refusal_sft on fairness/privacy
+    assert outcomes.get("passed", 0) + outcomes.get("failed", 0) == 2
+    section = json.loads((tmp_path / "r" / "results.json").read_text())["neurons"]
+    assert {t["defense"] for t in section["trends"]} <= {"refusal_sft"} and len(section["pairs"]) == 3

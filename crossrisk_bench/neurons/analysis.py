@@ -114,60 +114,110 @@ def ablated_copy(backend: Any, mask: Any) -> Any:
     return out
 
 
+@dataclass(frozen=True)
+class BaseState:
+    """The base model's side of the analysis, computed once and shared by every defended model."""
+
+    calibration: dict[str, list[Example]]
+    attributions: dict[str, Any]
+    sets: dict[str, Any]
+    findings: list[PairFinding]
+    params: dict[str, Any]
+
+
+def base_state(base: Any, *, per_task: int = 16, q: float = 0.05, p: float = 0.05, seed: int = 0, chunk: int = 16,
+               draws: int = 1000) -> BaseState:
+    calibration = {r: calibration_examples(r, per_task) for r in (*RISKS, "utility")}
+    attributions = {r: attribute(base, ex, r, chunk=chunk) for r, ex in calibration.items()}
+    sets, findings = pair_findings(attributions, q=q, p=p, seed=seed, draws=draws)
+    params = {"q": q, "p": p, "per_task": per_task, "seed": seed, "chunk": chunk, "draws": draws,
+              "layers": int(attributions["utility"].signed.shape[0]),
+              "neurons_per_layer": int(attributions["utility"].signed.shape[1])}
+    return BaseState(calibration, attributions, sets, findings, params)
+
+
+def defense_findings(state: BaseState, base: Any, name: str, target: str, backend: Any,
+                     effects: Sequence[Mapping[str, Any]], *, others: Sequence[str] | None = None,
+                     causal_items: int | None = 24) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Trend records (one per non-target risk) and the causal check for one defended model."""
+    from crossrisk_bench.tasks import TASKS
+
+    chunk, seed = state.params["chunk"], state.params["seed"]
+    mine = [e for e in effects if e["defense"]["name"] == name]
+    others = [r for r in (others or RISKS) if r != target]
+    trends, causal = [], []
+    for other in others:
+        mask = entangled_for(state.sets["entangled"], target, other)
+        behaviour = [e["delta"] for e in mine if e["task_risk"] == other]
+        if not mask.any() or not behaviour:
+            continue
+        shifted = attribute(backend, state.calibration[other], other, chunk=chunk)
+        shift = float((shifted.signed - state.attributions[other].signed)[mask].mean())
+        change = sum(behaviour) / len(behaviour)
+        trends.append({"defense": name, "target": target, "risk": other, "neurons": int(mask.sum()),
+                       "attribution_shift": shift, "behaviour_delta": change,
+                       "consistent": (shift < 0) == (change > 0) if change != 0 else None})
+    worst = max((e for e in mine if e["task_risk"] in others), key=lambda e: e["delta"], default=None)
+    if worst is not None and worst["delta"] > 0:
+        mask = entangled_for(state.sets["entangled"], target, worst["task_risk"])
+        if mask.any():
+            task = TASKS.get(worst["task"])
+            items = take(task.load_items(), causal_items, by=task.balance_by)
+            base_value = task.evaluate(base, items).value
+            defended_value = task.evaluate(backend, items).value
+            control = random_like(mask, seed=seed, exclude=mask)
+            ablated = task.evaluate(ablated_copy(backend, mask), items).value
+            randomised = task.evaluate(ablated_copy(backend, control), items).value
+            causal.append({"defense": name, "task": worst["task"], "risk": worst["task_risk"], "neurons": int(mask.sum()),
+                           "items": len(items), "conflict": defended_value - base_value,
+                           "conflict_entangled_ablated": ablated - base_value,
+                           "conflict_random_ablated": randomised - base_value,
+                           "shrinks_more_than_random": abs(ablated - base_value) < abs(randomised - base_value)})
+    return trends, causal
+
+
+def summarise(state_params: Mapping[str, Any], pairs: Sequence[Mapping[str, Any]], trends: Sequence[Mapping[str, Any]],
+              causal: Sequence[Mapping[str, Any]], calibration: Mapping[str, int]) -> dict[str, Any]:
+    """The results.json section: pair findings, trends with their consistency rate and rank
+    correlation, and the causal checks."""
+    decided = [t for t in trends if t["consistent"] is not None]
+    return {
+        "params": dict(state_params),
+        "calibration": dict(calibration),
+        "pairs": list(pairs),
+        "trends": list(trends),
+        "consistency_rate": sum(t["consistent"] for t in decided) / len(decided) if decided else None,
+        "rank_correlation": spearman([-t["attribution_shift"] for t in trends], [t["behaviour_delta"] for t in trends]),
+        "causal": list(causal),
+    }
+
+
+def merge_findings(findings: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """One results.json section from the per-test findings of a pytest run (pairs are the same
+    in every finding; trends and causal checks are concatenated)."""
+    trends = [t for f in findings for t in f["trends"]]
+    causal = [c for f in findings for c in f["causal"]]
+    return summarise(findings[0]["params"], findings[0]["pairs"], trends, causal, findings[0]["calibration"])
+
+
+def pair_records(findings: Sequence[PairFinding]) -> list[dict[str, Any]]:
+    return [f.__dict__ | {"pair": list(f.pair), "per_layer": list(f.per_layer), "critical_sizes": list(f.critical_sizes)}
+            for f in findings]
+
+
 def analyse(base: Any, defended: Mapping[str, tuple[str, Any]], effects: Sequence[Mapping[str, Any]], *,
             per_task: int = 16, q: float = 0.05, p: float = 0.05, seed: int = 0, chunk: int = 16,
             causal_items: int | None = 24, draws: int = 1000) -> dict[str, Any]:
     """The whole analysis; `defended` maps a defense name to (target risk, backend), `effects`
     are the results.json effect records of the conflict matrix."""
-    from crossrisk_bench.tasks import TASKS
-
-    calibration = {r: calibration_examples(r, per_task) for r in (*RISKS, "utility")}
-    attributions = {r: attribute(base, ex, r, chunk=chunk) for r, ex in calibration.items()}
-    sets, findings = pair_findings(attributions, q=q, p=p, seed=seed, draws=draws)
+    state = base_state(base, per_task=per_task, q=q, p=p, seed=seed, chunk=chunk, draws=draws)
     trends, causal = [], []
     for name, (target, backend) in defended.items():
-        mine = [e for e in effects if e["defense"]["name"] == name]
-        shifted = {r: attribute(backend, calibration[r], r, chunk=chunk) for r in RISKS if r != target}
-        for other in shifted:
-            mask = entangled_for(sets["entangled"], target, other)
-            behaviour = [e["delta"] for e in mine if e["task_risk"] == other]
-            if not mask.any() or not behaviour:
-                continue
-            shift = float((shifted[other].signed - attributions[other].signed)[mask].mean())
-            change = sum(behaviour) / len(behaviour)
-            trends.append({"defense": name, "target": target, "risk": other, "neurons": int(mask.sum()),
-                           "attribution_shift": shift, "behaviour_delta": change,
-                           "consistent": (shift < 0) == (change > 0) if change != 0 else None})
-        worst = max((e for e in mine if e["task_risk"] in RISKS and e["task_risk"] != target), key=lambda e: e["delta"],
-                    default=None)
-        if worst is not None and worst["delta"] > 0:
-            mask = entangled_for(sets["entangled"], target, worst["task_risk"])
-            if mask.any():
-                task = TASKS.get(worst["task"])
-                items = take(task.load_items(), causal_items, by=task.balance_by)
-                base_value = task.evaluate(base, items).value
-                defended_value = task.evaluate(backend, items).value
-                control = random_like(mask, seed=seed, exclude=mask)
-                ablated = task.evaluate(ablated_copy(backend, mask), items).value
-                randomised = task.evaluate(ablated_copy(backend, control), items).value
-                causal.append({"defense": name, "task": worst["task"], "risk": worst["task_risk"], "neurons": int(mask.sum()),
-                               "items": len(items), "conflict": defended_value - base_value,
-                               "conflict_entangled_ablated": ablated - base_value,
-                               "conflict_random_ablated": randomised - base_value,
-                               "shrinks_more_than_random": abs(ablated - base_value) < abs(randomised - base_value)})
-    decided = [t for t in trends if t["consistent"] is not None]
-    layers = len(down_projections(base.model))
-    return {
-        "params": {"q": q, "p": p, "per_task": per_task, "seed": seed, "chunk": chunk, "draws": draws,
-                   "layers": layers, "neurons_per_layer": int(attributions["utility"].signed.shape[1])},
-        "calibration": {r: len(ex) for r, ex in calibration.items()},
-        "pairs": [f.__dict__ | {"pair": list(f.pair), "per_layer": list(f.per_layer), "critical_sizes": list(f.critical_sizes)}
-                  for f in findings],
-        "trends": trends,
-        "consistency_rate": sum(t["consistent"] for t in decided) / len(decided) if decided else None,
-        "rank_correlation": spearman([-t["attribution_shift"] for t in trends], [t["behaviour_delta"] for t in trends]),
-        "causal": causal,
-    }
+        t, c = defense_findings(state, base, name, target, backend, effects, causal_items=causal_items)
+        trends += t
+        causal += c
+    return summarise(state.params, pair_records(state.findings), trends, causal,
+                     {r: len(ex) for r, ex in state.calibration.items()})
 
 
 def analyse_results(document: Mapping[str, Any], *, cache_dir: Any, **options: Any) -> dict[str, Any]:
