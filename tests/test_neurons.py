@@ -182,3 +182,21 @@ def test_neuron_tests_are_opt_in_and_report_their_findings(pytester: pytest.Pyte
     assert outcomes.get("passed", 0) + outcomes.get("failed", 0) == 2
     section = json.loads((tmp_path / "r" / "results.json").read_text())["neurons"]
     assert {t["defense"] for t in section["trends"]} <= {"refusal_sft"} and len(section["pairs"]) == 3
+
+
+@pytest.mark.slow
+def test_pipeline_end_to_end_on_smollm2() -> None:
+    from crossrisk_bench.defenses import get_defense
+    from crossrisk_bench.models.cache import default_cache_dir
+    from crossrisk_bench.models.loader import ModelSpec, load_backend
+    from crossrisk_bench.neurons.analysis import analyse
+
+    base = load_backend(ModelSpec("smollm2-135m-exposed"), cache_dir=default_cache_dir())
+    defended = get_defense("debias_sft").apply(base)
+    effects = [{"defense": {"name": "debias_sft"}, "task": "pii_leakage", "task_risk": "privacy", "delta": 0.1}]
+    out = analyse(base, {"debias_sft": ("fairness", defended)}, effects, per_task=2, q=0.05, p=0.05,
+                  causal_items=2, draws=100)
+    assert out["params"]["layers"] == 30 and out["params"]["neurons_per_layer"] == 1536
+    assert all(f["critical_sizes"][0] > 0 for f in out["pairs"])
+    assert {t["risk"] for t in out["trends"]} <= {"privacy", "safety"}
+    assert all(c["items"] == 2 for c in out["causal"])
