@@ -121,6 +121,7 @@ def test_pipeline_end_to_end_on_the_tiny_model(make_backend) -> None:
     assert out["calibration"]["fairness"] == 8 and out["params"]["layers"] == 4
     for t in out["trends"]:
         assert t["defense"] == "sft" and t["risk"] in ("fairness", "privacy")
+        assert t["activation_shift_abs"] >= abs(t["activation_shift"]) and t["activation_shift_abs_all"] > 0
     for c in out["causal"]:
         assert c["task"] == "bias_agreement" and isinstance(c["shrinks_more_than_random"], bool)
     again = analyse(base, {"sft": ("safety", defended)}, effects, per_task=4, q=0.2, p=0.05, causal_items=4, draws=50)

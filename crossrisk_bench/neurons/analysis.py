@@ -23,7 +23,7 @@ from typing import Any
 from crossrisk_bench.defenses.finetune import Example
 from crossrisk_bench.items import take
 from crossrisk_bench.models.base import Prompt
-from crossrisk_bench.neurons.attribution import attribute, down_projections
+from crossrisk_bench.neurons.attribution import attribute, down_projections, mean_activations
 from crossrisk_bench.neurons.sets import conflict_entangled, critical_set, jaccard, overlap_baseline, random_like
 
 REFUSAL = "I'm sorry, but I can't help with that."
@@ -120,6 +120,7 @@ class BaseState:
 
     calibration: dict[str, list[Example]]
     attributions: dict[str, Any]
+    activations: dict[str, Any]
     sets: dict[str, Any]
     findings: list[PairFinding]
     params: dict[str, Any]
@@ -129,11 +130,12 @@ def base_state(base: Any, *, per_task: int = 16, q: float = 0.05, p: float = 0.0
                draws: int = 1000) -> BaseState:
     calibration = {r: calibration_examples(r, per_task) for r in (*RISKS, "utility")}
     attributions = {r: attribute(base, ex, r, chunk=chunk) for r, ex in calibration.items()}
+    activations = {r: mean_activations(base, calibration[r], chunk=chunk) for r in RISKS}
     sets, findings = pair_findings(attributions, q=q, p=p, seed=seed, draws=draws)
     params = {"q": q, "p": p, "per_task": per_task, "seed": seed, "chunk": chunk, "draws": draws,
               "layers": int(attributions["utility"].signed.shape[0]),
               "neurons_per_layer": int(attributions["utility"].signed.shape[1])}
-    return BaseState(calibration, attributions, sets, findings, params)
+    return BaseState(calibration, attributions, activations, sets, findings, params)
 
 
 def defense_findings(state: BaseState, base: Any, name: str, target: str, backend: Any,
@@ -153,9 +155,12 @@ def defense_findings(state: BaseState, base: Any, name: str, target: str, backen
             continue
         shifted = attribute(backend, state.calibration[other], other, chunk=chunk)
         shift = float((shifted.signed - state.attributions[other].signed)[mask].mean())
+        moved = mean_activations(backend, state.calibration[other], chunk=chunk) - state.activations[other]
         change = sum(behaviour) / len(behaviour)
         trends.append({"defense": name, "target": target, "risk": other, "neurons": int(mask.sum()),
-                       "attribution_shift": shift, "behaviour_delta": change,
+                       "attribution_shift": shift, "activation_shift": float(moved[mask].mean()),
+                       "activation_shift_abs": float(abs(moved[mask]).mean()),
+                       "activation_shift_abs_all": float(abs(moved).mean()), "behaviour_delta": change,
                        "consistent": (shift < 0) == (change > 0) if change != 0 else None})
     worst = max((e for e in mine if e["task_risk"] in others), key=lambda e: e["delta"], default=None)
     if worst is not None and worst["delta"] > 0:
