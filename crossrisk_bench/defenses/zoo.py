@@ -259,7 +259,8 @@ def build_zoo(names: list[str], out_dir: Path, cache_dir: Path, *, steps: int | 
     base = None
     for member in chosen:
         if member.start == "base" and base is None:
-            model, base_lineage = expose(copy.deepcopy(pre.model), lineage(pre), out_dir)
+            exposure_dir = out_dir if (out_dir / EXPOSURE.name / RECORD_FILE).is_file() else ZOO_DIR  # built now, or shipped
+            model, base_lineage = expose(copy.deepcopy(pre.model), lineage(pre), exposure_dir)
             base = HFBackend(model, pre.tokenizer, name=EXPOSED_NAME, cache=pre.cache, threads=BUILD_THREADS)
             base.lineage, base.cache_dir = base_lineage, cache_dir
         start = pre if member.start == "pre_exposure" else base
