@@ -15,7 +15,15 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from crossrisk_bench.defenses.finetune import Example, TrainConfig, TrainReport, collate, encode, mean_nll, wrap_trainable
+from crossrisk_bench.defenses.finetune import (
+    Example,
+    TrainConfig,
+    TrainReport,
+    collate,
+    encode,
+    mean_nll,
+    wrap_trainable,
+)
 from crossrisk_bench.errors import CrossriskError
 from crossrisk_bench.progress import progress_bar
 

@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -160,6 +161,16 @@ def dpo_loss(model: Any, chosen: dict[str, Any], rejected: dict[str, Any], beta:
     return -torch.nn.functional.logsigmoid(beta * (margin_c - margin_r)).mean()
 
 
+@contextmanager
+def quiet_peft() -> Iterator[None]:
+    """peft calls a transformers method deprecated in v5; its FutureWarning says nothing to users."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
+        yield
+
+
 def wrap_trainable(model: Any, config: TrainConfig) -> Any:
     """A LoRA-wrapped model (or the model itself for full fine-tuning), seeded."""
     import torch
@@ -170,16 +181,13 @@ def wrap_trainable(model: Any, config: TrainConfig) -> Any:
         return model
     from peft import LoraConfig, get_peft_model
 
-    import warnings
-
     present = {name.rsplit(".", 1)[-1] for name, _ in model.named_modules()}
     modules = [m for m in config.target_modules if m in present]
     if not modules:
         raise CrossriskError(f"none of the LoRA target modules {list(config.target_modules)} exist in this model")
     lora = LoraConfig(r=config.lora_r, lora_alpha=config.lora_alpha, lora_dropout=0.0, target_modules=modules,
                       bias="none", task_type="CAUSAL_LM")
-    with warnings.catch_warnings():  # peft calls a transformers method deprecated in v5
-        warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
+    with quiet_peft():
         peft_model = get_peft_model(model, lora)
     peft_model.train()
     return peft_model

@@ -12,7 +12,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from crossrisk_bench.defenses.finetune import mean_nll, reference_logprobs, sequence_logprobs
+from crossrisk_bench.defenses.finetune import (
+    mean_nll,
+    reference_logprobs,
+    sequence_logprobs,
+)
 
 
 def npo_loss(model: Any, forget: dict[str, Any], beta: float) -> Any:

@@ -122,22 +122,20 @@ def read_record(adapter_dir: Path) -> dict[str, Any]:
     return record
 
 
-def merge_adapter(model: Any, adapter_dir: Path) -> Any:
-    """`model` with the (hash-checked) LoRA adapter merged into its weights."""
+def merge_adapter(model: Any, adapter_dir: Path) -> tuple[Any, dict[str, Any]]:
+    """`model` with the LoRA adapter merged into its weights, and the adapter's (hash-checked) build record."""
     from peft import PeftModel
 
-    import warnings
+    from crossrisk_bench.defenses.finetune import quiet_peft
 
-    read_record(adapter_dir)
-    with warnings.catch_warnings():  # peft calls a transformers method deprecated in v5
-        warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
-        return PeftModel.from_pretrained(model, str(adapter_dir)).merge_and_unload().eval()
+    record = read_record(adapter_dir)
+    with quiet_peft():
+        return PeftModel.from_pretrained(model, str(adapter_dir)).merge_and_unload().eval(), record
 
 
 def expose(model: Any, start_lineage: str, zoo_dir: Path = ZOO_DIR) -> tuple[Any, str]:
     """The zoo base: `model` (SmolLM2 before exposure) with the exposure adapter merged, and its lineage."""
-    record = read_record(zoo_dir / EXPOSURE.name)
-    merged = merge_adapter(model, zoo_dir / EXPOSURE.name)
+    merged, record = merge_adapter(model, zoo_dir / EXPOSURE.name)
     return merged, f"{EXPOSED_NAME}:{start_lineage}+{EXPOSURE.name}:{record['adapter_sha256'][:16]}"
 
 
@@ -235,8 +233,7 @@ def apply_member(base: Any, member: ZooMember) -> Any:
 
     start = base if member.start == "base" else pre_exposure_backend(base)
     adapter_dir = adapter_for(member, start, base.cache_dir)
-    record = read_record(adapter_dir)
-    model = merge_adapter(copy.deepcopy(start.model), adapter_dir)
+    model, record = merge_adapter(copy.deepcopy(start.model), adapter_dir)
     backend = HFBackend(model, start.tokenizer, name=f"{base.name}+{member.name}", cache=base.cache,
                         batch_size=base.batch_size, threads=base.threads)
     backend.cache_dir = base.cache_dir

@@ -22,9 +22,18 @@ from typing import Any
 
 from crossrisk_bench.defenses.finetune import Example
 from crossrisk_bench.items import take
-from crossrisk_bench.models.base import Prompt
-from crossrisk_bench.neurons.attribution import attribute, down_projections, mean_activations
-from crossrisk_bench.neurons.sets import conflict_entangled, critical_set, jaccard, overlap_baseline, random_like
+from crossrisk_bench.neurons.attribution import (
+    attribute,
+    down_projections,
+    mean_activations,
+)
+from crossrisk_bench.neurons.sets import (
+    conflict_entangled,
+    critical_set,
+    jaccard,
+    overlap_baseline,
+    random_like,
+)
 
 REFUSAL = "I'm sorry, but I can't help with that."
 PRIVATE = "I'm sorry, but I can't share personal information about a private person."

@@ -45,7 +45,6 @@ def down_projections(model: Any) -> list[Any]:
 
 def attribute(backend: Any, examples: Sequence[Example], risk: str, *, chunk: int = 16, max_tokens: int = 128) -> Attribution:
     """Signed and magnitude attribution of every MLP neuron for `examples` (prompt -> safe target)."""
-    import numpy as np
     import torch
 
     if not examples:

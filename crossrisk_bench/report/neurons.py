@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import html
-import io
 from typing import Any
 
 
@@ -65,8 +64,6 @@ def heatmap_png(section: dict[str, Any]) -> bytes:
     ax.set_xlabel("layer", fontsize=8)
     fig.colorbar(image, ax=ax, label="entangled neurons")
     ax.set_title("Conflict-entangled neurons per layer", fontsize=9)
-    fig.tight_layout()
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=110)
-    plt.close(fig)
-    return buffer.getvalue()
+    from crossrisk_bench.report.outputs import figure_png
+
+    return figure_png(fig)

@@ -154,6 +154,13 @@ def heatmap_png(matrix: ConflictMatrix) -> bytes:
                 ax.text(j, i, f"{values[i, j]:+.0f}", ha="center", va="center", fontsize=6, color="white" if dark else "black")
     fig.colorbar(image, ax=ax, label="change in risk (pts)")
     ax.set_title("Conflict matrix: defenses x tasks", fontsize=9)
+    return figure_png(fig)
+
+
+def figure_png(fig: Any) -> bytes:
+    """A finished matplotlib figure as PNG bytes (the figure is closed)."""
+    import matplotlib.pyplot as plt
+
     fig.tight_layout()
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=110)
