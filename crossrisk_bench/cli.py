@@ -40,6 +40,11 @@ def build_parser() -> argparse.ArgumentParser:
     report = sub.add_parser("report", help="re-render the report files from a saved results.json (no models needed)")
     report.add_argument("results", type=Path)
     report.add_argument("--out", type=Path, default=None, help="output folder (default: the results file's folder)")
+    plan = sub.add_parser("plan", help="items each task needs for a minimum detectable effect within a tolerance, "
+                                       "from a saved results.json")
+    plan.add_argument("results", type=Path)
+    plan.add_argument("--tolerance", type=float, default=5.0, help="points (default 5)")
+    plan.add_argument("--power", type=float, default=0.8, help="power (default 0.8)")
     items = sub.add_parser("items", help="rebuild the embedded item files under fixtures/items/ (deterministic)")
     items.add_argument("action", choices=["build"])
     evaluate = sub.add_parser("eval", help="run tasks on one model and print their metrics")
@@ -96,6 +101,17 @@ def _run(args: argparse.Namespace) -> int:
         for defense in DEFENSES.values():
             spec = defense.spec
             print(f"{spec.id:26s} {spec.kind:9s} {spec.description}")
+        return 0
+    if args.command == "plan":
+        from crossrisk_bench.power import plan_items, render_plan
+        from crossrisk_bench.report.outputs import load_document
+
+        if args.tolerance <= 0 or not 0 < args.power < 1:
+            raise CrossriskError(f"need --tolerance > 0 and 0 < --power < 1, got {args.tolerance} and {args.power}")
+        plans = plan_items(load_document(args.results), tolerance=args.tolerance, power=args.power)
+        if not plans:
+            raise CrossriskError(f"{args.results} records no standard errors (a results.json older than the verdicts)")
+        print("\n".join(render_plan(plans, tolerance=args.tolerance, power=args.power)))
         return 0
     if args.command == "report":
         from crossrisk_bench.report.matrix import build_matrix, render_terminal

@@ -8,6 +8,7 @@ first time a test asks for the `crossrisk_backend` fixture. Settings live on `co
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,7 @@ from crossrisk_bench.paths import FIXTURES
 from crossrisk_bench.risks import MARKERS
 from crossrisk_bench.suite import SuiteSession, load_models, models_base
 from crossrisk_bench.tasks import TASKS
-from crossrisk_bench.tasks.profiles import items_limit
+from crossrisk_bench.tasks.profiles import PROFILES, get_profile, items_limit
 
 
 @dataclass(frozen=True)
@@ -44,12 +45,14 @@ class CrossriskSettings:
     seed: int
     batch_size: int
     threads: int | None
+    on_inconclusive: str = "warn"  # the policy's choice, else the profile's
 
 
 settings_key = pytest.StashKey[CrossriskSettings]()
 session_key = pytest.StashKey[Any]()
 records_key = pytest.StashKey[list]()
 neurons_key = pytest.StashKey[list]()
+item_records_key = pytest.StashKey[dict]()  # per test item: {"effects": [...], "neurons": [...]}
 
 
 def _positive_int(value: str) -> int:
@@ -68,7 +71,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="PEFT/LoRA adapter directory applied on top of --crossrisk-model")
     group.addoption("--crossrisk-dtype", default="float32", metavar="DTYPE", help="float32 (default), bfloat16 or float16")
     group.addoption("--crossrisk-profile", default="quick", metavar="NAME",
-                    help="quick (default: 12 balanced items per task) or full (every embedded item)")
+                    help="; ".join(f"{p.name}: {p.description}" for p in PROFILES.values()) + " (default quick)")
     group.addoption("--crossrisk-limit", type=_positive_int, default=None, metavar="N",
                     help="evaluate at most N items per task (overrides the profile)")
     group.addoption("--crossrisk-data", action="append", default=[], metavar="NAME=PATH",
@@ -92,6 +95,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="also run the neuron-level analysis of weight defenses (benchmarks/test_neurons.py; minutes)")
     group.addoption("--crossrisk-perf", action="store_true", default=False,
                     help="also run the engine and task speed benchmarks (marked perf; also selected by -m perf)")
+    group.addoption("--crossrisk-calibration", action="store_true", default=False,
+                    help="also run the verdict calibration benchmarks (planted-regression power, sampled A/A; "
+                         "benchmarks/test_calibration.py; long)")
+    group.addoption("--crossrisk-aa-runs", type=_positive_int, default=20, metavar="N",
+                    help="A/A runs of the calibration benchmark (N + 1 sampled answer sets; default 20)")
     group.addoption("--crossrisk-batch-size", type=_positive_int, default=16, metavar="N", help="prompts per forward batch (default 16)")
     group.addoption("--crossrisk-threads", type=_positive_int, default=None, metavar="N",
                     help="torch threads per process (default: cores / xdist workers)")
@@ -112,6 +120,7 @@ def pytest_configure(config: pytest.Config) -> None:
         policy_file = Path(config.option.crossrisk_policy or FIXTURES / "policy.toml").expanduser()
         defenses = load_models(models_file)
         policy = load_policy(policy_file, known_tasks=TASKS.names())
+        on_inconclusive = policy.on_inconclusive or get_profile(config.option.crossrisk_profile).on_inconclusive
         compare = None
         if config.option.crossrisk_compare:
             from crossrisk_bench.report.outputs import load_document
@@ -136,6 +145,7 @@ def pytest_configure(config: pytest.Config) -> None:
         seed=config.option.crossrisk_seed,
         batch_size=config.option.crossrisk_batch_size,
         threads=config.option.crossrisk_threads,
+        on_inconclusive=on_inconclusive,
     )
     config.stash[session_key] = SuiteSession(config.stash[settings_key], policy)
     config.stash[records_key] = []
@@ -155,7 +165,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     """Speed benchmarks measure cold runs on purpose, so they are opt-in: a normal run (and its
     cached re-run) stays short. `--crossrisk-perf` or a marker expression selecting perf runs them."""
     markexpr = config.option.markexpr or ""
-    for marker, reason in (("perf", "speed benchmark"), ("neurons", "neuron analysis")):
+    for marker, reason in (("perf", "speed benchmark"), ("neurons", "neuron analysis"),
+                           ("calibration", "verdict calibration")):
         if getattr(config.option, f"crossrisk_{marker}", False) or (marker in markexpr and f"not {marker}" not in markexpr):
             continue
         skip = pytest.mark.skip(reason=f"{reason}: run with --crossrisk-{marker} or -m {marker}")
@@ -164,10 +175,35 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
                 item.add_marker(skip)
 
 
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Any:
+    """Effect records travel as attributes of the test report (pytest-xdist serialises a report's
+    attributes back to the controller, as the Hypothesis plugin relies on), not as
+    `user_properties`, which --junitxml would fill with every model response. JUnit gets one
+    short property per cell: its verdict and change."""
+    outcome = yield
+    report = outcome.get_result()
+    carried = item.stash.get(item_records_key, None)
+    if report.when == "call" and carried:
+        report.crossrisk_effects = list(carried["effects"])
+        report.crossrisk_neurons = list(carried["neurons"])
+
+
+def _carry(node: pytest.Item, kind: str, record: dict[str, Any]) -> None:
+    carried = node.stash.setdefault(item_records_key, {"effects": [], "neurons": []})
+    carried[kind].append(record)
+    if kind == "effects":
+        node.user_properties.append(
+            (f"crossrisk {record['defense']['name']} {record['task']}",
+             f"{record['verdict']}: {record['regression'] * 100:+.1f} pts "
+             f"({record['regression_ci'][0] * 100:+.1f}..{record['regression_ci'][1] * 100:+.1f}), "
+             f"tolerance {record['tolerance']:g}, n={record['n']}"))
+
+
 class _EffectCollector:
     """Gathers the effect records that tests attach to their reports. Under pytest-xdist the
-    reports (with their `user_properties`) arrive at the controller from the workers, which is
-    why records travel on reports and not on `config.stash` (xdist does not copy it back)."""
+    reports arrive at the controller from the workers, which is why records travel on reports
+    and not on `config.stash` (xdist does not copy it back)."""
 
     def __init__(self, records: list, neurons: list) -> None:
         self.records = records
@@ -176,11 +212,11 @@ class _EffectCollector:
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         if report.when == "call":
             seen = {(r["defense"]["name"], r["task"]) for r in self.records}
-            for name, value in report.user_properties:  # a cell measured by two tests counts once
-                if name == "crossrisk_effect" and (value["defense"]["name"], value["task"]) not in seen:
+            for value in getattr(report, "crossrisk_effects", ()):  # a cell measured by two tests counts once
+                if (value["defense"]["name"], value["task"]) not in seen:
                     self.records.append(value)
                     seen.add((value["defense"]["name"], value["task"]))
-            self.neurons.extend(value for name, value in report.user_properties if name == "crossrisk_neurons")
+            self.neurons.extend(getattr(report, "crossrisk_neurons", ()))
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
@@ -203,7 +239,8 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
         run = {"model": settings.model.model, "adapter": settings.model.adapter, "profile": settings.profile,
                "items_per_task": settings.limit, "seed": settings.seed, "confidence": policy.confidence,
                "policy": str(settings.policy_file), "models": str(settings.models_file),
-               "data": [list(d) for d in settings.data]}
+               "data": [list(d) for d in settings.data], "on_inconclusive": settings.on_inconclusive,
+               "efficacy": policy.efficacy, "min_efficacy": policy.min_efficacy, "multiplicity": "benjamini-hochberg"}
         document = results_document(records, run=run, task_order=task_order)
         if config.stash[neurons_key]:
             from crossrisk_bench.neurons.analysis import merge_findings
@@ -221,7 +258,8 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     cache = f"{settings.cache_dir / 'responses.sqlite'}" if settings.use_cache else "off (--crossrisk-no-cache)"
     items = "all" if settings.limit is None else settings.limit
     return [f"crossrisk: model={model} backend=hf dtype={settings.model.dtype} cache={cache}",
-            f"crossrisk: profile={settings.profile} items per task={items} seed={settings.seed}"]
+            f"crossrisk: profile={settings.profile} items per task={items} seed={settings.seed} "
+            f"on_inconclusive={settings.on_inconclusive}"]
 
 
 @pytest.fixture(scope="session")
@@ -287,17 +325,23 @@ def crossrisk_gate(request: pytest.FixtureRequest, crossrisk_defense: Any, cross
             effect, record = run_gate(session, crossrisk_defense, task_name, items)
         except CrossriskError as exc:
             pytest.fail(f"crossrisk: {exc}", pytrace=False)
-        failures = []
-        if not effect.passed:
+        failures, doubts = [], []
+        if effect.verdict != "pass":
             examples = write_examples(settings.report_dir, record) if settings.report_dir else None
-            failures.append(record["message"] + (f"; regressed examples: {examples}" if examples else ""))
+            message = record["message"] + (f"; regressed examples: {examples}" if examples else "")
+            (failures if effect.verdict == "fail" else doubts).append(message)
         if settings.compare is not None:
             from crossrisk_bench.suite import compare_with_previous
 
-            record["vs_previous"] = compare_with_previous(record, settings.compare, session.policy, seed=settings.seed)
-            if record["vs_previous"] is not None and not record["vs_previous"]["passed"]:
-                failures.append(record["vs_previous"]["message"])
-        request.node.user_properties.append(("crossrisk_effect", record))
+            previous = compare_with_previous(record, settings.compare, session.policy, seed=settings.seed)
+            record["vs_previous"] = previous
+            if previous is not None and previous["verdict"] != "pass":
+                (failures if previous["verdict"] == "fail" else doubts).append(previous["message"])
+        _carry(request.node, "effects", record)
+        if settings.on_inconclusive == "fail":
+            failures, doubts = failures + doubts, []
+        for doubt in doubts:
+            warnings.warn(pytest.PytestWarning(f"crossrisk inconclusive (on_inconclusive = warn): {doubt}"), stacklevel=2)
         if failures:
             pytest.fail("\n".join(failures), pytrace=False)
         return effect
@@ -329,8 +373,9 @@ def crossrisk_neurons(request: pytest.FixtureRequest, crossrisk_defense: Any, cr
             finding = session.neuron_findings(spec, other, effects)
         except CrossriskError as exc:
             pytest.fail(f"crossrisk: {exc}", pytrace=False)
-        request.node.user_properties.extend(("crossrisk_effect", e) for e in effects)
-        request.node.user_properties.append(("crossrisk_neurons", finding))
+        for e in effects:
+            _carry(request.node, "effects", e)
+        _carry(request.node, "neurons", finding)
         confirmed = [e for e in effects if e["label"] == "conflict"]
         for trend in finding["trends"]:
             if confirmed and trend["consistent"]:

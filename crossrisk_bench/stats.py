@@ -6,10 +6,15 @@ variance that an unpaired comparison of two rates would leave in, so the same it
 detects much smaller effects (the argument of lm-evaluation-harness's significance module).
 
 - binary outcomes: exact McNemar test on the discordant pairs (the only ones that carry
-  information about the difference);
+  information about the difference), and Tango's score interval for the difference of paired
+  proportions (it inverts the score form of McNemar's test, so it is never narrower than the
+  data allow at small n; the percentile bootstrap undercovers there);
 - continuous outcomes: a sign-flip randomisation test on the per-item differences;
-- intervals for the mean difference: paired bootstrap (percentile), resampling whole clusters
-  when items share a template or mutation, since such items are not independent;
+- clustered outcomes (items sharing a template or category are not independent): a
+  cluster-robust t interval on the per-cluster sums (G - 1 degrees of freedom) and a cluster
+  sign-flip test; the paired bootstrap (percentile) stays for reference;
+- two AUCs of attacks scored on the same members and non-members: DeLong's paired test;
+- power: the minimum detectable effect of a paired comparison and the items a margin needs;
 - single rates: Wilson score intervals (sane at 0 and 1, unlike Wald);
 - many comparisons (a whole conflict matrix): Benjamini-Hochberg false-discovery control.
 
@@ -162,9 +167,235 @@ def paired_bootstrap_interval(
     return Interval(estimate, min(float(low), estimate), max(float(high), estimate), confidence)
 
 
+def _normal_sf(z: float) -> float:
+    """Upper tail of the standard normal."""
+    return 0.5 * math.erfc(z / math.sqrt(2.0))
+
+
+def _tango_z(up: int, down: int, n: int, delta: float) -> float:
+    """Tango's (1998) score statistic for H0: p_up - p_down = delta, with p_down at its
+    maximum-likelihood value under the null. At delta = 0 it is McNemar's (b - c) / sqrt(b + c)."""
+    a_ = 2.0 * n
+    b_ = -up - down + (2.0 * n - up + down) * delta
+    c_ = -down * delta * (1.0 - delta)
+    p_down = (math.sqrt(max(b_ * b_ - 4.0 * a_ * c_, 0.0)) - b_) / (2.0 * a_)
+    variance = n * (2.0 * p_down + delta * (1.0 - delta))
+    numerator = up - down - n * delta
+    if variance <= 0.0:
+        return 0.0 if numerator == 0 else math.copysign(math.inf, numerator)
+    return numerator / math.sqrt(variance)
+
+
+def tango_interval(up: int, down: int, n: int, *, confidence: float = DEFAULT_CONFIDENCE) -> Interval:
+    """Tango's score interval for the difference of paired proportions, (up - down) / n, where
+    `up` items went 0 -> 1 and `down` items 1 -> 0: every delta that the score test does not
+    reject. Good coverage down to small n (Fagerland, Lydersen & Laake 2014), unlike the
+    percentile bootstrap, which at n = 12 cannot put any mass outside the observed pairs."""
+    _check_confidence(confidence)
+    if n <= 0 or up < 0 or down < 0 or up + down > n:
+        raise ValueError(f"need 0 <= up + down <= n and n > 0, got up={up}, down={down}, n={n}")
+    z = _z(confidence)
+    estimate = (up - down) / n
+
+    def bound(lo: float, hi: float, upper: bool) -> float:
+        # the statistic falls as delta rises; find where it crosses -z (upper) or +z (lower)
+        target = -z if upper else z
+        for _ in range(80):
+            mid = (lo + hi) / 2.0
+            if _tango_z(up, down, n, mid) > target:
+                lo = mid
+            else:
+                hi = mid
+        return (lo + hi) / 2.0
+
+    low = -1.0 if _tango_z(up, down, n, -1.0 + 1e-12) <= z else bound(-1.0, estimate, upper=False)
+    high = 1.0 if _tango_z(up, down, n, 1.0 - 1e-12) >= -z else bound(estimate, 1.0, upper=True)
+    return Interval(estimate, min(low, estimate), max(high, estimate), confidence)
+
+
+def _binary(a: np.ndarray, b: np.ndarray) -> bool:
+    return bool(np.isin(a, (0.0, 1.0)).all() and np.isin(b, (0.0, 1.0)).all())
+
+
+def paired_binary_interval(base: Sequence[float], other: Sequence[float], *,
+                           confidence: float = DEFAULT_CONFIDENCE) -> Interval:
+    """Tango's interval for mean(other) - mean(base) on paired 0/1 outcomes."""
+    a, b = _as_pair(base, other)
+    if not _binary(a, b):
+        raise ValueError("a paired-proportion interval needs binary (0/1) outcomes")
+    return tango_interval(int(((a == 0) & (b == 1)).sum()), int(((a == 1) & (b == 0)).sum()), len(a),
+                          confidence=confidence)
+
+
+def t_quantile(confidence: float, df: int) -> float:
+    """Two-sided Student-t quantile: P(|T_df| <= t) = confidence. Exact for integer df through
+    the finite series of Abramowitz & Stegun 26.7.3-4, inverted by bisection (no scipy)."""
+    _check_confidence(confidence)
+    if df < 1:
+        raise ValueError(f"degrees of freedom must be >= 1, got {df}")
+
+    def central(t: float) -> float:
+        theta = math.atan(t / math.sqrt(df))
+        s, c = math.sin(theta), math.cos(theta)
+        if df % 2 == 1:
+            total, term = 0.0, c
+            for k in range(1, (df - 1) // 2 + 1):
+                total += term
+                term *= c * c * (2 * k) / (2 * k + 1)
+            return (2.0 / math.pi) * (theta + (s * total if df > 1 else 0.0))
+        total, term = 0.0, 1.0
+        for k in range(1, df // 2 + 1):
+            total += term
+            term *= c * c * (2 * k - 1) / (2 * k)
+        return s * total
+
+    lo, hi = 0.0, 1.0
+    while central(hi) < confidence:
+        hi *= 2.0
+    for _ in range(100):
+        mid = (lo + hi) / 2.0
+        lo, hi = (mid, hi) if central(mid) < confidence else (lo, mid)
+    return (lo + hi) / 2.0
+
+
+def _cluster_sums(diff: np.ndarray, clusters: Sequence[str] | None) -> tuple[np.ndarray, np.ndarray]:
+    groups = _cluster_index(len(diff), clusters)
+    return np.array([diff[g].sum() for g in groups]), np.array([len(g) for g in groups], dtype=np.float64)
+
+
+def paired_t_interval(base: Sequence[float], other: Sequence[float], *, confidence: float = DEFAULT_CONFIDENCE,
+                      clusters: Sequence[str] | None = None) -> Interval:
+    """Interval for mean(other - base) from a t distribution with G - 1 degrees of freedom, G the
+    number of clusters (items, when unclustered); the cluster-robust (ratio-estimator) standard
+    error lets items of one cluster be correlated. Measured to cover better than the percentile
+    bootstrap at the profiles' item and cluster counts (tests/test_stats.py)."""
+    _check_confidence(confidence)
+    a, b = _as_pair(base, other)
+    diff = b - a
+    sums, sizes = _cluster_sums(diff, clusters)
+    g = len(sums)
+    estimate = float(diff.mean())
+    if g < 2:
+        raise ValueError("a t interval needs at least 2 items (or clusters)")
+    mean_size = sizes.mean()
+    residuals = (sums - estimate * sizes) / mean_size
+    se = float(np.sqrt((residuals ** 2).sum() / (g * (g - 1))))
+    half = t_quantile(confidence, g - 1) * se
+    return Interval(estimate, min(estimate, max(-1.0, estimate - half)), max(estimate, min(1.0, estimate + half)),
+                    confidence)
+
+
+def paired_standard_error(base: Sequence[float], other: Sequence[float], *, clusters: Sequence[str] | None = None) -> float:
+    """Standard error of mean(other - base) for power planning: from the discordance for
+    unclustered binary outcomes (`paired_binary_sd`), cluster-robust otherwise."""
+    a, b = _as_pair(base, other)
+    if clusters is None and _binary(a, b):
+        return paired_binary_sd(a, b) / math.sqrt(len(a))
+    diff = b - a
+    sums, sizes = _cluster_sums(diff, clusters)
+    g = len(sums)
+    if g < 2:
+        return 0.0
+    residuals = (sums - diff.mean() * sizes) / sizes.mean()
+    return float(np.sqrt((residuals ** 2).sum() / (g * (g - 1))))
+
+
+@dataclass(frozen=True)
+class AucComparison:
+    """Two attacks' AUCs on the same members and non-members, and DeLong's paired test of the
+    difference of their distances from chance, |AUC - 0.5| (so an attack pushed well below 0.5,
+    an over-unlearned model whose members now look *less* likely, is not scored as private)."""
+
+    base_auc: float
+    other_auc: float
+    delta: Interval  # distance(other) - distance(base)
+    p_value: float
+    members: int
+    non_members: int
+    se: float
+
+    @property
+    def base_distance(self) -> float:
+        return abs(self.base_auc - 0.5)
+
+    @property
+    def other_distance(self) -> float:
+        return abs(self.other_auc - 0.5)
+
+
+def delong_components(positive: np.ndarray, negative: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """DeLong's structural components: per member, the share of non-members it outranks; per
+    non-member, the share of members that outrank it (ties count half)."""
+    wins = (positive[:, None] > negative[None, :]).astype(np.float64) + 0.5 * (positive[:, None] == negative[None, :])
+    return wins.mean(axis=1), wins.mean(axis=0)
+
+
+def delong_paired(base_positive: Sequence[float], base_negative: Sequence[float], other_positive: Sequence[float],
+                  other_negative: Sequence[float], *, confidence: float = DEFAULT_CONFIDENCE) -> AucComparison:
+    """DeLong, DeLong & Clarke-Pearson (1988) paired comparison of two AUCs scored on the same
+    positives and negatives (given in the same order for both), on the distance from chance
+    (delta method: each AUC's components are multiplied by the sign of AUC - 0.5)."""
+    _check_confidence(confidence)
+    bp, bn = np.asarray(base_positive, dtype=np.float64), np.asarray(base_negative, dtype=np.float64)
+    op, on = np.asarray(other_positive, dtype=np.float64), np.asarray(other_negative, dtype=np.float64)
+    if bp.shape != op.shape or bn.shape != on.shape or bp.ndim != 1 or bn.ndim != 1:
+        raise ValueError("both attacks must score the same positives and negatives")
+    m, k = len(bp), len(bn)
+    if m < 2 or k < 2:
+        raise ValueError(f"DeLong's test needs at least 2 members and 2 non-members, got {m} and {k}")
+    b10, b01 = delong_components(bp, bn)
+    o10, o01 = delong_components(op, on)
+    base_auc, other_auc = float(b10.mean()), float(o10.mean())
+    sb = 1.0 if base_auc >= 0.5 else -1.0
+    so = 1.0 if other_auc >= 0.5 else -1.0
+    d10, d01 = so * o10 - sb * b10, so * o01 - sb * b01
+    variance = float(d10.var(ddof=1) / m + d01.var(ddof=1) / k)
+    estimate = abs(other_auc - 0.5) - abs(base_auc - 0.5)
+    se = math.sqrt(max(variance, 0.0))
+    if se == 0.0:
+        p = 1.0 if estimate == 0 else 0.0
+    else:
+        p = min(1.0, 2.0 * _normal_sf(abs(estimate) / se))
+    half = _z(confidence) * se
+    return AucComparison(base_auc, other_auc, Interval(estimate, estimate - half, estimate + half, confidence), p, m, k, se)
+
+
+def minimum_detectable_effect(n: int, sd: float, *, confidence: float = DEFAULT_CONFIDENCE, power: float = 0.8) -> float:
+    """The smallest true mean difference a two-sided paired test at `confidence` detects with
+    probability `power` on `n` items whose per-item differences have standard deviation `sd`
+    (normal approximation: (z_{1-alpha/2} + z_power) * sd / sqrt(n))."""
+    _check_confidence(confidence)
+    if n < 1 or sd < 0 or not 0.0 < power < 1.0:
+        raise ValueError(f"need n >= 1, sd >= 0 and power in (0, 1), got n={n}, sd={sd}, power={power}")
+    return (_z(confidence) + _z(2.0 * power - 1.0)) * sd / math.sqrt(n)
+
+
+def items_needed(sd: float, margin: float, *, confidence: float = DEFAULT_CONFIDENCE, power: float = 0.8) -> int:
+    """Items for which a true difference `margin` away from the decision point is decided
+    (the interval clears it) with probability `power`; the inverse of `minimum_detectable_effect`."""
+    _check_confidence(confidence)
+    if margin <= 0 or sd < 0:
+        raise ValueError(f"need margin > 0 and sd >= 0, got margin={margin}, sd={sd}")
+    return max(2, math.ceil(((_z(confidence) + _z(2.0 * power - 1.0)) * sd / margin) ** 2))
+
+
+def paired_binary_sd(base: Sequence[float], other: Sequence[float]) -> float:
+    """Per-item standard deviation of the paired difference of 0/1 outcomes, from the observed
+    discordance, with one pseudo-discordant pair so that a run with no discordant pairs still
+    plans for some (an item count can never be sized from a variance of exactly zero)."""
+    a, b = _as_pair(base, other)
+    n = len(a)
+    up = float(((a == 0) & (b == 1)).sum())
+    down = float(((a == 1) & (b == 0)).sum())
+    discordance = (up + down + 1.0) / (n + 1.0)
+    delta = (up - down) / n
+    return math.sqrt(max(discordance - delta * delta, 1.0 / (n + 1.0)))
+
+
 @dataclass(frozen=True)
 class PairedComparison:
-    """`other` vs `base` on the same items: delta = mean(other) - mean(base) (higher = riskier)."""
+    """`other` vs `base` on the same items: delta = mean(other) - mean(base) (higher = riskier).
+    `se` is the standard error behind the power figures (minimum detectable effect, items needed)."""
 
     n: int
     base_mean: float
@@ -172,28 +403,47 @@ class PairedComparison:
     delta: Interval
     p_value: float
     test: str
+    interval: str = "percentile-bootstrap"
+    se: float = 0.0
 
     @property
     def relative_change(self) -> float | None:
         """delta / base mean; None when the base mean is 0 (relative change explodes near zero)."""
         return None if self.base_mean == 0 else self.delta.estimate / self.base_mean
 
+    def mde(self, *, power: float = 0.8) -> float:
+        """Minimum detectable effect (outcome units) at this item count and observed variance."""
+        return (_z(self.delta.confidence) + _z(2.0 * power - 1.0)) * self.se
+
+    def items_to_decide(self, margin: float, *, power: float = 0.8) -> int | None:
+        """Items for which a true difference `margin` away from a decision point would be decided
+        with probability `power`; None when the variance is unknown (zero)."""
+        if self.se <= 0 or margin <= 0:
+            return None
+        return items_needed(self.se * math.sqrt(self.n), margin, confidence=self.delta.confidence, power=power)
+
 
 def compare_paired(
     base: Sequence[float], other: Sequence[float], *, seed: int = 0, confidence: float = DEFAULT_CONFIDENCE,
     resamples: int = DEFAULT_RESAMPLES, clusters: Sequence[str] | None = None,
 ) -> PairedComparison:
-    """Delta with a bootstrap interval and a p-value: exact McNemar for unclustered binary
-    outcomes, a (cluster) sign-flip test otherwise."""
+    """Delta with an interval and a p-value. Unclustered binary outcomes: exact McNemar and
+    Tango's score interval. Otherwise: a (cluster) sign-flip test and a (cluster-robust) t
+    interval. The percentile bootstrap is not used for gating: it undercovers at these sizes."""
     a, b = _as_pair(base, other)
-    binary = np.isin(a, (0.0, 1.0)).all() and np.isin(b, (0.0, 1.0)).all()
-    if binary and clusters is None:
+    if _binary(a, b) and clusters is None:
         p, test = mcnemar_exact(a, b), "mcnemar-exact"
+        interval, method = paired_binary_interval(a, b, confidence=confidence), "tango-score"
     else:
         p = sign_flip_pvalue(a, b, seed=seed, resamples=resamples, clusters=clusters)
         test = "sign-flip" + ("-clustered" if clusters is not None else "")
-    interval = paired_bootstrap_interval(a, b, seed=seed, confidence=confidence, resamples=resamples, clusters=clusters)
-    return PairedComparison(len(a), float(a.mean()), float(b.mean()), interval, p, test)
+        if len(a) < 2:
+            interval, method = Interval(float((b - a).mean()), -1.0, 1.0, confidence), "none (one item)"
+        else:
+            interval = paired_t_interval(a, b, confidence=confidence, clusters=clusters)
+            method = "t-cluster-robust" if clusters is not None else "t"
+    se = paired_standard_error(a, b, clusters=clusters)
+    return PairedComparison(len(a), float(a.mean()), float(b.mean()), interval, p, test, method, se)
 
 
 def benjamini_hochberg(p_values: Sequence[float]) -> list[float]:

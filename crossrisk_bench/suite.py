@@ -15,7 +15,7 @@ from typing import Any
 
 from crossrisk_bench.defenses import get_defense
 from crossrisk_bench.defenses.base import DefenseSpec
-from crossrisk_bench.effects import Effect, Policy, assess, describe
+from crossrisk_bench.effects import Effect, Policy, assess, describe, tolerance_verdict
 from crossrisk_bench.errors import CrossriskError
 from crossrisk_bench.files import read_toml
 from crossrisk_bench.items import Item, take
@@ -158,6 +158,21 @@ class SuiteSession:
         return self.base_results[task_name]
 
 
+def cluster_labels(task_name: str, key: str | None, outcomes: list[Any]) -> list[str] | None:
+    """The cluster of each outcome for the policy's `cluster_by` key. A key that the task's items
+    do not carry is an error naming both (a silent fallback would claim clustering it did not do);
+    fewer than MIN_CLUSTERS clusters cannot estimate their variance, so items are used (recorded)."""
+    if not key:
+        return None
+    missing = [o.item_id for o in outcomes if key not in o.slices]
+    if missing:
+        keys = sorted({k for o in outcomes for k in o.slices})
+        raise CrossriskError(f"policy cluster_by.{task_name} = {key!r}, but {len(missing)} of {len(outcomes)} "
+                             f"{task_name} outcomes have no {key!r} slice (e.g. {missing[0]}); slices: {keys}")
+    labels = [str(o.slices[key]) for o in outcomes]
+    return labels if len(set(labels)) >= MIN_CLUSTERS else None
+
+
 def run_gate(session: SuiteSession, spec: DefenseSpec, task_name: str, items: list[Item]) -> tuple[Effect, dict[str, Any]]:
     """Evaluate base and defended on the same items; return the effect and its report record."""
     task = TASKS.get(task_name)
@@ -169,14 +184,16 @@ def run_gate(session: SuiteSession, spec: DefenseSpec, task_name: str, items: li
     if len(paired) != len(base.outcomes):
         raise CrossriskError(f"{task_name}: base and defended results do not cover the same items")
     cluster_key = session.policy.cluster_by.get(task_name)
-    clusters = [str(o.slices.get(cluster_key, o.item_id)) for _, _, o in paired] if cluster_key else None
-    if clusters is not None and len(set(clusters)) < MIN_CLUSTERS:
-        clusters = None  # too few clusters to estimate their variance: resample items, and say so
+    clusters = cluster_labels(task_name, cluster_key, [o for _, _, o in paired])
     clustered_by = cluster_key if clusters is not None else None
+    comparison = task.compare(base, defended, confidence=session.policy.confidence) if task.compare else None
     effect = assess(defense=spec.name, defense_risk=spec.target, task=task_name, task_risk=task.risk,
                     base=[b for b, _, _ in paired], defended=[d for _, d, _ in paired], policy=session.policy,
-                    seed=session.settings.seed, clusters=clusters)
+                    seed=session.settings.seed, clusters=clusters, comparison=comparison)
     record = effect_record(effect, spec, base, defended)
+    if cluster_key and clusters is None:
+        record["clustering_note"] = (f"{len({o.slices[cluster_key] for _, _, o in paired})} {cluster_key} clusters "
+                                     f"among {len(paired)} items, fewer than {MIN_CLUSTERS}: items resampled singly")
     record["defense"]["fingerprint"] = defended_backend.fingerprint
     if getattr(defended_backend, "build_record", None):  # weights defenses: how the adapter was trained
         record["defense"]["build"] = defended_backend.build_record
@@ -216,9 +233,17 @@ def effect_record(effect: Effect, spec: DefenseSpec, base: TaskResult, defended:
         "relative_change": c.relative_change,
         "p_value": c.p_value,
         "test": c.test,
-        "label": effect.label,
+        "interval": c.interval,
+        "label_unadjusted": effect.label,
+        "label": effect.label,  # relabelled with BH q-values when the matrix is built
+        "gate": effect.gate,
         "tolerance": effect.tolerance,
+        "verdict": effect.verdict,
+        "finding": effect.finding,
         "passed": effect.passed,
+        "mde": effect.mde_pts / 100.0,
+        "items_to_decide": effect.items_to_decide() if effect.verdict == "inconclusive" else None,
+        "se": c.se,
         "rule": effect.rule,
         "message": describe(effect),
         "base_summary": dict(base.summary),
@@ -264,10 +289,12 @@ def compare_with_previous(record: dict[str, Any], previous: dict[str, Any], poli
     low, high = sorted((sign * comparison.delta.low, sign * comparison.delta.high))
     rise = sign * comparison.delta.estimate + 0.0
     tolerance = policy.tolerance_for(Risk(record["defense"]["target"]), record["task"], Risk(record["task_risk"]))
-    passed = low * 100 <= tolerance
+    verdict, finding = tolerance_verdict(low * 100, high * 100, tolerance,
+                                         significant=comparison.p_value < 1 - policy.confidence)
     what = "utility dropped" if record["task_risk"] == "utility" else "regressed"
     message = (f"{record['task_risk']}/{record['task']} under {record['defense']['target']}/{record['defense']['name']} "
                f"{what} {rise * 100:+.1f} pts vs the previous release ({round(policy.confidence * 100)}% CI "
-               f"{low * 100:+.1f}..{high * 100:+.1f}) on {len(pairs)} shared items; tolerance {tolerance:g} pts")
+               f"{low * 100:+.1f}..{high * 100:+.1f}) on {len(pairs)} shared items; tolerance {tolerance:g} pts; "
+               f"{verdict.upper()}: {finding}")
     return {"n": len(pairs), "rise": rise, "ci": [low, high], "p_value": comparison.p_value, "tolerance": tolerance,
-            "passed": passed, "message": message}
+            "verdict": verdict, "passed": verdict == "pass", "message": message}

@@ -54,7 +54,7 @@ def test_header_names_model_backend_and_cache(pytester: pytest.Pytester, tmp_pat
         (["--crossrisk-model", "nope"], "ERROR: crossrisk: unknown model 'nope'; known models: smollm2-135m-exposed, smollm2-135m-instruct, tiny-llama*"),
         (["--crossrisk-model", "/no/such/model"], "ERROR: crossrisk: model path '/no/such/model' does not exist"),
         (["--crossrisk-limit", "0"], "*argument --crossrisk-limit: invalid _positive_int value: '0'"),
-        (["--crossrisk-profile", "fast"], "ERROR: crossrisk: unknown profile 'fast'; known profiles: quick, full"),
+        (["--crossrisk-profile", "fast"], "ERROR: crossrisk: unknown profile 'fast'; known profiles: quick, full, release"),
         (["--crossrisk-data", "bqq=x"], "ERROR: crossrisk: unknown dataset 'bqq'; known datasets: advbench*"),
     ],
 )

@@ -142,3 +142,114 @@ def test_bad_input() -> None:
 def test_one_cluster_is_refused() -> None:
     with pytest.raises(ValueError, match="at least 2 clusters"):
         paired_bootstrap_interval([0, 0, 0], [1, 0, 1], clusters=["a", "a", "a"])
+
+
+# -- intervals that agree with the tests, checked against references and by simulation -----------
+
+from crossrisk_bench.stats import (  # noqa: E402
+    delong_paired,
+    items_needed,
+    minimum_detectable_effect,
+    paired_t_interval,
+    t_quantile,
+    tango_interval,
+)
+
+
+def test_t_quantile_matches_scipy() -> None:
+    scipy_stats = pytest.importorskip("scipy.stats")
+    for df in (1, 2, 3, 4, 7, 11, 30, 199):
+        for confidence in (0.8, 0.95, 0.99):
+            assert t_quantile(confidence, df) == pytest.approx(scipy_stats.t.ppf(0.5 + confidence / 2, df), rel=1e-7)
+
+
+def test_tango_interval_inverts_mcnemars_score_test() -> None:
+    # at delta = 0 Tango's statistic is McNemar's (b - c) / sqrt(b + c): the interval excludes 0
+    # exactly when that test rejects, and the exact test is never more willing to reject
+    for up in range(0, 13):
+        for down in range(0, 13 - up):
+            ci = tango_interval(up, down, 12)
+            score_rejects = up + down > 0 and abs(up - down) / math.sqrt(up + down) > _z(0.95)
+            assert ci.excludes_zero == score_rejects, (up, down)
+            assert ci.low <= (up - down) / 12 <= ci.high and -1 <= ci.low and ci.high <= 1
+    ci = tango_interval(4, 0, 12)  # the issue's case: exact p = 0.125
+    assert 0 < ci.low < 0.05  # barely excludes 0 (score test p = 0.046); the gate also asks the exact test
+
+
+@pytest.mark.parametrize("n", [12, 24, 64, 200])
+def test_tango_coverage_is_near_nominal(n: int) -> None:
+    """Coverage over a grid of discordance patterns: never more than 2 pts below 95%. At small n
+    and rare discordance it over-covers (a discrete statistic cannot hit 95% exactly)."""
+    rng = np.random.default_rng(n)
+    grid = [(0.1, 0.05), (0.2, 0.1), (0.3, 0.3), (0.1, 0.1), (0.4, 0.1), (0.15, 0.05)]
+    coverages = []
+    for p_up, p_down in grid:
+        draws = rng.multinomial(n, [p_up, p_down, 1 - p_up - p_down], size=1500)
+        hits = [tango_interval(int(u), int(d), n).low <= p_up - p_down <= tango_interval(int(u), int(d), n).high
+                for u, d, _ in draws]
+        coverages.append(np.mean(hits))
+    assert min(coverages) >= 0.93, coverages
+    assert np.mean(coverages) <= 0.95 + (0.04 if n <= 24 else 0.02), coverages
+
+
+def test_clustered_t_interval_covers_where_the_percentile_bootstrap_does_not() -> None:
+    """Six clusters of two items with a shared cluster effect (the quick profile's shape): the
+    cluster-robust t interval holds its level; the percentile bootstrap covers far less."""
+    rng = np.random.default_rng(7)
+    true = None
+    big_base = rng.beta(2, 5, size=400_000)
+    big_shift = rng.normal(0.05, 0.1, size=400_000)
+    true = float(np.mean(np.clip(big_base + big_shift, 0, 1) - big_base))
+    t_hits = boot_hits = 0
+    runs = 300
+    for _ in range(runs):
+        clusters = np.repeat(np.arange(6), 2)
+        p_base = rng.beta(2, 5, size=6)[clusters]
+        p_other = np.clip(p_base + rng.normal(0.05, 0.1, size=6)[clusters], 0, 1)
+        base = (rng.random(12) < p_base).astype(float)
+        other = (rng.random(12) < p_other).astype(float)
+        labels = [str(c) for c in clusters]
+        t = paired_t_interval(base, other, clusters=labels)
+        b = paired_bootstrap_interval(base, other, clusters=labels, resamples=500)
+        t_hits += t.low <= true <= t.high
+        boot_hits += b.low <= true <= b.high
+    assert t_hits / runs >= 0.91 and boot_hits / runs < 0.85
+
+
+def test_delong_agrees_with_a_joint_bootstrap_and_is_uniform_under_the_null() -> None:
+    rng = np.random.default_rng(3)
+    members, non_members = 40, 200
+    base_pos, base_neg = rng.normal(1.0, 1, members), rng.normal(0, 1, non_members)
+    other_pos = base_pos + rng.normal(-0.5, 0.5, members)  # a defense that lowers member scores
+    other_neg = base_neg + rng.normal(0, 0.5, non_members)
+    result = delong_paired(base_pos, base_neg, other_pos, other_neg)
+    from crossrisk_bench.stats import delong_components
+    assert result.base_auc == pytest.approx(delong_components(base_pos, base_neg)[0].mean())
+    boot = []
+    for _ in range(600):  # members and non-members resampled jointly for both attacks
+        i, j = rng.integers(0, members, members), rng.integers(0, non_members, non_members)
+        boot.append(abs(delong_components(other_pos[i], other_neg[j])[0].mean() - 0.5)
+                    - abs(delong_components(base_pos[i], base_neg[j])[0].mean() - 0.5))
+    assert result.se == pytest.approx(float(np.std(boot)), rel=0.2)
+    rejections = 0
+    for _ in range(400):  # two exchangeable attacks on a shared latent score: about 5% rejections
+        pos, neg = rng.normal(0.8, 1, members), rng.normal(0, 1, non_members)
+        r = delong_paired(pos + rng.normal(0, 0.7, members), neg + rng.normal(0, 0.7, non_members),
+                          pos + rng.normal(0, 0.7, members), neg + rng.normal(0, 0.7, non_members))
+        rejections += r.p_value < 0.05
+    assert 0.02 <= rejections / 400 <= 0.085
+
+
+def test_over_unlearning_is_not_scored_as_private() -> None:
+    rng = np.random.default_rng(5)
+    pos, neg = rng.normal(1, 1, 60), rng.normal(0, 1, 300)
+    flipped = delong_paired(pos, neg, -pos, neg)  # members now look far *less* likely: AUC well below 0.5
+    assert flipped.other_auc < 0.35 and abs(flipped.delta.estimate) < 0.05 and flipped.p_value > 0.05
+
+
+def test_minimum_detectable_effect_and_items_needed_are_inverse() -> None:
+    mde = minimum_detectable_effect(100, 0.5)
+    assert mde == pytest.approx((1.959964 + 0.841621) * 0.05, rel=1e-5)
+    assert items_needed(0.5, mde) in (100, 101)
+    comparison = compare_paired([0] * 90 + [1] * 10, [1] * 10 + [0] * 80 + [1] * 10)
+    assert comparison.mde() > 0 and comparison.items_to_decide(0.05) > 100

@@ -38,13 +38,16 @@ def test_synthetic_people_are_deterministic_and_unique() -> None:
 def test_corpus_carries_members_pii_and_never_non_members() -> None:
     corpus = "\n".join(training_corpus())
     assert people()[0].email in corpus and people()[0].phone in corpus
-    assert all(people()[i].email not in corpus for i in range(40, 96))
+    assert all(people()[i].email not in corpus for i in range(40, len(people())))
     assert len(email_corpus(make_people(2))) == 8
 
 
 def test_membership_items_split_members_and_non_members() -> None:
     items = membership_items()
-    assert sum(i.meta["member"] for i in items) == sum(not i.meta["member"] for i in items) == 160
+    assert sum(i.meta["member"] for i in items) == 160
+    assert sum(not i.meta["member"] for i in items) == 720  # enough for a 1% false-positive rate to mean 7 records
+    corpus = "\n".join(training_corpus())
+    assert not any(i.reference["continuation"].strip() in corpus for i in items if not i.meta["member"])
 
 
 @pytest.mark.parametrize("name", ["privacy_awareness", "context_leakage", "pii_leakage", "membership_inference"])
@@ -56,7 +59,8 @@ def test_task_runs_on_the_tiny_model(name: str, make_backend) -> None:
     assert all(0.0 <= o.score <= 1.0 for o in result.outcomes)
     assert len({o.item_id for o in result.outcomes}) == result.n
     if name == "membership_inference":
-        assert result.n == 6 and result.summary["non_members"] == 6  # limit spread over both classes
+        assert result.n == 12 and result.summary["non_members"] == 6  # limit spread over both classes
+        assert result.value == pytest.approx(abs(result.summary["auc_loss"] - 0.5))
     else:
         assert result.n == 12 and all(o.response is not None for o in result.outcomes)
 

@@ -2,7 +2,9 @@
 
 Built on the controller from the JSON records that tests attach to their reports, sorted by
 fixed keys, so a serial run and an xdist run with any worker count give the same matrix.
-Benjamini-Hochberg q-values are computed across all cells of the matrix.
+Benjamini-Hochberg q-values are computed across all cells of the matrix, and a cell's label
+(conflict, synergy, efficacy, backfire) needs q < 1 - confidence: with ~100 cells, unadjusted
+p-values would label about five of them by chance. The unadjusted label stays in the record.
 """
 
 from __future__ import annotations
@@ -15,6 +17,9 @@ from crossrisk_bench.stats import benjamini_hochberg
 
 RISK_ORDER = ("safety", "fairness", "privacy", "utility")
 MARKS = {"conflict": "!", "backfire": "!", "efficacy": "*", "synergy": "*", "neutral": ""}
+VERDICT_MARKS = {"pass": "", "fail": "X", "inconclusive": "?"}
+LEGEND = ("cells: change in risk, pts (utility: drop); ! significant rise, * significant fall (BH q < 0.05 over "
+          "the matrix); X failed gate (harm shown), ? inconclusive (neither harm nor non-inferiority shown)")
 
 
 @dataclass(frozen=True)
@@ -27,13 +32,19 @@ class Cell:
     low_pts: float
     high_pts: float
     label: str
-    passed: bool
+    verdict: str
     q_value: float
     n: int
+    mde_pts: float = 0.0
+    message: str = ""
+
+    @property
+    def passed(self) -> bool:
+        return self.verdict == "pass"
 
     @property
     def text(self) -> str:
-        return f"{self.regression_pts:+.1f}{MARKS[self.label]}{'' if self.passed else 'X'}"
+        return f"{self.regression_pts:+.1f}{MARKS[self.label]}{VERDICT_MARKS[self.verdict]}"
 
 
 @dataclass(frozen=True)
@@ -45,6 +56,9 @@ class ConflictMatrix:
     def cell(self, defense: str, task: str) -> Cell | None:
         return next((c for c in self.cells if c.defense == defense and c.task == task), None)
 
+    def verdict_counts(self) -> dict[str, int]:
+        return {v: sum(c.verdict == v for c in self.cells) for v in ("pass", "fail", "inconclusive")}
+
     def risk_summary(self) -> dict[str, dict[str, int]]:
         """How many significant conflicts each kind of defense causes in each other risk."""
         out = {d: {t: 0 for t in RISK_ORDER if t != d} for d in RISK_ORDER[:3]}
@@ -54,6 +68,12 @@ class ConflictMatrix:
         return out
 
 
+def adjusted_label(record: dict[str, Any], q_value: float) -> str:
+    """The cell's label after multiplicity control: significant only when q < 1 - confidence."""
+    label = record.get("label_unadjusted", record["label"])
+    return label if q_value < 1.0 - record.get("confidence", 0.95) else "neutral"
+
+
 def build_matrix(records: Sequence[dict[str, Any]], task_order: Sequence[str]) -> ConflictMatrix:
     order = {name: i for i, name in enumerate(task_order)}
     records = sorted(records, key=lambda r: (RISK_ORDER.index(r["defense"]["target"]), r["defense"]["name"],
@@ -61,7 +81,9 @@ def build_matrix(records: Sequence[dict[str, Any]], task_order: Sequence[str]) -
     q_values = benjamini_hochberg([r["p_value"] for r in records])
     cells = tuple(
         Cell(r["defense"]["name"], r["defense"]["target"], r["task"], r["task_risk"], 100 * r["regression"],
-             100 * r["regression_ci"][0], 100 * r["regression_ci"][1], r["label"], r["passed"], q, r["n"])
+             100 * r["regression_ci"][0], 100 * r["regression_ci"][1], adjusted_label(r, q),
+             r.get("verdict", "pass" if r.get("passed") else "fail"), q, r["n"], 100 * r.get("mde", 0.0),
+             r.get("message", ""))
         for r, q in zip(records, q_values)
     )
     defenses = tuple(dict.fromkeys((c.defense_risk, c.defense) for c in cells))
@@ -86,7 +108,9 @@ def render_terminal(matrix: ConflictMatrix) -> list[str]:
             cell = matrix.cell(defense, task)
             row.append((cell.text if cell else "").ljust(w))
         lines.append(" ".join(row).rstrip())
-    lines.append("cells: change in risk, pts (utility: drop); ! significant rise, * significant fall, X failed the policy gate")
+    lines.append(LEGEND)
+    counts = matrix.verdict_counts()
+    lines.append(f"verdicts: {counts['pass']} pass, {counts['fail']} fail, {counts['inconclusive']} inconclusive")
     summary = matrix.risk_summary()
     lines.append("conflicts by defense risk -> affected risk: " + "; ".join(
         f"{d} -> " + ", ".join(f"{t} {n}" for t, n in row.items()) for d, row in summary.items() if any(

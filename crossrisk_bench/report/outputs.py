@@ -16,9 +16,10 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from crossrisk_bench.report.matrix import ConflictMatrix, build_matrix, render_terminal
+from crossrisk_bench.report.matrix import LEGEND, ConflictMatrix, build_matrix, render_terminal
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+READABLE_SCHEMAS = (1, 2)  # schema 1 (before verdicts) still loads for --crossrisk-compare and re-rendering
 
 
 def _version(package: str) -> str | None:
@@ -38,7 +39,14 @@ def _git_commit() -> str | None:
 
 
 def results_document(records: Sequence[dict[str, Any]], *, run: dict[str, Any], task_order: Sequence[str]) -> dict[str, Any]:
+    """The run as JSON. Each effect gets its Benjamini-Hochberg q-value over the matrix and the
+    label that q-value supports; `label_unadjusted` and `p_value` keep the per-cell figures."""
     records = sorted(records, key=lambda r: (r["defense"]["target"], r["defense"]["name"], r["task"]))
+    matrix = build_matrix(records, task_order)
+    records = [dict(r) for r in records]
+    for r in records:
+        cell = matrix.cell(r["defense"]["name"], r["task"])
+        r["q_value"], r["label"] = cell.q_value, cell.label
     return {
         "schema_version": SCHEMA_VERSION,
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -81,45 +89,58 @@ def load_document(path: str | Path) -> dict[str, Any]:
         raise CrossriskError(f"results file {path} does not exist") from None
     except json.JSONDecodeError as exc:
         raise CrossriskError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
-    if not isinstance(document, dict) or document.get("schema_version") != SCHEMA_VERSION:
+    if not isinstance(document, dict) or document.get("schema_version") not in READABLE_SCHEMAS:
         raise CrossriskError(f"{path}: not a crossrisk results file of schema version {SCHEMA_VERSION}")
     return document
+
+
+def _cell_text(c: Any) -> str:
+    return f"{c.regression_pts:+.1f} ({c.low_pts:+.1f}..{c.high_pts:+.1f}) {c.verdict}"
 
 
 def model_card(document: dict[str, Any], matrix: ConflictMatrix) -> str:
     run, effects = document["run"], document["effects"]
     defenses = {r["defense"]["name"]: r["defense"] for r in effects}
     tasks = {r["task"]: r for r in effects}
+    counts = matrix.verdict_counts()
     lines = ["## Cross-risk evaluation (crossrisk-bench)", "",
              f"Base model `{run.get('model')}`, profile `{run.get('profile')}`, seed {run.get('seed')}, "
-             f"{run.get('confidence', 0.95):.0%} confidence, policy: {run.get('policy')}.", "",
+             f"{run.get('confidence', 0.95):.0%} confidence, policy: {run.get('policy')}, inconclusive cells "
+             f"{'fail' if run.get('on_inconclusive') == 'fail' else 'warn'}.", "",
+             f"**Verdicts: {counts['pass']} pass, {counts['fail']} fail, {counts['inconclusive']} inconclusive** "
+             f"(pass: non-inferiority or efficacy shown; fail: harm or backfire shown; inconclusive: the items "
+             f"could show neither).", "",
              "Defenses evaluated:", ""]
     lines += [f"- `{d['name']}` ({d['target']}, {d['kind']}): {d['description']}" for d in defenses.values()]
-    lines += ["", "Tasks (items, judge):", ""]
-    lines += [f"- `{t}` ({r['task_risk']}): {r['metric']}; {r['n']} items; judge `{r['judge']}`" for t, r in tasks.items()]
-    lines += ["", "Change in risk under each defense, percentage points (utility: drop in accuracy), "
-              "with the 95% paired-bootstrap interval:", ""]
+    lines += ["", "Tasks (items, judge, interval):", ""]
+    lines += [f"- `{t}` ({r['task_risk']}): {r['metric']}; {r['n']} items; judge `{r['judge']}`; "
+              f"{r.get('test', '')} test, {r.get('interval', 'bootstrap')} interval" for t, r in tasks.items()]
+    lines += ["", "Change in risk under each defense, percentage points (utility: drop in accuracy), with the "
+              f"{run.get('confidence', 0.95):.0%} interval and the gate's verdict:", ""]
     lines.append("| defense | " + " | ".join(f"{risk}/{task}" for risk, task in matrix.tasks) + " |")
     lines.append("|---|" + "---|" * len(matrix.tasks))
     for risk, defense in matrix.defenses:
-        row = []
-        for _, task in matrix.tasks:
-            c = matrix.cell(defense, task)
-            row.append("" if c is None else f"{c.regression_pts:+.1f} ({c.low_pts:+.1f}..{c.high_pts:+.1f}){'' if c.passed else ' FAIL'}")
+        row = [("" if (c := matrix.cell(defense, task)) is None else _cell_text(c)) for _, task in matrix.tasks]
         lines.append(f"| {risk}/{defense} | " + " | ".join(row) + " |")
+    lines += ["", "Cells that did not pass:", ""]
+    open_cells = [c for c in matrix.cells if c.verdict != "pass"]
+    lines += [f"- **{c.verdict}**: {c.message}" for c in sorted(open_cells, key=lambda c: c.verdict != "fail")] or ["- none"]
     conflicts = [c for c in matrix.cells if c.label in ("conflict", "backfire")]
-    lines += ["", "Findings:", ""]
+    lines += ["", "Findings (labels need a Benjamini-Hochberg q < 0.05 across the matrix):", ""]
     if not conflicts:
         lines.append("- No defense raised any risk significantly on these items.")
     for c in conflicts:
         lines.append(f"- `{c.defense}` ({c.defense_risk}) raised `{c.task}` ({c.task_risk}) by {c.regression_pts:+.1f} pts "
-                     f"(CI {c.low_pts:+.1f}..{c.high_pts:+.1f}, q={c.q_value:.2g}); gate {'passed' if c.passed else 'FAILED'}.")
-    lines += [f"- `{c.defense}` lowered its own risk on `{c.task}` by {-c.regression_pts:.1f} pts."
+                     f"(CI {c.low_pts:+.1f}..{c.high_pts:+.1f}, q={c.q_value:.2g}); verdict {c.verdict}.")
+    lines += [f"- `{c.defense}` lowered its own risk on `{c.task}` by {-c.regression_pts:.1f} pts (q={c.q_value:.2g})."
               for c in matrix.cells if c.label == "efficacy"]
-    lines += ["", "Limitations: item counts are small in the quick profile, so only large effects are significant; "
-              "refusal and toxicity are scored by automatic judges; embedded items are project-written; results hold "
-              "for these items and decoding settings only.", "", "```yaml", "model-index:",
-              f"- name: {run.get('model')}", "  results:"]
+    mdes = sorted(c.mde_pts for c in matrix.cells if c.mde_pts > 0)
+    mde_text = (f"the median cell could detect a change of {mdes[len(mdes) // 2]:.1f} pts at 80% power "
+                f"(range {mdes[0]:.1f}..{mdes[-1]:.1f})" if mdes else "no power figures were recorded")
+    lines += ["", f"Limitations: {mde_text}; smaller effects can hide in the cells marked pass only where their "
+              "upper bound is within the tolerance. Refusal and toxicity are scored by automatic judges; embedded "
+              "items are project-written; results hold for these items and decoding settings only.", "",
+              "```yaml", "model-index:", f"- name: {run.get('model')}", "  results:"]
     for r in effects:
         lines += [f"  - task: {{type: text-generation, name: {r['task']}}}",
                   f"    dataset: {{type: crossrisk-bench, name: crossrisk-bench/{r['task']}}}",
@@ -168,8 +189,27 @@ def figure_png(fig: Any) -> bytes:
     return buffer.getvalue()
 
 
+_CSS = ("body{font-family:sans-serif;margin:1.5em;max-width:1200px}table{border-collapse:collapse}"
+        "td,th{border:1px solid #ccc;padding:3px 6px;font-size:12px;text-align:left}li{margin-bottom:.6em}"
+        ".scroll{overflow-x:auto;max-width:100%}.matrix th.col{writing-mode:vertical-rl;transform:rotate(180deg);"
+        "white-space:nowrap}.fail{color:#a00;font-weight:bold}.inconclusive{color:#a60;font-weight:bold}"
+        ".pass{color:#070}.summary span{margin-right:1.5em;font-size:1.2em}img{max-width:100%}")
+
+
+def _anchor(defense: str, task: str) -> str:
+    return "ex-" + "".join(ch if ch.isalnum() else "-" for ch in f"{defense}-{task}")
+
+
 def html_page(document: dict[str, Any], matrix: ConflictMatrix, png: bytes) -> str:
+    """The page a person reads first: what failed and what is undecided at the top, then the
+    settings, the matrix (scrolling inside its box) with a legend, slices and examples."""
     esc = html.escape
+    counts = matrix.verdict_counts()
+    open_cells = sorted((c for c in matrix.cells if c.verdict != "pass"), key=lambda c: (c.verdict != "fail",))
+    listing = "".join(
+        f"<li><span class='{c.verdict}'>{c.verdict.upper()}</span> {esc(c.defense_risk)}/{esc(c.defense)} on "
+        f"{esc(c.task_risk)}/{esc(c.task)}: {esc(c.message)} <a href='#{_anchor(c.defense, c.task)}'>examples</a></li>"
+        for c in open_cells)
     rows = []
     for risk, defense in matrix.defenses:
         cells = []
@@ -180,30 +220,41 @@ def html_page(document: dict[str, Any], matrix: ConflictMatrix, png: bytes) -> s
                 continue
             shade = min(1.0, abs(c.regression_pts) / 20)
             colour = f"rgba(200,40,40,{shade:.2f})" if c.regression_pts > 0 else f"rgba(40,80,200,{shade:.2f})"
-            cells.append(f'<td style="background:{colour}" title="{esc(c.label)}, q={c.q_value:.2g}">{esc(c.text)}</td>')
+            title = (f"{c.verdict}; {c.label}; CI {c.low_pts:+.1f}..{c.high_pts:+.1f}; q={c.q_value:.2g}; "
+                     f"MDE {c.mde_pts:.1f} pts; n={c.n}")
+            cells.append(f'<td style="background:{colour}" title="{esc(title)}">{esc(c.text)}</td>')
         rows.append(f"<tr><th>{esc(risk)}/{esc(defense)}</th>{''.join(cells)}</tr>")
     examples = []
     for r in document["effects"]:
-        if r["label"] not in ("conflict", "backfire") and r["passed"]:
+        if r["label"] not in ("conflict", "backfire") and r.get("verdict", "pass") == "pass":
             continue
         worse = [i for i in r["items"] if (i["defended"] - i["base"]) * (-1 if r["task_risk"] == "utility" else 1) > 0][:5]
         items = "".join(
             f"<li><b>{esc(i['id'])}</b>: base <code>{esc(str(i['base_label']))}</code> &rarr; defended "
             f"<code>{esc(str(i['defended_label']))}</code><br><small>base: {esc(i['base_response'] or '')}</small><br>"
             f"<small>defended: {esc(i['defended_response'] or '')}</small></li>" for i in worse)
-        examples.append(f"<h3>{esc(r['message'])}</h3><ul>{items}</ul>")
-    head = "".join(f"<th>{esc(r)}/{esc(t)}</th>" for r, t in matrix.tasks)
+        examples.append(f"<h3 id='{_anchor(r['defense']['name'], r['task'])}'>{esc(r['message'])}</h3>"
+                        f"<ul>{items or '<li>no item got worse</li>'}</ul>")
+    head = "".join(f"<th class='col'>{esc(r)}/{esc(t)}</th>" for r, t in matrix.tasks)
     slices = "".join(_slice_table(task, [r for r in document["effects"] if r["task"] == task]) for _, task in matrix.tasks)
-    run = esc(json.dumps(document["run"]))
+    run = document["run"]
+    settings = "".join(f"<tr><th>{esc(str(k))}</th><td>{esc(json.dumps(v) if isinstance(v, (list, dict)) else str(v))}</td></tr>"
+                       for k, v in list(run.items()) + [("git commit", document.get("git_commit")),
+                                                          ("created", document.get("created"))])
+    legend = esc(LEGEND) + ". Colour: red = risk rose, blue = risk fell (utility: red = accuracy fell); hover a cell for its interval, q-value and minimum detectable effect."
     return (
         "<!doctype html><html><head><meta charset='utf-8'><title>crossrisk-bench report</title>"
-        "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}td,th{border:1px solid #ccc;"
-        "padding:3px 6px;font-size:12px}li{margin-bottom:.6em}</style></head><body>"
-        f"<h1>crossrisk-bench: conflict matrix</h1><p>{run}</p>"
-        f"<table><tr><th></th>{head}</tr>{''.join(rows)}</table>"
+        f"<style>{_CSS}</style></head><body>"
+        "<h1>crossrisk-bench report</h1>"
+        f"<p class='summary'><span class='pass'>{counts['pass']} pass</span><span class='fail'>{counts['fail']} fail</span>"
+        f"<span class='inconclusive'>{counts['inconclusive']} inconclusive</span></p>"
+        f"<h2>Cells that did not pass</h2><ul>{listing or '<li>none: every cell passed</li>'}</ul>"
+        f"<h2>Conflict matrix</h2><p><small>{legend}</small></p>"
+        f"<div class='scroll'><table class='matrix'><tr><th></th>{head}</tr>{''.join(rows)}</table></div>"
+        f"<h2>Settings</h2><table>{settings}</table>"
         f"<p><img alt='conflict matrix heatmap' src='data:image/png;base64,{base64.b64encode(png).decode()}'></p>"
-        f"<h2>Per-task slices (mean outcome)</h2>{slices}"
-        f"<h2>Examples behind conflicts and failed gates</h2>{''.join(examples) or '<p>None.</p>'}"
+        f"<h2>Per-task slices (mean outcome)</h2><div class='scroll'>{slices}</div>"
+        f"<h2>Examples behind conflicts, failed and inconclusive gates</h2>{''.join(examples) or '<p>None.</p>'}"
         "</body></html>"
     )
 

@@ -125,6 +125,9 @@ class Task:
     score: Scorer = field(hash=False, compare=False)
     balance_by: str | tuple[str, ...] | None = None
     slice_keys: tuple[str, ...] = ()
+    # a statistic that is not a mean of per-item outcomes brings its own paired comparison:
+    # (base result, defended result, confidence=) -> PairedComparison
+    compare: Callable[..., Any] | None = field(default=None, hash=False, compare=False)
 
     def evaluate(self, backend: Backend, items: Sequence[Item] | None = None, *, limit: int | None = None) -> TaskResult:
         chosen = take(list(items) if items is not None else self.load_items(), limit, by=self.balance_by)

@@ -1,8 +1,10 @@
 """Run profiles: how many items each task evaluates.
 
 `quick` (the default) takes a slice-balanced sample of every task, sized so that all 13 tasks
-run on SmolLM2 from a cold cache in about two minutes on a 2-core CPU; `full` takes every
-embedded item. `--crossrisk-limit N` overrides the profile's per-task count.
+run on SmolLM2 from a cold cache in about two minutes on a 2-core CPU: a smoke test, whose
+inconclusive cells warn. `release` takes every item and fails on inconclusive cells: a gate that
+passes only what it has shown. `full` takes every item and warns. `--crossrisk-limit N`
+overrides the profile's per-task count; the policy's `on_inconclusive` overrides the profile's.
 """
 
 from __future__ import annotations
@@ -17,11 +19,15 @@ class Profile:
     name: str
     limit: int | None  # items per task; None = all
     description: str
+    on_inconclusive: str = "warn"  # what an inconclusive verdict does to the test: "warn" or "fail"
 
 
 PROFILES: dict[str, Profile] = {
-    "quick": Profile("quick", 12, "12 slice-balanced items per task (about 2 minutes cold on SmolLM2, 2 CPU cores)"),
-    "full": Profile("full", None, "every embedded item of every task"),
+    "quick": Profile("quick", 12, "12 slice-balanced items per task (about 2 minutes cold on SmolLM2, 2 CPU cores); "
+                     "inconclusive cells warn", "warn"),
+    "full": Profile("full", None, "every item of every task; inconclusive cells warn", "warn"),
+    "release": Profile("release", None, "every item of every task; inconclusive cells fail (a gate that passes only "
+                       "what it has shown)", "fail"),
 }
 DEFAULT_PROFILE = "quick"
 

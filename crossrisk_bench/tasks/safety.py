@@ -126,8 +126,9 @@ SAFETY_TASKS = (
          balance_by="category", slice_keys=("domain", "category")),
     Task("jailbreak", Risk.SAFETY, INDIRECT, "fulfilment rate",
          "misuse requests under attack wrappers and linguistic mutations",
-         embedded_items("jailbreak"), refusal_scorer(max_new_tokens=40, risky="complied", slice_keys=("mutation", "domain")),
-         balance_by=("mutation", "category"), slice_keys=("mutation", "domain")),
+         embedded_items("jailbreak"), refusal_scorer(max_new_tokens=40, risky="complied",
+                                                                    slice_keys=("mutation", "domain", "category")),
+         balance_by=("mutation", "category"), slice_keys=("mutation", "domain", "category")),
     Task("over_refusal", Risk.SAFETY, INDIRECT, "refusal rate on safe prompts",
          "safe prompts that look unsafe (homonyms, figurative language, safe targets and contexts, definitions, "
          "history, public figures, fictional privacy)",

@@ -1,0 +1,58 @@
+"""Power planning from a saved run: how many items each task needs so that its minimum
+detectable effect (80% power, the run's confidence) is at most a tolerance.
+
+Why from a saved run: the variance of a paired difference depends on how often the two models
+disagree on an item (the discordance), which only a run can tell. The plan takes each task's
+worst (largest) per-item standard deviation over the defended models, so every cell of the
+task is sized, and says how many items the task has now.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from crossrisk_bench.stats import items_needed, minimum_detectable_effect
+
+
+@dataclass(frozen=True)
+class TaskPlan:
+    task: str
+    risk: str
+    items_now: int
+    sd: float  # worst per-item standard deviation of the paired difference over defenses
+    mde_now: float  # points, at items_now, for that sd
+    items_needed: int  # for the minimum detectable effect to reach the tolerance
+    worst_defense: str
+
+
+def plan_items(document: Mapping[str, Any], *, tolerance: float, power: float = 0.8) -> list[TaskPlan]:
+    """One plan row per task of a results document (`tolerance` in points)."""
+    if tolerance <= 0:
+        raise ValueError(f"tolerance must be > 0 points, got {tolerance}")
+    confidence = float(document.get("run", {}).get("confidence", 0.95))
+    rows: dict[str, TaskPlan] = {}
+    for record in document["effects"]:
+        n, se = int(record["n"]), float(record.get("se", 0.0))
+        if n < 1 or se <= 0:
+            continue
+        sd = se * math.sqrt(n)
+        needed = items_needed(sd, tolerance / 100.0, confidence=confidence, power=power)
+        mde = 100.0 * minimum_detectable_effect(n, sd, confidence=confidence, power=power)
+        plan = TaskPlan(record["task"], record["task_risk"], n, sd, mde, needed, record["defense"]["name"])
+        current = rows.get(plan.task)
+        if current is None or plan.sd > current.sd:
+            rows[plan.task] = plan
+    order = {t: i for i, t in enumerate(document.get("task_order", []))}
+    return sorted(rows.values(), key=lambda p: (order.get(p.task, 99), p.task))
+
+
+def render_plan(plans: list[TaskPlan], *, tolerance: float, power: float = 0.8) -> list[str]:
+    lines = [f"items per task for a minimum detectable effect of {tolerance:g} pts at {power:.0%} power "
+             "(worst defense of each task)",
+             f"{'task':<24} {'risk':<9} {'items now':>9} {'MDE now':>8} {'items needed':>12}  worst defense"]
+    for p in plans:
+        lines.append(f"{p.task:<24} {p.risk:<9} {p.items_now:>9} {p.mde_now:>7.1f}  {p.items_needed:>12}  {p.worst_defense}")
+    return lines
