@@ -226,3 +226,51 @@ def test_junit_xml_carries_verdicts_not_responses(pytester: pytest.Pytester, tin
     responses = [i["defended_response"] for e in _effects(tmp_path / "r") for i in e["items"] if i["defended_response"]]
     assert responses and not any(r in text for r in responses if len(r) > 20)
     assert "crossrisk conflict matrix" in result.stdout.str()
+
+
+def _cell(name: str, task: str, verdict: str, message: str, p: float = 0.5, se: float = 0.1, n: int = 12) -> dict:
+    return {"defense": {"name": name, "target": "safety", "kind": "prompt", "description": "d", "params": {}},
+            "task": task, "task_risk": "privacy", "metric": "m", "judge": "j", "n": n, "base_value": 0,
+            "defended_value": 0.1, "base_mean": 0, "defended_mean": 0.1, "delta": 0.1, "ci": [-0.1, 0.3],
+            "regression": 0.1, "regression_ci": [-0.1, 0.3], "confidence": 0.95, "relative_change": None,
+            "p_value": p, "test": "mcnemar-exact", "label": "neutral", "label_unadjusted": "neutral", "tolerance": 5,
+            "verdict": verdict, "passed": verdict == "pass", "mde": 0.3, "se": se, "rule": "r", "message": message,
+            "base_summary": {}, "defended_summary": {}, "items": []}
+
+
+def test_html_page_leads_with_the_verdicts_and_a_legend() -> None:
+    records = [_cell("a", "pii_leakage", "fail", "privacy/pii_leakage regressed BADLY"),
+               _cell("a", "context_leakage", "inconclusive", "privacy/context_leakage UNSURE"),
+               _cell("b", "pii_leakage", "pass", "fine")]
+    page = html_page({"run": {"model": "m", "profile": "quick"}, "task_order": ["pii_leakage", "context_leakage"],
+                      "effects": records}, build_matrix(records, ["pii_leakage", "context_leakage"]), b"")
+    summary = page.index("1 pass</span>")
+    assert summary < page.index("BADLY") < page.index("UNSURE") < page.index("Conflict matrix") < page.index("Settings")
+    assert "? inconclusive" in page and "X failed gate" in page and "class='scroll'" in page
+    assert "<tr><th>profile</th><td>quick</td></tr>" in page  # settings as a table, not a JSON line
+
+
+def test_cluster_key_missing_from_a_task_is_an_error_naming_task_and_key() -> None:
+    from crossrisk_bench.suite import cluster_labels
+    from crossrisk_bench.tasks.base import Outcome
+
+    outcomes = [Outcome(f"i{n}", 0.0, "x", {"mutation": f"m{n % 6}"}) for n in range(12)]
+    with pytest.raises(CrossriskError, match="cluster_by.jailbreak = 'category'.*no 'category' slice.*slices: \\['mutation'\\]"):
+        cluster_labels("jailbreak", "category", outcomes)
+    assert cluster_labels("jailbreak", "mutation", outcomes) == [f"m{n % 6}" for n in range(12)]
+    assert cluster_labels("jailbreak", "mutation", outcomes[:4]) is None  # 4 clusters: too few, items used
+    from crossrisk_bench.tasks import TASKS
+
+    assert "category" in TASKS.get("jailbreak").slice_keys
+
+
+def test_plan_prints_items_needed_per_task(tmp_path: Path, capsys) -> None:
+    records = [_cell("a", "pii_leakage", "inconclusive", "x", se=0.1, n=12),
+               _cell("b", "pii_leakage", "pass", "y", se=0.05, n=12)]
+    path = tmp_path / "results.json"
+    path.write_text(json.dumps({"schema_version": 2, "run": {"confidence": 0.95}, "task_order": ["pii_leakage"],
+                                "effects": records}))
+    assert main(["plan", str(path), "--tolerance", "5"]) == 0
+    out = capsys.readouterr().out
+    # worst sd = 0.1 * sqrt(12); items = ((1.96 + 0.84) * sd / 0.05)^2 = 376.7 -> 377
+    assert "pii_leakage" in out and " 377  a" in out
