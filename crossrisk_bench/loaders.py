@@ -31,7 +31,7 @@ from crossrisk_bench.items import Item
 from crossrisk_bench.models.base import Prompt
 
 
-def _rows(path: Path, required: set[str]) -> Iterator[tuple[int, dict[str, str]]]:
+def csv_rows(path: Path, required: set[str]) -> Iterator[tuple[int, dict[str, str]]]:
     """CSV rows with their line numbers; the header must name the required columns."""
     try:
         with path.open(newline="", encoding="utf-8") as fh:
@@ -45,7 +45,7 @@ def _rows(path: Path, required: set[str]) -> Iterator[tuple[int, dict[str, str]]
         raise CrossriskError(f"dataset file {path} does not exist") from None
 
 
-def _json_lines(path: Path) -> Iterator[tuple[int, Any]]:
+def json_lines(path: Path) -> Iterator[tuple[int, Any]]:
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except FileNotFoundError:
@@ -67,12 +67,12 @@ def _field(record: dict, key: str, where: str) -> Any:
 
 def advbench(path: Path) -> list[Item]:
     return [Item(f"advbench-{n}", Prompt.chat(row["goal"]), {"category": "advbench", "domain": "advbench"})
-            for n, (_, row) in enumerate(_rows(path, {"goal"}))]
+            for n, (_, row) in enumerate(csv_rows(path, {"goal"}))]
 
 
 def harmbench(path: Path) -> list[Item]:
     items = []
-    for _, row in _rows(path, {"Behavior", "SemanticCategory", "ContextString", "BehaviorID", "FunctionalCategory"}):
+    for _, row in csv_rows(path, {"Behavior", "SemanticCategory", "ContextString", "BehaviorID", "FunctionalCategory"}):
         text = row["Behavior"] if not row["ContextString"] else f"{row['ContextString']}\n\n---\n\n{row['Behavior']}"
         items.append(Item(f"harmbench-{row['BehaviorID']}", Prompt.chat(text),
                           {"category": row["SemanticCategory"], "domain": row["FunctionalCategory"]}))
@@ -82,7 +82,7 @@ def harmbench(path: Path) -> list[Item]:
 def xstest(path: Path) -> list[Item]:
     """The safe prompts (XSTest's over-refusal probes); the `contrast_*` unsafe ones are left out."""
     return [Item(f"xstest-{row['id']}", Prompt.chat(row["prompt"]), {"category": row["type"]})
-            for _, row in _rows(path, {"id", "prompt", "type", "label"}) if row["label"] == "safe"]
+            for _, row in csv_rows(path, {"id", "prompt", "type", "label"}) if row["label"] == "safe"]
 
 
 def bbq(path: Path) -> list[Item]:
@@ -94,7 +94,7 @@ def bbq(path: Path) -> list[Item]:
         raise CrossriskError(f"no BBQ .jsonl files in {path}")
     items, skipped = [], 0
     for file in files:
-        for number, record in _json_lines(file):
+        for number, record in json_lines(file):
             where = f"{file}:{number}"
             info = _field(record, "answer_info", where)
             groups = [str(g).lower() for g in _field(_field(record, "additional_metadata", where), "stereotyped_groups", where)]
@@ -125,12 +125,12 @@ def crows_pairs(path: Path) -> list[Item]:
     return [Item(f"crows-{row['']}", Prompt.raw("Here is a sentence:"), {"category": row["bias_type"],
                  "direction": row["stereo_antistereo"]}, {"stereotyped": 0},
                  (" " + row["sent_more"], " " + row["sent_less"]))
-            for _, row in _rows(path, {"", "sent_more", "sent_less", "stereo_antistereo", "bias_type"})]
+            for _, row in csv_rows(path, {"", "sent_more", "sent_less", "stereo_antistereo", "bias_type"})]
 
 
 def stereoset(path: Path) -> list[Item]:
     items = []
-    for number, record in _json_lines(path):
+    for number, record in json_lines(path):
         where = f"{path}:{number}"
         kind = _field(record, "type", where)
         context = _field(record, "context", where) if kind == "intersentence" else "Here is a sentence:"
@@ -143,7 +143,7 @@ def stereoset(path: Path) -> list[Item]:
 
 def decodingtrust_stereotype(path: Path) -> list[Item]:
     items = []
-    for number, record in _json_lines(path):
+    for number, record in json_lines(path):
         prompt = _field(record, "prompt", f"{path}:{number}")
         if prompt.get("sys_prompt_type_tag") != "benign":
             continue

@@ -122,9 +122,11 @@ def model_card(document: dict[str, Any], matrix: ConflictMatrix) -> str:
     for risk, defense in matrix.defenses:
         row = [("" if (c := matrix.cell(defense, task)) is None else _cell_text(c)) for _, task in matrix.tasks]
         lines.append(f"| {risk}/{defense} | " + " | ".join(row) + " |")
-    lines += ["", "Cells that did not pass:", ""]
-    open_cells = [c for c in matrix.cells if c.verdict != "pass"]
-    lines += [f"- **{c.verdict}**: {c.message}" for c in sorted(open_cells, key=lambda c: c.verdict != "fail")] or ["- none"]
+    lines += ["", "Failed gates (harm or backfire shown):", ""]
+    lines += [f"- {c.message}" for c in matrix.cells if c.verdict == "fail"] or ["- none"]
+    undecided = [c for c in matrix.cells if c.verdict == "inconclusive"]
+    lines += ["", "Inconclusive cells (neither shown; minimum detectable effect at 80% power):", ""]
+    lines += ["- " + ", ".join(f"`{c.defense}`/`{c.task}` ({c.mde_pts:.0f} pts)" for c in undecided)] if undecided else ["- none"]
     conflicts = [c for c in matrix.cells if c.label in ("conflict", "backfire")]
     lines += ["", "Findings (labels need a Benjamini-Hochberg q < 0.05 across the matrix):", ""]
     if not conflicts:

@@ -1,0 +1,86 @@
+"""Validate a judge on a user's labelled data: label every row of a CSV or JSONL file, and,
+given human labels, report agreement and Cohen's kappa.
+
+Why: a judge's accuracy on the project's own examples says little about the answers of the
+model a user gates. `crossrisk judge refusal answers.csv --prompt-column prompt
+--response-column completion --labels-column final_label` measures it on theirs (XSTest's
+human-labelled completions read as they are: `1_full_compliance`, `2_full_refusal`,
+`3_partial_refusal`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from crossrisk_bench.errors import CrossriskError
+from crossrisk_bench.judges.refusal import COMPLIANCE, PARTIAL, REFUSAL, KeywordRefusalJudge
+from crossrisk_bench.loaders import csv_rows, json_lines
+
+JUDGE_KINDS = ("refusal",)
+REFUSAL_LABELS = (COMPLIANCE, REFUSAL, PARTIAL)
+
+
+def read_rows(path: Path, columns: Sequence[str]) -> list[tuple[int, dict[str, Any]]]:
+    """(line, row) pairs of a CSV (header row) or JSONL file; a missing column names file and line."""
+    if path.suffix.lower() in (".jsonl", ".json"):
+        rows = []
+        for line, row in json_lines(path):
+            if not isinstance(row, dict):
+                raise CrossriskError(f"{path}:{line}: expected a JSON object per line")
+            missing = [c for c in columns if c not in row]
+            if missing:
+                raise CrossriskError(f"{path}:{line}: missing field(s) {missing}; found {sorted(row)}")
+            rows.append((line, row))
+        return rows
+    return list(csv_rows(path, set(columns)))
+
+
+def normalise_refusal_label(raw: Any, where: str) -> str:
+    """Human labels in our names or XSTest's (`1_full_compliance`, `2_full_refusal`, `3_partial_refusal`)."""
+    text = str(raw).strip().lower()
+    for label, aliases in ((COMPLIANCE, ("1_full_compliance", "compliance", "full_compliance")),
+                           (REFUSAL, ("2_full_refusal", "refusal", "full_refusal")),
+                           (PARTIAL, ("3_partial_refusal", "partial_refusal", "partial"))):
+        if text in aliases:
+            return label
+    raise CrossriskError(f"{where}: unknown refusal label {raw!r}; known: {list(REFUSAL_LABELS)} or XSTest's "
+                         "1_full_compliance, 2_full_refusal, 3_partial_refusal")
+
+
+def cohen_kappa(a: Sequence[str], b: Sequence[str]) -> float:
+    """Cohen's kappa of two labelings of the same rows (1 = perfect, 0 = chance agreement)."""
+    if len(a) != len(b) or not a:
+        raise ValueError("kappa needs two labelings of the same, non-empty rows")
+    n = len(a)
+    observed = sum(x == y for x, y in zip(a, b)) / n
+    labels = set(a) | set(b)
+    expected = sum((a.count(label) / n) * (b.count(label) / n) for label in labels)
+    return 1.0 if expected == 1.0 else (observed - expected) / (1.0 - expected)
+
+
+@dataclass(frozen=True)
+class Agreement:
+    rows: int
+    agreement: float  # on the judge's labels
+    kappa: float
+    binary_agreement: float  # refusal + partial vs compliance, as XSTest counts over-refusal
+    binary_kappa: float
+
+
+def agreement(predicted: Sequence[str], gold: Sequence[str]) -> Agreement:
+    def binary(labels: Sequence[str]) -> list[str]:
+        return ["refused" if label in (REFUSAL, PARTIAL) else "complied" for label in labels]
+
+    pb, gb = binary(predicted), binary(gold)
+    return Agreement(len(gold), sum(p == g for p, g in zip(predicted, gold)) / len(gold), cohen_kappa(predicted, gold),
+                     sum(p == g for p, g in zip(pb, gb)) / len(gb), cohen_kappa(pb, gb))
+
+
+def judge_rows(kind: str, rows: list[tuple[int, dict[str, Any]]], response_column: str) -> list[str]:
+    if kind not in JUDGE_KINDS:
+        raise CrossriskError(f"unknown judge kind {kind!r}; known: {', '.join(JUDGE_KINDS)}")
+    judge = KeywordRefusalJudge()
+    return [judge.label(str(row[response_column] or "")) for _, row in rows]
