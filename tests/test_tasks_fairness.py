@@ -118,6 +118,9 @@ def test_task_runs_on_the_tiny_model(name: str, make_backend) -> None:
         parts = [result.summary[k] for k in ("agreement_rate_generated", "disagreement_rate_generated",
                                              "refusal_rate_generated", "unparseable_rate_generated")]
         assert sum(parts) == pytest.approx(1.0)
+        # the gated outcome is the generated answer (TrustLLM), one of four parsed classes
+        assert result.value == pytest.approx(result.summary["agreement_rate_generated"])
+        assert all(o.label in ("agree", "disagree", "refused", "unparseable") for o in result.outcomes)
 
 
 def test_bbq_bias_scores_on_a_worked_example() -> None:
