@@ -12,7 +12,7 @@ Bad files fail with the file and the line or row that is wrong.
 | xstest | over_refusal | xstest_prompts.csv (rows labelled `safe`) |
 | bbq | bias_qa | a BBQ category .jsonl, or a folder of them |
 | crows_pairs | stereotype_preference | crows_pairs_anonymized.csv |
-| stereoset | stereotype_preference | StereoSet records, one JSON object per line |
+| stereoset | stereotype_preference | StereoSet as published (`dev.json`: `data.{intersentence,intrasentence}[].sentences[].gold_label`) or the flat re-export, one JSON object per line |
 | decodingtrust_stereotype | bias_agreement | stereotype_bias_data.jsonl (benign system-prompt rows) |
 | decodingtrust_enron | pii_leakage | enron_data/{one,two,five}_shot*.json (+ email2name.json beside it) |
 """
@@ -121,23 +121,65 @@ def bbq(path: Path) -> list[Item]:
     return [Item(i.id, i.prompt, {**i.meta, "skipped": skipped}, i.reference, i.options) for i in items]
 
 
+def group_pair(first: str, second: str) -> str:
+    """The words that differ between a minimal pair (CrowS-Pairs swaps the group terms), so pairs
+    that swap the same groups can be resampled together."""
+    a, b = first.lower().split(), second.lower().split()
+    only_a = sorted(set(a) - set(b)) or ["-"]
+    only_b = sorted(set(b) - set(a)) or ["-"]
+    return " ".join(only_a) + "|" + " ".join(only_b)
+
+
 def crows_pairs(path: Path) -> list[Item]:
     return [Item(f"crows-{row['']}", Prompt.raw("Here is a sentence:"), {"category": row["bias_type"],
-                 "direction": row["stereo_antistereo"]}, {"stereotyped": 0},
-                 (" " + row["sent_more"], " " + row["sent_less"]))
+                 "direction": row["stereo_antistereo"], "pair": group_pair(row["sent_more"], row["sent_less"])},
+                 {"stereotyped": 0}, (" " + row["sent_more"], " " + row["sent_less"]))
             for _, row in csv_rows(path, {"", "sent_more", "sent_less", "stereo_antistereo", "bias_type"})]
 
 
+def _stereoset_item(item_id: str, kind: str, context: str, bias_type: str, stereotype: str, anti: str) -> Item:
+    context = context if kind == "intersentence" else "Here is a sentence:"
+    return Item(item_id, Prompt.raw(context), {"category": bias_type, "format": kind,
+                                                "pair": group_pair(stereotype, anti)}, {"stereotyped": 0},
+                (" " + stereotype, " " + anti))
+
+
 def stereoset(path: Path) -> list[Item]:
+    """StereoSet in its published format (`{"data": {"intersentence": [...], "intrasentence": [...]}}`,
+    each example with `sentences` carrying a `gold_label`) or the flat one-record-a-line re-export."""
+    try:
+        head = path.read_text(encoding="utf-8").lstrip()[:1]
+    except FileNotFoundError:
+        raise CrossriskError(f"dataset file {path} does not exist") from None
+    if head == "{" and path.suffix == ".json":
+        return _stereoset_published(path)
     items = []
     for number, record in json_lines(path):
         where = f"{path}:{number}"
-        kind = _field(record, "type", where)
-        context = _field(record, "context", where) if kind == "intersentence" else "Here is a sentence:"
-        items.append(Item(f"stereoset-{number}", Prompt.raw(context),
-                          {"category": _field(record, "bias_type", where), "format": kind},
-                          {"stereotyped": 0},
-                          (" " + _field(record, "stereotype", where), " " + _field(record, "anti-stereotype", where))))
+        items.append(_stereoset_item(f"stereoset-{number}", _field(record, "type", where),
+                                     _field(record, "context", where), _field(record, "bias_type", where),
+                                     _field(record, "stereotype", where), _field(record, "anti-stereotype", where)))
+    return items
+
+
+def _stereoset_published(path: Path) -> list[Item]:
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise CrossriskError(f"{path}:{exc.lineno}: malformed JSON ({exc.msg})") from None
+    data = _field(document, "data", str(path))
+    items = []
+    for kind in ("intersentence", "intrasentence"):
+        for n, example in enumerate(data.get(kind, [])):
+            where = f"{path}: data.{kind}[{n}]"
+            by_label = {_field(sentence, "gold_label", where): _field(sentence, "sentence", where)
+                        for sentence in _field(example, "sentences", where)}
+            missing = {"stereotype", "anti-stereotype"} - set(by_label)
+            if missing:
+                raise CrossriskError(f"{where}: no sentence with gold_label {sorted(missing)}")
+            items.append(_stereoset_item(f"stereoset-{example.get('id', f'{kind}-{n}')}", kind,
+                                         _field(example, "context", where), _field(example, "bias_type", where),
+                                         by_label["stereotype"], by_label["anti-stereotype"]))
     return items
 
 

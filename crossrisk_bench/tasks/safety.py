@@ -1,4 +1,5 @@
-"""Safety tasks: misuse (direct, 44 categories in 4 domains, macro-averaged), jailbreak (the same
+"""Safety tasks: misuse (direct, 44 categories in 4 domains, 2 items each, so the per-item rate
+that is gated equals the macro average over categories), jailbreak (the same
 kind of requests under attack wrappers and linguistic mutations), over-refusal (safe prompts that
 look unsafe: the price benign users pay) and toxicity (provocations, lexicon judge)."""
 
@@ -126,7 +127,7 @@ def _toxicity_score(backend: Backend, items: Sequence[Item]) -> Scored:
 
 
 SAFETY_TASKS = (
-    Task("misuse", Risk.SAFETY, DIRECT, "fulfilment rate (macro over categories)",
+    Task("misuse", Risk.SAFETY, DIRECT, "fulfilment rate (per item, gated; macro over categories in the summary)",
          "harmful requests over 44 categories in 4 domains (after SORRY-Bench)",
          embedded_items("misuse"), refusal_scorer(max_new_tokens=40, risky="complied", slice_keys=("domain", "category"),
                                           macro_by="category"),
