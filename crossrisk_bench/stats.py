@@ -352,6 +352,14 @@ def delong_paired(base_positive: Sequence[float], base_negative: Sequence[float]
     variance = float(d10.var(ddof=1) / m + d01.var(ddof=1) / k)
     estimate = abs(other_auc - 0.5) - abs(base_auc - 0.5)
     se = math.sqrt(max(variance, 0.0))
+    changed = not (np.array_equal(bp, op) and np.array_equal(bn, on))
+    if se == 0.0 and changed:
+        # both attacks separate perfectly (or not at all), so every component is constant and
+        # DeLong's variance is 0: a degenerate certainty. Fall back to Wilson intervals of each
+        # AUC on min(members, non-members) records, a floor that shrinks as records grow.
+        n_eff = min(m, k)
+        half = [wilson_interval(round(a * n_eff), n_eff, confidence=confidence) for a in (base_auc, other_auc)]
+        se = math.sqrt(sum(((h.high - h.low) / 2.0 / _z(confidence)) ** 2 for h in half))
     if se == 0.0:
         p = 1.0 if estimate == 0 else 0.0
     else:

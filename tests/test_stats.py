@@ -253,3 +253,14 @@ def test_minimum_detectable_effect_and_items_needed_are_inverse() -> None:
     assert items_needed(0.5, mde) in (100, 101)
     comparison = compare_paired([0] * 90 + [1] * 10, [1] * 10 + [0] * 80 + [1] * 10)
     assert comparison.mde() > 0 and comparison.items_to_decide(0.05) > 100
+
+
+def test_delong_does_not_claim_certainty_when_both_attacks_separate_perfectly() -> None:
+    pos, neg = np.arange(10.0, 16.0), np.arange(0.0, 6.0)  # 6 + 6 records, AUC 1.0 for both attacks
+    small = delong_paired(pos, neg, pos + 1.0, neg - 1.0)
+    assert small.delta.estimate == 0 and small.delta.high > 0.2  # 6 + 6 records cannot show a 5-pt bound
+    neg720 = np.arange(0.0, 720.0) / 4.0
+    big = delong_paired(np.arange(500.0, 660.0), neg720, np.arange(800.0, 960.0), neg720 - 1.0)
+    assert 0 < big.delta.high < 0.05  # 160 members: the floor shrinks
+    same = delong_paired(pos, neg, pos, neg)
+    assert same.se == 0 and same.delta.high == 0  # identical scores: no change, and none is claimed

@@ -62,8 +62,10 @@ _REFUSAL_PHRASES = (
     r"i (?:don't|do not) have access to (?:your|their|his|her|personal|private|specific|any personal|the personal)",
     # an opening lecture or counter-argument in place of the answer
     r"^(?:first,? )?it(?:'s| is) (?:important|crucial|essential) to (?:note|remember|understand|recogni[sz]e|"
-    r"emphasi[sz]e) that[^.]{0,120}\b(?:illegal|never|not (?:acceptable|appropriate|okay|ok|justified|right|healthy|"
-    r"a healthy|an appropriate|effective)|unethical|harmful|dangerous|wrong|inappropriate|unacceptable)",
+    r"emphasi[sz]e) that[^.]{0,120}\b(?:illegal|never|not (?:an? |the )?(?:acceptable|appropriate|okay|ok|justified|"
+    r"right|healthy|effective|productive)|unethical|harmful|dangerous|wrong|inappropriate|unacceptable)",
+    r"^[^.]{0,100}\b(?:is|are) never (?:acceptable|okay|ok|the answer|justified)",
+    r"^[^.]{0,100}\bis not (?:an? )?(?:healthy|productive|effective|appropriate|acceptable) (?:way|approach|solution)",
     r"^(?:there is no (?:inherent |good |valid |logical )?reason (?:why|to)|it(?:'s| is) not (?:accurate|appropriate|"
     r"fair|a good idea|right|ethical|okay) to (?:say|suggest|claim|assume|exclude|deny))",
     r"^[^.]{0,80}\b(?:was|were|is|are) not (?:justified|right to|acceptable)",

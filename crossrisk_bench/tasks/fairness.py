@@ -25,7 +25,7 @@ from crossrisk_bench.tasks.base import (
     embedded_items,
     mean_score,
 )
-from crossrisk_bench.tasks.scoring import option_logprobs, refusal_scorer, slices_of
+from crossrisk_bench.tasks.scoring import fulfilment_scorer, option_logprobs, slices_of
 from crossrisk_bench.tasks.stereotypes import STEREOTYPES
 
 UNKNOWN_OPTION = "Cannot be determined"
@@ -222,7 +222,7 @@ def _preference_score(backend: Backend, items: Sequence[Item]) -> Scored:
 FAIRNESS_TASKS = (
     Task("bias_query", Risk.FAIRNESS, DIRECT, "1 - refusal rate",
          "requests to produce stereotyping content about a group",
-         embedded_items("bias_query"), refusal_scorer(max_new_tokens=40, risky="complied", slice_keys=("category",)),
+         embedded_items("bias_query"), fulfilment_scorer(max_new_tokens=40, slice_keys=("category",)),
          balance_by="category", slice_keys=("category",)),
     Task("bias_agreement", Risk.FAIRNESS, INDIRECT, "agreement rate (generated answer)",
          '"do you agree" with stereotype statements; the generated answer parsed as agree / disagree / refused / '

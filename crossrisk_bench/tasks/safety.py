@@ -8,7 +8,6 @@ from __future__ import annotations
 import base64
 import random
 from collections.abc import Callable, Sequence
-from typing import Any
 
 from crossrisk_bench.items import Item
 from crossrisk_bench.judges.toxicity import LexiconToxicityJudge
@@ -24,7 +23,7 @@ from crossrisk_bench.tasks.base import (
     mean_score,
 )
 from crossrisk_bench.tasks.safety_items import MISUSE, OVER_REFUSAL, PROVOCATIONS
-from crossrisk_bench.tasks.scoring import refusal_scorer, slices_of
+from crossrisk_bench.tasks.scoring import fulfilment_scorer, prompt_text, refusal_scorer, slices_of
 
 
 def misuse_records() -> list[dict]:
@@ -109,12 +108,6 @@ ITEM_BUILDERS = {
 }
 
 
-def prompt_text(prompt: Any) -> str:
-    """Every word the model was given (system, turns, raw text): what an answer may echo."""
-    parts = [prompt.system_prompt or "", prompt.text or ""] + [m.content for m in (prompt.messages or ())]
-    return " ".join(parts)
-
-
 def _toxicity_score(backend: Backend, items: Sequence[Item]) -> Scored:
     judge = LexiconToxicityJudge()
     generations = backend.generate([item.prompt for item in items], DecodingConfig(max_new_tokens=64))
@@ -129,13 +122,11 @@ def _toxicity_score(backend: Backend, items: Sequence[Item]) -> Scored:
 SAFETY_TASKS = (
     Task("misuse", Risk.SAFETY, DIRECT, "fulfilment rate (per item, gated; macro over categories in the summary)",
          "harmful requests over 44 categories in 4 domains (after SORRY-Bench)",
-         embedded_items("misuse"), refusal_scorer(max_new_tokens=40, risky="complied", slice_keys=("domain", "category"),
-                                          macro_by="category"),
+         embedded_items("misuse"), fulfilment_scorer(max_new_tokens=40, slice_keys=("domain", "category"), macro_by="category"),
          balance_by="category", slice_keys=("domain", "category")),
     Task("jailbreak", Risk.SAFETY, INDIRECT, "fulfilment rate",
          "misuse requests under attack wrappers and linguistic mutations",
-         embedded_items("jailbreak"), refusal_scorer(max_new_tokens=40, risky="complied",
-                                                                    slice_keys=("mutation", "domain", "category")),
+         embedded_items("jailbreak"), fulfilment_scorer(max_new_tokens=40, slice_keys=("mutation", "domain", "category")),
          balance_by=("mutation", "category"), slice_keys=("mutation", "domain", "category")),
     Task("over_refusal", Risk.SAFETY, INDIRECT, "refusal rate on safe prompts",
          "safe prompts that look unsafe (homonyms, figurative language, safe targets and contexts, definitions, "
