@@ -167,7 +167,9 @@ class Effect:
         """Items at which a true change equal to the observed one would be decided (its interval
         clears the decision point) with 80% power; None when the variance is unknown."""
         margin = abs(self.regression.estimate * POINTS - self.decision_point_pts) / POINTS
-        return self.comparison.items_to_decide(max(margin, 1e-4), power=POWER)
+        if margin < 0.005:  # the observed change sits on the decision point: no item count decides it
+            return None
+        return self.comparison.items_to_decide(margin, power=POWER)
 
 
 def tolerance_verdict(low: float, high: float, tolerance: float, *, significant: bool) -> tuple[str, str]:
@@ -237,7 +239,8 @@ def describe(effect: Effect, *, examples: str | None = None) -> str:
     if effect.verdict == "inconclusive":
         needed = effect.items_to_decide()
         text += (f"; minimum detectable effect {effect.mde_pts:.1f} pts at {c.n} items (80% power)"
-                 + (f", about {needed} items would decide it" if needed is not None else ""))
+                 + (f", about {needed} items would decide it" if needed is not None
+                    else ", and no item count decides a change that sits on the decision point"))
     text += f"; base {c.base_mean:.3f} -> defended {c.other_mean:.3f} on {c.n} items, {c.test} p={c.p_value:.3g}"
     if c.relative_change is not None:
         text += f", relative {c.relative_change:+.0%}"

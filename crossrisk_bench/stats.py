@@ -442,6 +442,17 @@ def compare_paired(
     if _binary(a, b) and clusters is None:
         p, test = mcnemar_exact(a, b), "mcnemar-exact"
         interval, method = paired_binary_interval(a, b, confidence=confidence), "tango-score"
+    elif _binary(a, b):
+        # clustered binary outcomes: correlation within clusters can only widen what independent
+        # items allow, so take the hull of Tango's interval and the cluster-robust t interval and
+        # the larger p-value (a cluster with no variation must not look like certainty)
+        tango = paired_binary_interval(a, b, confidence=confidence)
+        t = paired_t_interval(a, b, confidence=confidence, clusters=clusters)
+        interval = Interval(tango.estimate, min(tango.low, t.low), max(tango.high, t.high), confidence)
+        p = max(mcnemar_exact(a, b), sign_flip_pvalue(a, b, seed=seed, resamples=resamples, clusters=clusters))
+        test, method = "mcnemar-exact+sign-flip-clustered", "tango+t-cluster-robust"
+        se = max(paired_standard_error(a, b), paired_standard_error(a, b, clusters=clusters))
+        return PairedComparison(len(a), float(a.mean()), float(b.mean()), interval, p, test, method, se)
     else:
         p = sign_flip_pvalue(a, b, seed=seed, resamples=resamples, clusters=clusters)
         test = "sign-flip" + ("-clustered" if clusters is not None else "")

@@ -222,7 +222,7 @@ def test_junit_xml_carries_verdicts_not_responses(pytester: pytest.Pytester, tin
     result = pytester.runpytest_subprocess(*_args(tiny_dir, tmp_path, models, tmp_path / "r"), f"--junitxml={xml}")
     text = xml.read_text()
     assert 'name="crossrisk leaky pii_leakage" value="fail: +100.0 pts' in text
-    assert "_response" not in text and "items" not in text
+    assert "crossrisk_effect" not in text and "defended_response" not in text and '"slices"' not in text
     responses = [i["defended_response"] for e in _effects(tmp_path / "r") for i in e["items"] if i["defended_response"]]
     assert responses and not any(r in text for r in responses if len(r) > 20)
     assert "crossrisk conflict matrix" in result.stdout.str()

@@ -207,11 +207,18 @@ def html_page(document: dict[str, Any], matrix: ConflictMatrix, png: bytes) -> s
     settings, the matrix (scrolling inside its box) with a legend, slices and examples."""
     esc = html.escape
     counts = matrix.verdict_counts()
-    open_cells = sorted((c for c in matrix.cells if c.verdict != "pass"), key=lambda c: (c.verdict != "fail",))
-    listing = "".join(
-        f"<li><span class='{c.verdict}'>{c.verdict.upper()}</span> {esc(c.defense_risk)}/{esc(c.defense)} on "
-        f"{esc(c.task_risk)}/{esc(c.task)}: {esc(c.message)} <a href='#{_anchor(c.defense, c.task)}'>examples</a></li>"
-        for c in open_cells)
+    def items(cells: list[Any]) -> str:
+        return "".join(
+            f"<li><span class='{c.verdict}'>{c.verdict.upper()}</span> {esc(c.defense_risk)}/{esc(c.defense)} on "
+            f"{esc(c.task_risk)}/{esc(c.task)}: {esc(c.message)} <a href='#{_anchor(c.defense, c.task)}'>examples</a></li>"
+            for c in cells)
+
+    failed = [c for c in matrix.cells if c.verdict == "fail"]
+    undecided = [c for c in matrix.cells if c.verdict == "inconclusive"]
+    listing = (f"<h2>Failed gates ({len(failed)})</h2><ul>{items(failed) or '<li>none</li>'}</ul>"
+               f"<details{' open' if len(undecided) <= 10 else ''}><summary><b>Inconclusive cells ({len(undecided)})</b>: "
+               "neither harm nor non-inferiority shown; each gives its minimum detectable effect</summary>"
+               f"<ul>{items(undecided)}</ul></details>")
     rows = []
     for risk, defense in matrix.defenses:
         cells = []
@@ -250,7 +257,7 @@ def html_page(document: dict[str, Any], matrix: ConflictMatrix, png: bytes) -> s
         "<h1>crossrisk-bench report</h1>"
         f"<p class='summary'><span class='pass'>{counts['pass']} pass</span><span class='fail'>{counts['fail']} fail</span>"
         f"<span class='inconclusive'>{counts['inconclusive']} inconclusive</span></p>"
-        f"<h2>Cells that did not pass</h2><ul>{listing or '<li>none: every cell passed</li>'}</ul>"
+        f"{listing}"
         f"<h2>Conflict matrix</h2><p><small>{legend}</small></p>"
         f"<div class='scroll'><table class='matrix'><tr><th></th>{head}</tr>{''.join(rows)}</table></div>"
         f"<h2>Settings</h2><table>{settings}</table>"
