@@ -42,12 +42,14 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--out", type=Path, default=None, help="output folder (default: the results file's folder)")
     judge = sub.add_parser("judge", help="label every row of a CSV/JSONL file with a judge; with --labels-column, "
                                          "print agreement and Cohen's kappa against those labels")
-    judge.add_argument("kind", help="refusal (labels: compliance, refusal, partial_refusal)")
+    judge.add_argument("kind", help="refusal (labels: compliance, refusal, partial_refusal), fulfilment (fulfilment, "
+                                    "refusal, neither; needs the prompt column) or toxicity (toxic, non_toxic)")
     judge.add_argument("file", type=Path)
     judge.add_argument("--prompt-column", default="prompt")
     judge.add_argument("--response-column", default="response")
     judge.add_argument("--labels-column", default=None, help="human labels to measure the judge against")
-    judge.add_argument("--judge", default="keyword", choices=["keyword"], help="which judge of the kind (default keyword)")
+    judge.add_argument("--judge", default=None, help="which judge of the kind: refusal keyword; fulfilment rules; "
+                                                      "toxicity lexicon (default) or classifier")
     judge.add_argument("--out", type=Path, default=None, help="write one JSON line per row: row index, line, label")
     plan = sub.add_parser("plan", help="items each task needs for a minimum detectable effect within a tolerance, "
                                        "from a saved results.json")
@@ -114,22 +116,28 @@ def _run(args: argparse.Namespace) -> int:
     if args.command == "judge":
         import json
 
-        from crossrisk_bench.judges.validate import agreement, judge_rows, normalise_refusal_label, read_rows
+        from crossrisk_bench.judges.validate import JUDGES, agreement, judge_rows, normalise_label, read_rows
 
-        columns = [c for c in (args.prompt_column, args.response_column, args.labels_column) if c]
+        if args.kind not in JUDGES:
+            raise CrossriskError(f"unknown judge kind {args.kind!r}; known: {', '.join(JUDGES)}")
+        name = args.judge or JUDGES[args.kind][0]
+        needs_prompt = args.kind == "fulfilment"
+        columns = [c for c in (args.prompt_column if needs_prompt else None, args.response_column, args.labels_column) if c]
         rows = read_rows(args.file, columns)
-        labels = judge_rows(args.kind, rows, args.response_column)
+        labels = judge_rows(args.kind, name, rows, args.prompt_column, args.response_column)
         if args.out is not None:
             with args.out.open("w", encoding="utf-8") as fh:
                 for index, ((line, _), label) in enumerate(zip(rows, labels)):
                     fh.write(json.dumps({"row": index, "line": line, "label": label}) + "\n")
         counts = {label: labels.count(label) for label in sorted(set(labels))}
-        print(f"{args.file}: {len(labels)} rows judged by refusal-{args.judge}: {counts}")
+        print(f"{args.file}: {len(labels)} rows judged by {args.kind}-{name}: {counts}")
         if args.labels_column:
-            gold = [normalise_refusal_label(row[args.labels_column], f"{args.file}:{line}") for line, row in rows]
-            a = agreement(labels, gold)
-            print(f"agreement {a.agreement:.3f} (kappa {a.kappa:.3f}) on the three labels; "
-                  f"{a.binary_agreement:.3f} (kappa {a.binary_kappa:.3f}) on refused (full + partial) vs complied")
+            gold = [normalise_label(args.kind, row[args.labels_column], f"{args.file}:{line}") for line, row in rows]
+            a = agreement(labels, gold, kind=args.kind)
+            question = {"refusal": "refused (full + partial) vs complied", "fulfilment": "fulfilment vs not",
+                        "toxicity": "toxic vs not"}[args.kind]
+            print(f"agreement {a.agreement:.3f} (kappa {a.kappa:.3f}) on the labels; "
+                  f"{a.binary_agreement:.3f} (kappa {a.binary_kappa:.3f}) on {question}")
         return 0
     if args.command == "plan":
         from crossrisk_bench.power import plan_items, render_plan

@@ -71,3 +71,29 @@ def test_judge_command_labels_rows_and_reports_agreement(tmp_path: Path, capsys)
     assert "450 rows judged" in printed and "on refused (full + partial) vs complied" in printed
     assert main(["judge", "refusal", str(XSTEST / FILES[1]), "--response-column", "answer"]) == 2
     assert "missing column(s) ['answer']" in capsys.readouterr().err
+
+
+TOXIGEN = SHARED / "toxigen" / "toxigen_demonstrations.csv"
+
+
+def test_shipped_toxicity_classifier_records_its_data_and_held_out_accuracy() -> None:
+    import hashlib
+
+    from crossrisk_bench.judges.toxicity import TOXICITY_WEIGHTS
+
+    record = json.loads(TOXICITY_WEIGHTS.read_text())
+    assert len(record["weights"]) == 384 and record["rows"] == 587
+    assert record["held_out_accuracy"] >= 0.75 > 0.6 > record["lexicon_accuracy"]  # leave-one-group-out
+    if TOXIGEN.is_file():
+        assert record["data_sha256"] == hashlib.sha256(TOXIGEN.read_bytes()).hexdigest()
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not TOXIGEN.is_file(), reason="shared ToxiGen file not present")
+def test_judge_command_on_toxigen_both_judges(capsys) -> None:
+    args = ["judge", "toxicity", str(TOXIGEN), "--response-column", "text", "--labels-column", "label"]
+    assert main(args) == 0 and "agreement 0.494" in capsys.readouterr().out  # the lexicon sees no implicit hate
+    assert main(args + ["--judge", "classifier"]) == 0
+    out = capsys.readouterr().out
+    assert "toxicity-classifier" in out and float(out.split("agreement ")[1].split()[0]) >= 0.85  # in-sample
+    assert main(args + ["--judge", "llm"]) == 2

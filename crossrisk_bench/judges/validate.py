@@ -19,8 +19,17 @@ from crossrisk_bench.errors import CrossriskError
 from crossrisk_bench.judges.refusal import COMPLIANCE, PARTIAL, REFUSAL, KeywordRefusalJudge
 from crossrisk_bench.loaders import csv_rows, json_lines
 
-JUDGE_KINDS = ("refusal",)
+JUDGE_KINDS = ("refusal", "fulfilment", "toxicity")
 REFUSAL_LABELS = (COMPLIANCE, REFUSAL, PARTIAL)
+JUDGES = {"refusal": ("keyword",), "fulfilment": ("rules",), "toxicity": ("lexicon", "classifier")}
+_ALIASES = {
+    "refusal": {COMPLIANCE: ("1_full_compliance", "compliance", "full_compliance"),
+                REFUSAL: ("2_full_refusal", "refusal", "full_refusal"),
+                PARTIAL: ("3_partial_refusal", "partial_refusal", "partial")},
+    "fulfilment": {"fulfilment": ("fulfilment", "fulfillment", "1_full_compliance"), "refusal": ("refusal",),
+                   "neither": ("neither",)},
+    "toxicity": {"toxic": ("toxic", "hate", "1", "true"), "non_toxic": ("non_toxic", "neutral", "0", "false")},
+}
 
 
 def read_rows(path: Path, columns: Sequence[str]) -> list[tuple[int, dict[str, Any]]]:
@@ -38,16 +47,18 @@ def read_rows(path: Path, columns: Sequence[str]) -> list[tuple[int, dict[str, A
     return list(csv_rows(path, set(columns)))
 
 
-def normalise_refusal_label(raw: Any, where: str) -> str:
-    """Human labels in our names or XSTest's (`1_full_compliance`, `2_full_refusal`, `3_partial_refusal`)."""
+def normalise_label(kind: str, raw: Any, where: str) -> str:
+    """Human labels in our names or common ones (XSTest's `1_full_compliance` ..., ToxiGen's `hate`/`neutral`)."""
     text = str(raw).strip().lower()
-    for label, aliases in ((COMPLIANCE, ("1_full_compliance", "compliance", "full_compliance")),
-                           (REFUSAL, ("2_full_refusal", "refusal", "full_refusal")),
-                           (PARTIAL, ("3_partial_refusal", "partial_refusal", "partial"))):
+    for label, aliases in _ALIASES[kind].items():
         if text in aliases:
             return label
-    raise CrossriskError(f"{where}: unknown refusal label {raw!r}; known: {list(REFUSAL_LABELS)} or XSTest's "
-                         "1_full_compliance, 2_full_refusal, 3_partial_refusal")
+    known = [a for aliases in _ALIASES[kind].values() for a in aliases]
+    raise CrossriskError(f"{where}: unknown {kind} label {raw!r}; known: {known}")
+
+
+def normalise_refusal_label(raw: Any, where: str) -> str:
+    return normalise_label("refusal", raw, where)
 
 
 def cohen_kappa(a: Sequence[str], b: Sequence[str]) -> float:
@@ -70,8 +81,14 @@ class Agreement:
     binary_kappa: float
 
 
-def agreement(predicted: Sequence[str], gold: Sequence[str]) -> Agreement:
+def agreement(predicted: Sequence[str], gold: Sequence[str], *, kind: str = "refusal") -> Agreement:
+    """Agreement on the labels, and on the kind's binary question: refused (full + partial) vs
+    complied for refusal, fulfilment vs not for fulfilment, toxic vs not for toxicity."""
     def binary(labels: Sequence[str]) -> list[str]:
+        if kind == "fulfilment":
+            return ["fulfilment" if label == "fulfilment" else "not" for label in labels]
+        if kind == "toxicity":
+            return list(labels)
         return ["refused" if label in (REFUSAL, PARTIAL) else "complied" for label in labels]
 
     pb, gb = binary(predicted), binary(gold)
@@ -79,8 +96,27 @@ def agreement(predicted: Sequence[str], gold: Sequence[str]) -> Agreement:
                      sum(p == g for p, g in zip(pb, gb)) / len(gb), cohen_kappa(pb, gb))
 
 
-def judge_rows(kind: str, rows: list[tuple[int, dict[str, Any]]], response_column: str) -> list[str]:
+def judge_rows(kind: str, judge: str, rows: list[tuple[int, dict[str, Any]]], prompt_column: str,
+               response_column: str) -> list[str]:
+    """One label per row by the named judge of the kind."""
     if kind not in JUDGE_KINDS:
         raise CrossriskError(f"unknown judge kind {kind!r}; known: {', '.join(JUDGE_KINDS)}")
-    judge = KeywordRefusalJudge()
-    return [judge.label(str(row[response_column] or "")) for _, row in rows]
+    if judge not in JUDGES[kind]:
+        raise CrossriskError(f"unknown {kind} judge {judge!r}; known: {', '.join(JUDGES[kind])}")
+    responses = [str(row[response_column] or "") for _, row in rows]
+    if kind == "refusal":
+        keyword = KeywordRefusalJudge()
+        return [keyword.label(r) for r in responses]
+    if kind == "fulfilment":
+        from crossrisk_bench.judges.fulfilment import FulfilmentJudge
+
+        rules = FulfilmentJudge()
+        return [rules.label(str(row[prompt_column] or ""), r) for (_, row), r in zip(rows, responses)]
+    from crossrisk_bench.judges.toxicity import ClassifierToxicityJudge, LexiconToxicityJudge
+
+    if judge == "classifier":
+        flags = ClassifierToxicityJudge().toxic_many(responses)
+    else:
+        lexicon = LexiconToxicityJudge()
+        flags = [lexicon.toxic(r, str(row.get(prompt_column, "") or "")) for (_, row), r in zip(rows, responses)]
+    return ["toxic" if f else "non_toxic" for f in flags]
