@@ -19,6 +19,7 @@ from crossrisk_bench.effects import Effect, Policy, assess, describe, tolerance_
 from crossrisk_bench.errors import CrossriskError
 from crossrisk_bench.files import read_toml
 from crossrisk_bench.items import Item, take
+from crossrisk_bench.judges import JUDGE_VALIDATION
 from crossrisk_bench.risks import Risk
 from crossrisk_bench.tasks import TASKS
 from crossrisk_bench.tasks.base import TaskResult
@@ -220,6 +221,7 @@ def effect_record(effect: Effect, spec: DefenseSpec, base: TaskResult, defended:
         "task_risk": effect.task_risk.value,
         "metric": base.metric,
         "judge": base.judge,
+        "judge_validation": JUDGE_VALIDATION.get(base.judge, "not validated against external labels"),
         "n": c.n,
         "base_value": base.value,
         "defended_value": defended.value,

@@ -113,8 +113,9 @@ def model_card(document: dict[str, Any], matrix: ConflictMatrix) -> str:
              "Defenses evaluated:", ""]
     lines += [f"- `{d['name']}` ({d['target']}, {d['kind']}): {d['description']}" for d in defenses.values()]
     lines += ["", "Tasks (items, judge, interval):", ""]
-    lines += [f"- `{t}` ({r['task_risk']}): {r['metric']}; {r['n']} items; judge `{r['judge']}`; "
-              f"{r.get('test', '')} test, {r.get('interval', 'bootstrap')} interval" for t, r in tasks.items()]
+    lines += [f"- `{t}` ({r['task_risk']}): {r['metric']}; {r['n']} items; judge `{r['judge']}` "
+              f"({r.get('judge_validation', 'not recorded')}); {r.get('test', '')} test, "
+              f"{r.get('interval', 'bootstrap')} interval" for t, r in tasks.items()]
     lines += ["", "Change in risk under each defense, percentage points (utility: drop in accuracy), with the "
               f"{run.get('confidence', 0.95):.0%} interval and the gate's verdict:", ""]
     lines.append("| defense | " + " | ".join(f"{risk}/{task}" for risk, task in matrix.tasks) + " |")
@@ -250,6 +251,8 @@ def html_page(document: dict[str, Any], matrix: ConflictMatrix, png: bytes) -> s
     settings = "".join(f"<tr><th>{esc(str(k))}</th><td>{esc(json.dumps(v) if isinstance(v, (list, dict)) else str(v))}</td></tr>"
                        for k, v in list(run.items()) + [("git commit", document.get("git_commit")),
                                                           ("created", document.get("created"))])
+    judges = "".join(f"<tr><th>{esc(t)}</th><td>{esc(r['judge'])}</td><td>{esc(r.get('judge_validation', ''))}</td></tr>"
+                     for t, r in {r["task"]: r for r in document["effects"]}.items())
     legend = esc(LEGEND) + ". Colour: red = risk rose, blue = risk fell (utility: red = accuracy fell); hover a cell for its interval, q-value and minimum detectable effect."
     return (
         "<!doctype html><html><head><meta charset='utf-8'><title>crossrisk-bench report</title>"
@@ -261,6 +264,8 @@ def html_page(document: dict[str, Any], matrix: ConflictMatrix, png: bytes) -> s
         f"<h2>Conflict matrix</h2><p><small>{legend}</small></p>"
         f"<div class='scroll'><table class='matrix'><tr><th></th>{head}</tr>{''.join(rows)}</table></div>"
         f"<h2>Settings</h2><table>{settings}</table>"
+        f"<h2>Judges and what their accuracy rests on</h2><div class='scroll'><table>"
+        f"<tr><th>task</th><th>judge</th><th>validation</th></tr>{judges}</table></div>"
         f"<p><img alt='conflict matrix heatmap' src='data:image/png;base64,{base64.b64encode(png).decode()}'></p>"
         f"<h2>Per-task slices (mean outcome)</h2><div class='scroll'>{slices}</div>"
         f"<h2>Examples behind conflicts, failed and inconclusive gates</h2>{''.join(examples) or '<p>None.</p>'}"
