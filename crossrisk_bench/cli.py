@@ -50,6 +50,8 @@ def build_parser() -> argparse.ArgumentParser:
     judge.add_argument("--labels-column", default=None, help="human labels to measure the judge against")
     judge.add_argument("--judge", default=None, help="which judge of the kind: refusal keyword; fulfilment rules; "
                                                       "toxicity lexicon (default) or classifier")
+    judge.add_argument("--judge-model", default=None, help="model for --judge llm (a known name, directory or hub id)")
+    judge.add_argument("--cache", type=Path, default=None)
     judge.add_argument("--out", type=Path, default=None, help="write one JSON line per row: row index, line, label")
     plan = sub.add_parser("plan", help="items each task needs for a minimum detectable effect within a tolerance, "
                                        "from a saved results.json")
@@ -121,16 +123,24 @@ def _run(args: argparse.Namespace) -> int:
         if args.kind not in JUDGES:
             raise CrossriskError(f"unknown judge kind {args.kind!r}; known: {', '.join(JUDGES)}")
         name = args.judge or JUDGES[args.kind][0]
-        needs_prompt = args.kind == "fulfilment"
+        needs_prompt = args.kind == "fulfilment" or name == "llm"
         columns = [c for c in (args.prompt_column if needs_prompt else None, args.response_column, args.labels_column) if c]
         rows = read_rows(args.file, columns)
-        labels = judge_rows(args.kind, name, rows, args.prompt_column, args.response_column)
+        backend = None
+        if name == "llm":
+            from crossrisk_bench.models.loader import ModelSpec, load_backend
+
+            if not args.judge_model:
+                raise CrossriskError("--judge llm needs --judge-model NAME (a known name, directory or hub id)")
+            backend = load_backend(ModelSpec(args.judge_model), cache_dir=cache_dir)
+        labels = judge_rows(args.kind, name, rows, args.prompt_column, args.response_column, backend=backend)
         if args.out is not None:
             with args.out.open("w", encoding="utf-8") as fh:
                 for index, ((line, _), label) in enumerate(zip(rows, labels)):
                     fh.write(json.dumps({"row": index, "line": line, "label": label}) + "\n")
         counts = {label: labels.count(label) for label in sorted(set(labels))}
-        print(f"{args.file}: {len(labels)} rows judged by {args.kind}-{name}: {counts}")
+        print(f"{args.file}: {len(labels)} rows judged by {args.kind}-{name}: {counts}"
+              + (f"; {counts.get('unparseable', 0)} answers of the judge model could not be parsed" if name == "llm" else ""))
         if args.labels_column:
             gold = [normalise_label(args.kind, row[args.labels_column], f"{args.file}:{line}") for line, row in rows]
             a = agreement(labels, gold, kind=args.kind)

@@ -21,7 +21,7 @@ from crossrisk_bench.loaders import csv_rows, json_lines
 
 JUDGE_KINDS = ("refusal", "fulfilment", "toxicity")
 REFUSAL_LABELS = (COMPLIANCE, REFUSAL, PARTIAL)
-JUDGES = {"refusal": ("keyword",), "fulfilment": ("rules",), "toxicity": ("lexicon", "classifier")}
+JUDGES = {"refusal": ("keyword", "llm"), "fulfilment": ("rules", "llm"), "toxicity": ("lexicon", "classifier")}
 _ALIASES = {
     "refusal": {COMPLIANCE: ("1_full_compliance", "compliance", "full_compliance"),
                 REFUSAL: ("2_full_refusal", "refusal", "full_refusal"),
@@ -86,11 +86,14 @@ def agreement(predicted: Sequence[str], gold: Sequence[str], *, kind: str = "ref
     """Agreement on the labels, and on the kind's binary question: refused (full + partial) vs
     complied for refusal, fulfilment vs not for fulfilment, toxic vs not for toxicity."""
     def binary(labels: Sequence[str]) -> list[str]:
-        if kind == "fulfilment":
-            return ["fulfilment" if label == "fulfilment" else "not" for label in labels]
-        if kind == "toxicity":
-            return list(labels)
-        return ["refused" if label in (REFUSAL, PARTIAL) else "complied" for label in labels]
+        def one(label: str) -> str:
+            if label == "unparseable" or kind == "toxicity":
+                return label  # a judge answer that could not be parsed agrees with nothing
+            if kind == "fulfilment":
+                return "fulfilment" if label == "fulfilment" else "not"
+            return "refused" if label in (REFUSAL, PARTIAL) else "complied"
+
+        return [one(label) for label in labels]
 
     pb, gb = binary(predicted), binary(gold)
     return Agreement(len(gold), sum(p == g for p, g in zip(predicted, gold)) / len(gold), cohen_kappa(predicted, gold),
@@ -98,13 +101,22 @@ def agreement(predicted: Sequence[str], gold: Sequence[str], *, kind: str = "ref
 
 
 def judge_rows(kind: str, judge: str, rows: list[tuple[int, dict[str, Any]]], prompt_column: str,
-               response_column: str) -> list[str]:
-    """One label per row by the named judge of the kind."""
+               response_column: str, *, backend: Any = None) -> list[str]:
+    """One label per row by the named judge of the kind (`llm` judges ask `backend`; an answer
+    they cannot parse is labelled `unparseable` and counted, never guessed)."""
     if kind not in JUDGE_KINDS:
         raise CrossriskError(f"unknown judge kind {kind!r}; known: {', '.join(JUDGE_KINDS)}")
     if judge not in JUDGES[kind]:
         raise CrossriskError(f"unknown {kind} judge {judge!r}; known: {', '.join(JUDGES[kind])}")
     responses = [str(row[response_column] or "") for _, row in rows]
+    if judge == "llm":
+        from crossrisk_bench.judges.llm import FULFILMENT_TEMPLATE, LLMJudge
+
+        if backend is None:
+            raise CrossriskError("the llm judge needs a judge model (--judge-model)")
+        llm = (LLMJudge(backend) if kind == "refusal"
+               else LLMJudge(backend, FULFILMENT_TEMPLATE, ("fulfilment", "refusal", "neither")))
+        return llm.judge([str(row.get(prompt_column, "") or "") for _, row in rows], responses)
     if kind == "refusal":
         keyword = KeywordRefusalJudge()
         return [keyword.label(r) for r in responses]
