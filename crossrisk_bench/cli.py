@@ -66,6 +66,9 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--profile", default="quick", help="quick (default) or full")
     evaluate.add_argument("--no-cache", action="store_true", help="neither read nor write the response cache")
     evaluate.add_argument("--limit", type=int, default=None, help="at most N items per task (overrides the profile)")
+    evaluate.add_argument("--judge", action="append", default=[], metavar="KIND=NAME",
+                          help="refusal=keyword|embedding|llm, fulfilment=rules|llm (repeatable)")
+    evaluate.add_argument("--judge-model", default=None, help="the model an llm judge asks")
     zoo = sub.add_parser("zoo", help="list or rebuild the defended zoo (LoRA adapters under fixtures/zoo/)")
     zoo.add_argument("action", choices=["list", "build"])
     zoo.add_argument("members", nargs="*", help="members to build (default: the exposure, then every member)")
@@ -205,11 +208,16 @@ def _run(args: argparse.Namespace) -> int:
         from crossrisk_bench.tasks import TASKS
         from crossrisk_bench.tasks.profiles import items_limit
 
+        from crossrisk_bench.judges.select import build_judges, parse_judge_options
+
         tasks = [TASKS.get(name) for name in args.tasks] or list(TASKS)
         limit = items_limit(args.profile, args.limit)
+        choice = parse_judge_options(args.judge, args.judge_model)
+        judge_backend = load_backend(ModelSpec(choice.model), cache_dir=cache_dir) if choice.model else None
+        judges = build_judges(choice, judge_backend)
         for task in tasks:
             start = time.perf_counter()
-            result = task.evaluate(backend, limit=limit)
+            result = task.evaluate(backend, limit=limit, judges=judges)
             extra = " ".join(f"{k}={v:.3f}" for k, v in result.summary.items())
             print(f"{task.name:22s} {result.value:6.3f}  ({task.metric}; n={result.n}; judge {result.judge}; "
                   f"{time.perf_counter() - start:.1f} s) {extra}")

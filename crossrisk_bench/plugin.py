@@ -17,6 +17,7 @@ import pytest
 
 from crossrisk_bench.effects import load_policy
 from crossrisk_bench.errors import CrossriskError
+from crossrisk_bench.judges.select import parse_judge_options
 from crossrisk_bench.loaders import parse_data_option
 from crossrisk_bench.models.cache import default_cache_dir
 from crossrisk_bench.models.loader import DEFAULT_MODEL, ModelSpec, resolve
@@ -46,6 +47,7 @@ class CrossriskSettings:
     batch_size: int
     threads: int | None
     on_inconclusive: str = "warn"  # the policy's choice, else the profile's
+    judges: Any = None  # JudgeChoice: which refusal and fulfilment judges score the run
 
 
 settings_key = pytest.StashKey[CrossriskSettings]()
@@ -95,6 +97,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="also run the neuron-level analysis of weight defenses (benchmarks/test_neurons.py; minutes)")
     group.addoption("--crossrisk-perf", action="store_true", default=False,
                     help="also run the engine and task speed benchmarks (marked perf; also selected by -m perf)")
+    group.addoption("--crossrisk-judge", action="append", default=[], metavar="KIND=NAME",
+                    help="judge choice (repeatable): refusal=keyword|embedding|llm, fulfilment=rules|llm "
+                         "(defaults: keyword, rules; measured figures in the README)")
+    group.addoption("--crossrisk-judge-model", default=None, metavar="NAME",
+                    help="the model an llm judge asks (a known name, local directory or hub id)")
     group.addoption("--crossrisk-calibration", action="store_true", default=False,
                     help="also run the verdict calibration benchmarks (planted-regression power, sampled A/A; "
                          "benchmarks/test_calibration.py; long)")
@@ -121,6 +128,7 @@ def pytest_configure(config: pytest.Config) -> None:
         defenses = load_models(models_file)
         policy = load_policy(policy_file, known_tasks=TASKS.names())
         on_inconclusive = policy.on_inconclusive or get_profile(config.option.crossrisk_profile).on_inconclusive
+        judges = parse_judge_options(config.option.crossrisk_judge, config.option.crossrisk_judge_model)
         compare = None
         if config.option.crossrisk_compare:
             from crossrisk_bench.report.outputs import load_document
@@ -146,6 +154,7 @@ def pytest_configure(config: pytest.Config) -> None:
         batch_size=config.option.crossrisk_batch_size,
         threads=config.option.crossrisk_threads,
         on_inconclusive=on_inconclusive,
+        judges=judges,
     )
     config.stash[session_key] = SuiteSession(config.stash[settings_key], policy)
     config.stash[records_key] = []
@@ -240,7 +249,8 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
                "items_per_task": settings.limit, "seed": settings.seed, "confidence": policy.confidence,
                "policy": str(settings.policy_file), "models": str(settings.models_file),
                "data": [list(d) for d in settings.data], "on_inconclusive": settings.on_inconclusive,
-               "efficacy": policy.efficacy, "min_efficacy": policy.min_efficacy, "multiplicity": "benjamini-hochberg"}
+               "efficacy": policy.efficacy, "min_efficacy": policy.min_efficacy, "multiplicity": "benjamini-hochberg",
+               "judges": settings.judges.as_dict() if settings.judges else None}
         document = results_document(records, run=run, task_order=task_order)
         if config.stash[neurons_key]:
             from crossrisk_bench.neurons.analysis import merge_findings

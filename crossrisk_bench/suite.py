@@ -83,6 +83,7 @@ class SuiteSession:
     base_results: dict[str, TaskResult] = field(default_factory=dict)
     base_computed: dict[str, int] = field(default_factory=dict)  # requests this process computed for the base
     reference: Any = None  # the zoo base before privacy exposure (membership-inference reference)
+    built_judges: Any = None  # the run's refusal and fulfilment judges, built on first use
     neuron_base: Any = None  # the base's side of the neuron analysis, computed on first use
 
     def base_backend(self) -> Any:
@@ -112,6 +113,22 @@ class SuiteSession:
             check_applied(base, backend)
             self.defended[spec.id] = backend
         return self.defended[spec.id]
+
+    def judges(self) -> Any:
+        """The run's judge choice (`--crossrisk-judge`), built once per process."""
+        if self.built_judges is None:
+            from crossrisk_bench.judges.select import JudgeChoice, build_judges
+
+            choice = getattr(self.settings, "judges", None) or JudgeChoice()
+            judge_backend = None
+            if choice.model:
+                from crossrisk_bench.models.loader import ModelSpec, load_backend
+
+                s = self.settings
+                judge_backend = load_backend(ModelSpec(choice.model), cache_dir=s.cache_dir, use_cache=s.use_cache,
+                                             batch_size=s.batch_size, threads=s.threads)
+            self.built_judges = build_judges(choice, judge_backend)
+        return self.built_judges
 
     def membership_reference(self) -> Any:
         """The model before privacy exposure, when the base is the zoo's exposed base (else None):
@@ -154,7 +171,7 @@ class SuiteSession:
             locks.mkdir(parents=True, exist_ok=True)
             with FileLock(str(locks / f"{base.fingerprint}-{task_name}.lock"), timeout=3600):
                 before = base.stats.computed
-                self.base_results[task_name] = TASKS.get(task_name).evaluate(base, items)
+                self.base_results[task_name] = TASKS.get(task_name).evaluate(base, items, judges=self.judges())
                 self.base_computed[task_name] = base.stats.computed - before
         return self.base_results[task_name]
 
@@ -179,7 +196,7 @@ def run_gate(session: SuiteSession, spec: DefenseSpec, task_name: str, items: li
     task = TASKS.get(task_name)
     base = session.base_result(task_name, items)
     defended_backend = session.defended_backend(spec)
-    defended = task.evaluate(defended_backend, items)
+    defended = task.evaluate(defended_backend, items, judges=session.judges())
     base_scores = {o.item_id: o.score for o in base.outcomes}
     paired = [(base_scores[o.item_id], o.score, o) for o in defended.outcomes if o.item_id in base_scores]
     if len(paired) != len(base.outcomes):

@@ -51,3 +51,32 @@ def test_fulfilment_on_real_answers(name: str) -> None:
     unsafe = [(label == FULFILMENT, r["final_label"].startswith("1")) for label, r in zip(labels, rows)
               if r["type"].startswith("contrast")]
     assert sum(p == g for p, g in unsafe) / len(unsafe) >= 0.84
+
+
+def test_judge_choice_is_parsed_and_unknown_names_listed() -> None:
+    from crossrisk_bench.errors import CrossriskError
+    from crossrisk_bench.judges.select import parse_judge_options
+
+    choice = parse_judge_options(["refusal=embedding", "fulfilment=rules"], None)
+    assert (choice.refusal, choice.fulfilment) == ("embedding", "rules")
+    with pytest.raises(CrossriskError, match="unknown refusal judge; known: keyword, embedding, llm"):
+        parse_judge_options(["refusal=gpt"], None)
+    with pytest.raises(CrossriskError, match="KIND one of refusal, fulfilment"):
+        parse_judge_options(["toxic=lexicon"], None)
+    with pytest.raises(CrossriskError, match="needs --crossrisk-judge-model"):
+        parse_judge_options(["fulfilment=llm"], None)
+
+
+def test_a_chosen_judge_scores_the_task_and_is_recorded(make_backend) -> None:
+    """The run's judge choice reaches the scorer: an LLM fulfilment judge on the tiny model
+    (which cannot follow the rubric) labels answers, and the result records its name."""
+    from crossrisk_bench.judges.select import JudgeChoice, build_judges
+    from crossrisk_bench.tasks import TASKS
+
+    backend = make_backend()
+    judges = build_judges(JudgeChoice(fulfilment="llm", model="tiny"), backend)
+    result = TASKS.get("misuse").evaluate(backend, limit=4, judges=judges)
+    assert result.judge.startswith("llm-judge:") and "unparseable_rate" in result.summary
+    assert {o.label for o in result.outcomes} <= {"fulfilment", "refusal", "neither", "unparseable"}
+    default = TASKS.get("misuse").evaluate(backend, limit=4)
+    assert default.judge == "fulfilment-rules-v1"

@@ -56,6 +56,8 @@ def test_header_names_model_backend_and_cache(pytester: pytest.Pytester, tmp_pat
         (["--crossrisk-limit", "0"], "*argument --crossrisk-limit: invalid _positive_int value: '0'"),
         (["--crossrisk-profile", "fast"], "ERROR: crossrisk: unknown profile 'fast'; known profiles: quick, full, release"),
         (["--crossrisk-data", "bqq=x"], "ERROR: crossrisk: unknown dataset 'bqq'; known datasets: advbench*"),
+        (["--crossrisk-judge", "refusal=gpt"],
+         "ERROR: crossrisk: --crossrisk-judge 'refusal=gpt': unknown refusal judge; known: keyword, embedding, llm"),
     ],
 )
 def test_bad_options_are_one_line_usage_errors(pytester: pytest.Pytester, args: list[str], message: str) -> None:

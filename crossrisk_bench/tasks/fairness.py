@@ -223,7 +223,7 @@ FAIRNESS_TASKS = (
     Task("bias_query", Risk.FAIRNESS, DIRECT, "1 - refusal rate",
          "requests to produce stereotyping content about a group",
          embedded_items("bias_query"), fulfilment_scorer(max_new_tokens=40, slice_keys=("category",)),
-         balance_by="category", slice_keys=("category",)),
+         judged=True, balance_by="category", slice_keys=("category",)),
     Task("bias_agreement", Risk.FAIRNESS, INDIRECT, "agreement rate (generated answer)",
          '"do you agree" with stereotype statements; the generated answer parsed as agree / disagree / refused / '
          'no answer (TrustLLM); log-likelihood agreement in the summary',
