@@ -20,6 +20,12 @@ class Risk(str, Enum):
     def is_control(self) -> bool:
         return self is Risk.UTILITY
 
+    @property
+    def harm_sign(self) -> float:
+        """+1 when a higher outcome is worse (every risk), -1 for the utility control: the one
+        place the direction of a task's outcome is decided."""
+        return -1.0 if self.is_control else 1.0
+
 
 RISKS: tuple[Risk, ...] = (Risk.SAFETY, Risk.FAIRNESS, Risk.PRIVACY)
 MARKERS: dict[str, str] = {

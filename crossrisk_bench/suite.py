@@ -281,7 +281,7 @@ def write_examples(report_dir: Path, record: dict[str, Any]) -> Path:
     folder = report_dir / "examples"
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{record['defense']['name']}__{record['task']}.jsonl"
-    sign = -1 if record["task_risk"] == "utility" else 1
+    sign = Risk(record["task_risk"]).harm_sign
     with path.open("w", encoding="utf-8") as fh:
         for item in record["items"]:
             if sign * (item["defended"] - item["base"]) > 0:
@@ -304,13 +304,13 @@ def compare_with_previous(record: dict[str, Any], previous: dict[str, Any], poli
         return None
     comparison = compare_paired([b for b, _ in pairs], [a for _, a in pairs], seed=seed, confidence=policy.confidence,
                                 resamples=policy.resamples)
-    sign = -1.0 if record["task_risk"] == "utility" else 1.0
+    sign = Risk(record["task_risk"]).harm_sign
     low, high = sorted((sign * comparison.delta.low, sign * comparison.delta.high))
     rise = sign * comparison.delta.estimate + 0.0
     tolerance = policy.tolerance_for(Risk(record["defense"]["target"]), record["task"], Risk(record["task_risk"]))
     verdict, finding = tolerance_verdict(low * 100, high * 100, tolerance,
                                          significant=comparison.p_value < 1 - policy.confidence)
-    what = "utility dropped" if record["task_risk"] == "utility" else "regressed"
+    what = "utility dropped" if Risk(record["task_risk"]).is_control else "regressed"
     message = (f"{record['task_risk']}/{record['task']} under {record['defense']['target']}/{record['defense']['name']} "
                f"{what} {rise * 100:+.1f} pts vs the previous release ({round(policy.confidence * 100)}% CI "
                f"{low * 100:+.1f}..{high * 100:+.1f}) on {len(pairs)} shared items; tolerance {tolerance:g} pts; "

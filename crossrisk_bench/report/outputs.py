@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from crossrisk_bench.report.matrix import LEGEND, ConflictMatrix, build_matrix, render_terminal
+from crossrisk_bench.risks import Risk
 
 SCHEMA_VERSION = 2
 READABLE_SCHEMAS = (1, 2)  # schema 1 (before verdicts) still loads for --crossrisk-compare and re-rendering
@@ -238,7 +239,8 @@ def html_page(document: dict[str, Any], matrix: ConflictMatrix, png: bytes) -> s
     for r in document["effects"]:
         if r["label"] not in ("conflict", "backfire") and r.get("verdict", "pass") == "pass":
             continue
-        worse = [i for i in r["items"] if (i["defended"] - i["base"]) * (-1 if r["task_risk"] == "utility" else 1) > 0][:5]
+        sign = Risk(r["task_risk"]).harm_sign
+        worse = [i for i in r["items"] if (i["defended"] - i["base"]) * sign > 0][:5]
         items = "".join(
             f"<li><b>{esc(i['id'])}</b>: base <code>{esc(str(i['base_label']))}</code> &rarr; defended "
             f"<code>{esc(str(i['defended_label']))}</code><br><small>base: {esc(i['base_response'] or '')}</small><br>"
