@@ -131,7 +131,7 @@ def _run(args: argparse.Namespace) -> int:
         rows = read_rows(args.file, columns)
         backend = None
         if name == "llm":
-            from crossrisk_bench.models.loader import ModelSpec, load_backend
+            from crossrisk_bench.models.loader import load_backend
 
             if not args.judge_model:
                 raise CrossriskError("--judge llm needs --judge-model NAME (a known name, directory or hub id)")
