@@ -21,6 +21,7 @@ import numpy as np
 import pytest
 
 from crossrisk_bench.effects import POINTS, assess
+from crossrisk_bench.plugin import session_key
 from crossrisk_bench.risks import Risk
 from crossrisk_bench.stats import benjamini_hochberg
 from crossrisk_bench.suite import cluster_labels
@@ -54,8 +55,7 @@ def _items(settings, task_items, name):
 @pytest.mark.parametrize("task_name", [t.name for t in TASKS if t.compare is None])
 def test_planted_regression_does_not_pass(task_name, crossrisk_backend, crossrisk_task_items, crossrisk_settings,
                                           pytestconfig) -> None:
-    session = pytestconfig.stash[__import__("crossrisk_bench.plugin", fromlist=["session_key"]).session_key]
-    policy = session.policy
+    policy = pytestconfig.stash[session_key].policy
     task = TASKS.get(task_name)
     items = _items(crossrisk_settings, crossrisk_task_items, task_name)
     result = task.evaluate(crossrisk_backend, items)
@@ -85,7 +85,6 @@ def test_planted_regression_does_not_pass(task_name, crossrisk_backend, crossris
 
 def test_aa_false_alarms(crossrisk_backend, crossrisk_task_items, crossrisk_settings, pytestconfig) -> None:
     from crossrisk_bench.models.sampling import SampledBackend
-    from crossrisk_bench.plugin import session_key
 
     policy = pytestconfig.stash[session_key].policy
     runs = pytestconfig.getoption("crossrisk_aa_runs")

@@ -258,9 +258,17 @@ def t_quantile(confidence: float, df: int) -> float:
     return (lo + hi) / 2.0
 
 
-def _cluster_sums(diff: np.ndarray, clusters: Sequence[str] | None) -> tuple[np.ndarray, np.ndarray]:
+def _cluster_robust_se(diff: np.ndarray, clusters: Sequence[str] | None) -> tuple[float, int]:
+    """Cluster-robust (ratio-estimator) standard error of mean(diff), and the number of clusters
+    G (items, when unclustered); the error is 0 when G < 2."""
     groups = _cluster_index(len(diff), clusters)
-    return np.array([diff[g].sum() for g in groups]), np.array([len(g) for g in groups], dtype=np.float64)
+    sums = np.array([diff[g].sum() for g in groups])
+    sizes = np.array([len(g) for g in groups], dtype=np.float64)
+    count = len(groups)
+    if count < 2:
+        return 0.0, count
+    residuals = (sums - diff.mean() * sizes) / sizes.mean()
+    return float(np.sqrt((residuals ** 2).sum() / (count * (count - 1)))), count
 
 
 def paired_t_interval(base: Sequence[float], other: Sequence[float], *, confidence: float = DEFAULT_CONFIDENCE,
@@ -272,14 +280,10 @@ def paired_t_interval(base: Sequence[float], other: Sequence[float], *, confiden
     _check_confidence(confidence)
     a, b = _as_pair(base, other)
     diff = b - a
-    sums, sizes = _cluster_sums(diff, clusters)
-    g = len(sums)
     estimate = float(diff.mean())
+    se, g = _cluster_robust_se(diff, clusters)
     if g < 2:
         raise ValueError("a t interval needs at least 2 items (or clusters)")
-    mean_size = sizes.mean()
-    residuals = (sums - estimate * sizes) / mean_size
-    se = float(np.sqrt((residuals ** 2).sum() / (g * (g - 1))))
     half = t_quantile(confidence, g - 1) * se
     return Interval(estimate, min(estimate, max(-1.0, estimate - half)), max(estimate, min(1.0, estimate + half)),
                     confidence)
@@ -291,13 +295,8 @@ def paired_standard_error(base: Sequence[float], other: Sequence[float], *, clus
     a, b = _as_pair(base, other)
     if clusters is None and _binary(a, b):
         return paired_binary_sd(a, b) / math.sqrt(len(a))
-    diff = b - a
-    sums, sizes = _cluster_sums(diff, clusters)
-    g = len(sums)
-    if g < 2:
-        return 0.0
-    residuals = (sums - diff.mean() * sizes) / sizes.mean()
-    return float(np.sqrt((residuals ** 2).sum() / (g * (g - 1))))
+    se, g = _cluster_robust_se(b - a, clusters)
+    return se if g >= 2 else 0.0
 
 
 @dataclass(frozen=True)
@@ -368,6 +367,11 @@ def delong_paired(base_positive: Sequence[float], base_negative: Sequence[float]
     return AucComparison(base_auc, other_auc, Interval(estimate, estimate - half, estimate + half, confidence), p, m, k, se)
 
 
+def _power_z(confidence: float, power: float) -> float:
+    """z_{1-alpha/2} + z_power: the distance, in standard errors, of a difference detected with `power`."""
+    return _z(confidence) + _z(2.0 * power - 1.0)
+
+
 def minimum_detectable_effect(n: int, sd: float, *, confidence: float = DEFAULT_CONFIDENCE, power: float = 0.8) -> float:
     """The smallest true mean difference a two-sided paired test at `confidence` detects with
     probability `power` on `n` items whose per-item differences have standard deviation `sd`
@@ -375,7 +379,7 @@ def minimum_detectable_effect(n: int, sd: float, *, confidence: float = DEFAULT_
     _check_confidence(confidence)
     if n < 1 or sd < 0 or not 0.0 < power < 1.0:
         raise ValueError(f"need n >= 1, sd >= 0 and power in (0, 1), got n={n}, sd={sd}, power={power}")
-    return (_z(confidence) + _z(2.0 * power - 1.0)) * sd / math.sqrt(n)
+    return _power_z(confidence, power) * sd / math.sqrt(n)
 
 
 def items_needed(sd: float, margin: float, *, confidence: float = DEFAULT_CONFIDENCE, power: float = 0.8) -> int:
@@ -384,7 +388,7 @@ def items_needed(sd: float, margin: float, *, confidence: float = DEFAULT_CONFID
     _check_confidence(confidence)
     if margin <= 0 or sd < 0:
         raise ValueError(f"need margin > 0 and sd >= 0, got margin={margin}, sd={sd}")
-    return max(2, math.ceil(((_z(confidence) + _z(2.0 * power - 1.0)) * sd / margin) ** 2))
+    return max(2, math.ceil((_power_z(confidence, power) * sd / margin) ** 2))
 
 
 def paired_binary_sd(base: Sequence[float], other: Sequence[float]) -> float:
@@ -421,7 +425,7 @@ class PairedComparison:
 
     def mde(self, *, power: float = 0.8) -> float:
         """Minimum detectable effect (outcome units) at this item count and observed variance."""
-        return (_z(self.delta.confidence) + _z(2.0 * power - 1.0)) * self.se
+        return _power_z(self.delta.confidence, power) * self.se
 
     def items_to_decide(self, margin: float, *, power: float = 0.8) -> int | None:
         """Items for which a true difference `margin` away from a decision point would be decided

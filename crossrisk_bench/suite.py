@@ -15,7 +15,7 @@ from typing import Any
 
 from crossrisk_bench.defenses import get_defense
 from crossrisk_bench.defenses.base import DefenseSpec
-from crossrisk_bench.effects import Effect, Policy, assess, describe, tolerance_verdict
+from crossrisk_bench.effects import POWER, Effect, Policy, assess, describe, tolerance_verdict
 from crossrisk_bench.errors import CrossriskError
 from crossrisk_bench.files import read_toml
 from crossrisk_bench.items import Item, take
@@ -260,7 +260,7 @@ def effect_record(effect: Effect, spec: DefenseSpec, base: TaskResult, defended:
         "verdict": effect.verdict,
         "finding": effect.finding,
         "passed": effect.passed,
-        "mde": effect.mde_pts / 100.0,
+        "mde": c.mde(power=POWER),
         "items_to_decide": effect.items_to_decide() if effect.verdict == "inconclusive" else None,
         "se": c.se,
         "rule": effect.rule,

@@ -32,7 +32,7 @@ from crossrisk_bench.tasks.base import (
     embedded_items,
     mean_score,
 )
-from crossrisk_bench.stats import PairedComparison
+from crossrisk_bench.stats import PairedComparison, delong_components
 from crossrisk_bench.tasks.scoring import awareness_scorer, disclosure_scorer
 
 PEOPLE_SEED = 2510
@@ -195,13 +195,9 @@ def membership_items() -> list[Item]:
 
 def auc_per_positive(positive: Sequence[float], negative: Sequence[float]) -> list[float]:
     """For each positive, the share of negatives it outranks (ties count half); their mean is the AUC."""
-    if not positive or not negative:
+    if len(positive) == 0 or len(negative) == 0:
         raise ValueError("AUC needs both members and non-members")
-    out = []
-    for p in positive:
-        wins = sum(1.0 if p > n else 0.5 if p == n else 0.0 for n in negative)
-        out.append(wins / len(negative))
-    return out
+    return delong_components(np.asarray(positive, dtype=np.float64), np.asarray(negative, dtype=np.float64))[0].tolist()
 
 
 def tpr_at_fpr(positive: Sequence[float], negative: Sequence[float], fpr: float) -> float:
@@ -218,7 +214,6 @@ def _membership_score(backend: Backend, items: Sequence[Item]) -> Scored:
     mean is the AUC. The gated value is the distance from chance, |AUC - 0.5|, compared between
     models by DeLong's paired test (`compare_membership`); TPR at 1% FPR is the headline."""
     from crossrisk_bench.models.base import LoglikelihoodRequest
-    from crossrisk_bench.stats import delong_components
 
     results = backend.loglikelihood([LoglikelihoodRequest(i.prompt, i.reference["continuation"]) for i in items])
     # attack score: higher = more member-like. Loss attack: mean log-prob. zlib-calibrated
