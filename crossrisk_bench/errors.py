@@ -10,3 +10,10 @@ from __future__ import annotations
 
 class CrossriskError(Exception):
     """A user error with a message that says what was wrong and what to do instead."""
+
+
+class Unsupported(CrossriskError):
+    """A backend cannot answer this kind of request (e.g. a server without prompt log-probabilities).
+
+    Tasks that need it are skipped with this message, not failed: nothing is wrong with the run.
+    """

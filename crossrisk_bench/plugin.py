@@ -16,11 +16,12 @@ from typing import Any
 import pytest
 
 from crossrisk_bench.effects import load_policy
-from crossrisk_bench.errors import CrossriskError
+from crossrisk_bench.errors import CrossriskError, Unsupported
 from crossrisk_bench.judges.select import parse_judge_options
 from crossrisk_bench.loaders import parse_data_option
 from crossrisk_bench.models.cache import default_cache_dir
 from crossrisk_bench.models.loader import DEFAULT_MODEL, ModelSpec, resolve
+from crossrisk_bench.models.served import ServerOptions
 from crossrisk_bench.paths import FIXTURES
 from crossrisk_bench.risks import MARKERS
 from crossrisk_bench.suite import SuiteSession, load_models, models_base
@@ -48,6 +49,23 @@ class CrossriskSettings:
     threads: int | None
     on_inconclusive: str = "warn"  # the policy's choice, else the profile's
     judges: Any = None  # JudgeChoice: which refusal and fulfilment judges score the run
+    left_out: tuple[str, ...] = ()  # weights defenses left out because the base is served
+
+
+def model_spec_from_options(option: Any, model: str) -> ModelSpec:
+    """The base model's `ModelSpec` from the command line (local, hub or served)."""
+    server = None
+    if option.crossrisk_backend == "openai" or option.crossrisk_base_url:
+        if not option.crossrisk_base_url:
+            raise CrossriskError("--crossrisk-backend openai needs --crossrisk-base-url URL")
+        if option.crossrisk_backend != "openai":
+            raise CrossriskError("--crossrisk-base-url is for --crossrisk-backend openai")
+        server = ServerOptions(option.crossrisk_base_url, api_key_env=option.crossrisk_api_key_env,
+                               concurrency=option.crossrisk_concurrency, timeout=option.crossrisk_timeout,
+                               tokenizer=option.crossrisk_tokenizer)
+    return ModelSpec(model=model, adapter=option.crossrisk_adapter, dtype=option.crossrisk_dtype,
+                     revision=option.crossrisk_revision, device=option.crossrisk_device,
+                     backend=option.crossrisk_backend, server=server)
 
 
 settings_key = pytest.StashKey[CrossriskSettings]()
@@ -71,7 +89,26 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                          f"`base`, else {DEFAULT_MODEL})")
     group.addoption("--crossrisk-adapter", default=None, metavar="DIR",
                     help="PEFT/LoRA adapter directory applied on top of --crossrisk-model")
-    group.addoption("--crossrisk-dtype", default="float32", metavar="DTYPE", help="float32 (default), bfloat16 or float16")
+    group.addoption("--crossrisk-dtype", default=None, metavar="DTYPE",
+                    help="float32, bfloat16 or float16 (default: float32 on CPU, bfloat16 on a GPU)")
+    group.addoption("--crossrisk-device", default="auto", metavar="DEVICE",
+                    help="auto (default: a GPU where one exists, else the CPU), cpu, cuda or cuda:N")
+    group.addoption("--crossrisk-revision", default=None, metavar="REV",
+                    help="hub revision (commit, tag or branch) of a hub model, recorded in results")
+    group.addoption("--crossrisk-backend", default="hf", metavar="KIND",
+                    help="hf (default: load the model here) or openai (a model served behind an OpenAI-compatible "
+                         "API: vLLM, TGI, SGLang, llama.cpp, transformers serve)")
+    group.addoption("--crossrisk-base-url", default=None, metavar="URL",
+                    help="the server's base URL for --crossrisk-backend openai, e.g. http://127.0.0.1:8000/v1")
+    group.addoption("--crossrisk-api-key-env", default=None, metavar="VAR",
+                    help="environment variable holding the server's API key (the key is never written anywhere)")
+    group.addoption("--crossrisk-concurrency", type=_positive_int, default=8, metavar="N",
+                    help="requests in flight to a served model (default 8)")
+    group.addoption("--crossrisk-timeout", type=float, default=120.0, metavar="SECONDS",
+                    help="timeout of one request to a served model (default 120)")
+    group.addoption("--crossrisk-tokenizer", default=None, metavar="NAME",
+                    help="the served model's tokenizer (directory or hub id): lets log-likelihood tasks render "
+                         "chat prompts and send token ids")
     group.addoption("--crossrisk-profile", default="quick", metavar="NAME",
                     help="; ".join(f"{p.name}: {p.description}" for p in PROFILES.values()) + " (default quick)")
     group.addoption("--crossrisk-limit", type=_positive_int, default=None, metavar="N",
@@ -120,12 +157,20 @@ def pytest_configure(config: pytest.Config) -> None:
     try:
         models_file = Path(config.option.crossrisk_models or FIXTURES / "models.toml").expanduser()
         model = config.option.crossrisk_model or models_base(models_file) or DEFAULT_MODEL
-        spec = ModelSpec(model=model, adapter=config.option.crossrisk_adapter, dtype=config.option.crossrisk_dtype)
+        spec = model_spec_from_options(config.option, model)
         resolve(spec)
         limit = items_limit(config.option.crossrisk_profile, config.option.crossrisk_limit)
         data = tuple(parse_data_option(value) for value in config.option.crossrisk_data)
         policy_file = Path(config.option.crossrisk_policy or FIXTURES / "policy.toml").expanduser()
         defenses = load_models(models_file)
+        left_out: tuple[str, ...] = ()
+        if spec.backend != "hf":
+            left_out = tuple(d.name for d in defenses if d.kind == "weights")
+            defenses = tuple(d for d in defenses if d.kind != "weights")
+            if not defenses:
+                raise CrossriskError(f"{models_file} lists only weights defenses, which need the model's weights; "
+                                     "a served base takes prompt and filter defenses and served checkpoints "
+                                     "(models.toml entries with base_url and model)")
         policy = load_policy(policy_file, known_tasks=TASKS.names())
         on_inconclusive = policy.on_inconclusive or get_profile(config.option.crossrisk_profile).on_inconclusive
         judges = parse_judge_options(config.option.crossrisk_judge, config.option.crossrisk_judge_model)
@@ -155,6 +200,7 @@ def pytest_configure(config: pytest.Config) -> None:
         threads=config.option.crossrisk_threads,
         on_inconclusive=on_inconclusive,
         judges=judges,
+        left_out=left_out,
     )
     config.stash[session_key] = SuiteSession(config.stash[settings_key], policy)
     config.stash[records_key] = []
@@ -245,7 +291,8 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
         from crossrisk_bench.report.outputs import results_document, write_reports
 
         policy = config.stash[session_key].policy
-        run = {"model": settings.model.model, "adapter": settings.model.adapter, "profile": settings.profile,
+        run = {"model": settings.model.model, "adapter": settings.model.adapter, "backend": settings.model.as_dict(),
+               "profile": settings.profile,
                "items_per_task": settings.limit, "seed": settings.seed, "confidence": policy.confidence,
                "policy": str(settings.policy_file), "models": str(settings.models_file),
                "data": [list(d) for d in settings.data], "on_inconclusive": settings.on_inconclusive,
@@ -264,12 +311,20 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     settings = config.stash.get(settings_key, None)
     if settings is None:
         return []
-    model = settings.model.model + (f" + adapter {settings.model.adapter}" if settings.model.adapter else "")
+    spec = settings.model
+    model = spec.model + (f" + adapter {spec.adapter}" if spec.adapter else "")
+    model += f"@{spec.revision}" if spec.revision else ""
     cache = f"{settings.cache_dir / 'responses.sqlite'}" if settings.use_cache else "off (--crossrisk-no-cache)"
     items = "all" if settings.limit is None else settings.limit
-    return [f"crossrisk: model={model} backend=hf dtype={settings.model.dtype} cache={cache}",
-            f"crossrisk: profile={settings.profile} items per task={items} seed={settings.seed} "
-            f"on_inconclusive={settings.on_inconclusive}"]
+    where = (f"backend=openai url={spec.server.api_root}" if spec.server is not None
+             else f"backend=hf device={spec.device} dtype={spec.dtype or 'float32 (bfloat16 on a GPU)'}")
+    lines = [f"crossrisk: model={model} {where} cache={cache}",
+             f"crossrisk: profile={settings.profile} items per task={items} seed={settings.seed} "
+             f"on_inconclusive={settings.on_inconclusive}"]
+    if settings.left_out:
+        lines.append(f"crossrisk: served base: weights defenses left out (they need local weights): "
+                     f"{', '.join(settings.left_out)}")
+    return lines
 
 
 @pytest.fixture(scope="session")
@@ -300,23 +355,15 @@ def crossrisk_task_items(crossrisk_settings: CrossriskSettings) -> Any:
 
 
 @pytest.fixture(scope="session")
-def crossrisk_backend(crossrisk_settings: CrossriskSettings) -> Any:
-    """The base model as a `Backend`, loaded once per session (per xdist worker)."""
-    from crossrisk_bench.models.loader import load_backend
-
+def crossrisk_backend(crossrisk_settings: CrossriskSettings, pytestconfig: pytest.Config) -> Any:
+    """The base model as a `Backend`, loaded once per session (per xdist worker); the same object
+    the gates compare defended models with."""
+    session = pytestconfig.stash[session_key]
     try:
-        backend = load_backend(
-            crossrisk_settings.model,
-            cache_dir=crossrisk_settings.cache_dir,
-            use_cache=crossrisk_settings.use_cache,
-            batch_size=crossrisk_settings.batch_size,
-            threads=crossrisk_settings.threads,
-        )
+        backend = session.base_backend()
     except CrossriskError as exc:
         pytest.fail(f"crossrisk: {exc}", pytrace=False)
     yield backend
-    if backend.cache is not None:
-        backend.cache.close()
 
 
 @pytest.fixture
@@ -333,6 +380,8 @@ def crossrisk_gate(request: pytest.FixtureRequest, crossrisk_defense: Any, cross
         try:
             items = session.items(task_name, crossrisk_task_items)
             effect, record = run_gate(session, crossrisk_defense, task_name, items)
+        except Unsupported as exc:
+            pytest.skip(f"crossrisk: {task_name}: {exc}")
         except CrossriskError as exc:
             pytest.fail(f"crossrisk: {exc}", pytrace=False)
         failures, doubts = [], []

@@ -26,7 +26,8 @@ from crossrisk_bench.tasks.base import TaskResult
 
 MODELS_KEYS = {"base", "defended"}
 MIN_CLUSTERS = 5
-ENTRY_KEYS = {"defense", "name", "target", "checkpoint", "adapter", "description"}
+ENTRY_KEYS = {"defense", "name", "target", "checkpoint", "adapter", "description", "model", "base_url", "api_key_env"}
+SERVED_KEYS = ("model", "base_url", "api_key_env")
 
 
 def models_base(path: str | Path) -> str | None:
@@ -52,7 +53,9 @@ def load_models(path: str | Path) -> tuple[DefenseSpec, ...]:
             raise CrossriskError(f"{where}: unknown key(s) {bad}; allowed: {sorted(ENTRY_KEYS)}")
         if "defense" in entry:
             specs.append(get_defense(entry["defense"]).spec)
-        elif "checkpoint" in entry or "adapter" in entry:
+        elif "checkpoint" in entry or "adapter" in entry or "model" in entry:
+            if "model" in entry and ("checkpoint" in entry or "adapter" in entry):
+                raise CrossriskError(f"{where}: give 'checkpoint'/'adapter' (a local model) or 'model' (a served one), not both")
             for key in ("name", "target"):
                 if key not in entry:
                     raise CrossriskError(f"{where}: an external checkpoint needs '{key}'")
@@ -61,15 +64,39 @@ def load_models(path: str | Path) -> tuple[DefenseSpec, ...]:
             except ValueError:
                 raise CrossriskError(f"{where}: target must be safety, fairness or privacy") from None
             specs.append(DefenseSpec(entry["name"], target, "checkpoint", entry.get("description", "external checkpoint"),
-                                     {k: entry[k] for k in ("checkpoint", "adapter") if k in entry}))
+                                     {k: entry[k] for k in ("checkpoint", "adapter", *SERVED_KEYS) if k in entry}))
         else:
-            raise CrossriskError(f"{where}: give 'defense' (a registered name) or 'checkpoint'/'adapter'")
+            raise CrossriskError(f"{where}: give 'defense' (a registered name), 'checkpoint'/'adapter' (a local "
+                                 "model) or 'model' with an optional 'base_url' (a served model)")
     if not specs:
         raise CrossriskError(f"{path} lists no defended models")
     ids = [s.id for s in specs]
     if len(set(ids)) != len(ids):
         raise CrossriskError(f"{path}: defended models must have distinct names, got {ids}")
     return tuple(specs)
+
+
+def checkpoint_spec(base: Any, params: Any) -> Any:
+    """How to load an external checkpoint of `models.toml`: a local model or adapter loaded like
+    the base, or (`model`, optional `base_url`/`api_key_env`) a model served beside the base."""
+    from dataclasses import replace
+
+    from crossrisk_bench.models.served import ServerOptions
+
+    if "model" not in params:
+        if base.backend != "hf":
+            raise CrossriskError("a local checkpoint or adapter cannot be compared with a served base; "
+                                 "serve it and give its 'model' name")
+        return base.with_model(params.get("checkpoint", base.model), params.get("adapter"))
+    server = base.server
+    if "base_url" in params or server is None:
+        if "base_url" not in params:
+            raise CrossriskError(f"served checkpoint {params['model']!r} needs a 'base_url' (the base is not served)")
+        server = ServerOptions(params["base_url"], api_key_env=params.get("api_key_env"),
+                               **({"concurrency": server.concurrency, "timeout": server.timeout} if server else {}))
+    elif "api_key_env" in params:
+        server = replace(server, api_key_env=params["api_key_env"])
+    return replace(base, model=params["model"], adapter=None, backend="openai", server=server)
 
 
 @dataclass
@@ -101,12 +128,11 @@ class SuiteSession:
 
             base = self.base_backend()
             if spec.kind == "checkpoint":
-                from crossrisk_bench.models.loader import ModelSpec, load_backend
+                from crossrisk_bench.models.loader import load_backend
 
                 s = self.settings
-                model = ModelSpec(spec.params.get("checkpoint", s.model.model), spec.params.get("adapter"), s.model.dtype)
-                backend = load_backend(model, cache_dir=s.cache_dir, use_cache=s.use_cache,
-                                       batch_size=s.batch_size, threads=s.threads)
+                backend = load_backend(checkpoint_spec(s.model, spec.params), cache_dir=s.cache_dir,
+                                       use_cache=s.use_cache, batch_size=s.batch_size, threads=s.threads)
                 backend.name = spec.name
             else:
                 backend = get_defense(spec.name).apply(base)

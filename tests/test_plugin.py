@@ -43,7 +43,8 @@ def test_risk_markers_select_under_strict_markers(pytester: pytest.Pytester) -> 
 def test_header_names_model_backend_and_cache(pytester: pytest.Pytester, tmp_path: Path) -> None:
     pytester.makepyfile("def test_x(): pass")
     result = pytester.runpytest("--crossrisk-model", "tiny-llama", "--crossrisk-cache", str(tmp_path))
-    result.stdout.fnmatch_lines([f"crossrisk: model=tiny-llama backend=hf dtype=float32 cache={tmp_path}/responses.sqlite"])
+    result.stdout.fnmatch_lines([f"crossrisk: model=tiny-llama backend=hf device=auto dtype=float32 (bfloat16 on a GPU) "
+                                 f"cache={tmp_path}/responses.sqlite"])
     result = pytester.runpytest("--crossrisk-no-cache")
     result.stdout.fnmatch_lines(["crossrisk: model=smollm2-135m-exposed backend=hf * cache=off*"])
 

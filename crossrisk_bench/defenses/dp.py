@@ -70,7 +70,7 @@ def _dp_steps(backend: Any, examples: Sequence[Example], config: TrainConfig, de
     private, optimiser, loader = engine.make_private(
         module=model, optimizer=optimiser, data_loader=loader, noise_multiplier=config.noise_multiplier,
         max_grad_norm=config.max_grad_norm, poisson_sampling=True,
-        noise_generator=torch.Generator().manual_seed(config.seed + 1),
+        noise_generator=torch.Generator(device=next(model.parameters()).device).manual_seed(config.seed + 1),
     )
     losses: list[float] = []
     steps = 0

@@ -128,10 +128,16 @@ def collate(batch: Sequence[Encoded], pad_id: int) -> dict[str, Any]:
     return {"input_ids": ids, "attention_mask": attention, "target_mask": target}
 
 
+def on_device(batch: dict[str, Any], device: Any) -> dict[str, Any]:
+    """The batch's tensors on the model's device (training and attribution run where the model is)."""
+    return {k: v.to(device) for k, v in batch.items()}
+
+
 def sequence_logprobs(model: Any, batch: dict[str, Any]) -> tuple[Any, Any]:
     """Per example: the summed log-probability of its target tokens, and how many there are."""
     import torch
 
+    batch = on_device(batch, next(model.parameters()).device)
     logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits[:, :-1]
     logp = torch.log_softmax(logits.float(), dim=-1).gather(-1, batch["input_ids"][:, 1:, None]).squeeze(-1)
     mask = batch["target_mask"][:, 1:]

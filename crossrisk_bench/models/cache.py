@@ -11,12 +11,14 @@ never crashes a run and never returns a wrong answer; at worst it recomputes.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import sqlite3
 import time
 import warnings
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 SCHEMA_VERSION = 1
 _SCHEMA = f"""
@@ -172,3 +174,32 @@ class _Transaction:
 
     def __exit__(self, exc_type: object, *rest: object) -> None:
         self.conn.execute("ROLLBACK" if exc_type else "COMMIT")
+
+
+def cached_run(
+    cache: ResponseCache | None,
+    stats: Any,
+    units: list[tuple[Any, ...]],
+    compute: Callable[[list[tuple[Any, ...]]], Iterator[dict[str, Any]]],
+) -> dict[str, Any]:
+    """Answer each unit (its key first) from the cache or by computing it, once per key.
+
+    Every backend (local or served) answers through this, so caching, de-duplication and
+    resume work the same way. `compute` yields dicts of finished results batch by batch; each
+    is written to the cache at once, so an interrupted run keeps everything it finished.
+    """
+    unique = {u[0]: u for u in units}
+    stats.deduplicated += len(units) - len(unique)
+    results: dict[str, Any] = {}
+    if cache is not None:
+        for key, value in cache.get_many(unique).items():
+            results[key] = json.loads(value)
+        stats.cache_hits += len(results)
+    todo = [u for k, u in unique.items() if k not in results]
+    if todo:
+        for done in compute(todo):
+            results.update(done)
+            stats.computed += len(done)
+            if cache is not None:
+                cache.put_many({k: json.dumps(v) for k, v in done.items()})
+    return results

@@ -9,7 +9,6 @@ by length (little padding), padded on the left, and duplicate requests are compu
 
 from __future__ import annotations
 
-import json
 import os
 import warnings
 from collections.abc import Callable, Sequence
@@ -27,7 +26,7 @@ from crossrisk_bench.models.base import (
     LoglikelihoodRequest,
     Prompt,
 )
-from crossrisk_bench.models.cache import ResponseCache
+from crossrisk_bench.models.cache import ResponseCache, cached_run
 from crossrisk_bench.progress import progress_bar
 
 if TYPE_CHECKING:
@@ -286,26 +285,7 @@ class HFBackend:
         compute: Callable[[list[tuple[Any, ...]]], Any],
         what: str,
     ) -> dict[str, dict[str, Any]]:
-        """Answer each unit (key first) from the cache or by computing it, once per key.
-
-        `compute` yields dicts of finished results batch by batch; each is written to the cache
-        at once, so an interrupted run keeps everything it finished.
-        """
-        unique = {u[0]: u for u in units}
-        self.stats.deduplicated += len(units) - len(unique)
-        results: dict[str, dict[str, Any]] = {}
-        if self.cache is not None:
-            for key, value in self.cache.get_many(unique).items():
-                results[key] = json.loads(value)
-            self.stats.cache_hits += len(results)
-        todo = [u for k, u in unique.items() if k not in results]
-        if todo:
-            for done in compute(todo):
-                results.update(done)
-                self.stats.computed += len(done)
-                if self.cache is not None:
-                    self.cache.put_many({k: json.dumps(v) for k, v in done.items()})
-        return results
+        return cached_run(self.cache, self.stats, units, compute)
 
     def _left_pad(self, sequences: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:
         import torch

@@ -13,12 +13,14 @@ import os
 import re
 import socket
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlparse
 
 from crossrisk_bench.errors import CrossriskError
 from crossrisk_bench.models.embedded import EMBEDDED_NAME
+from crossrisk_bench.models.served import ServerOptions
 from crossrisk_bench.models.tiny import TINY_NAME
 
 EXPOSED_NAME = "smollm2-135m-exposed"  # the zoo's base (crossrisk_bench.defenses.zoo)
@@ -31,14 +33,65 @@ DEFAULT_MODEL = EXPOSED_NAME
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
 
+BACKENDS = ("hf", "openai")
+DEVICE = re.compile(r"^(auto|cpu|cuda(:\d+)?|mps)$")
+
+
 @dataclass(frozen=True)
 class ModelSpec:
-    """What to load: a model name, path or hub id, and an optional adapter directory."""
+    """What to load: a model name, path or hub id with an optional adapter, on a device; or, with
+    `backend="openai"`, the name a server at `server.base_url` serves the model under.
+
+    `dtype=None` means float32 on CPU and bfloat16 on a GPU. `device="auto"` is the first GPU
+    (weights spread over all GPUs with `device_map="auto"`) where one exists, else the CPU.
+    """
 
     model: str = DEFAULT_MODEL
     adapter: str | None = None
-    dtype: str = "float32"
+    dtype: str | None = None
     revision: str | None = None
+    device: str = "auto"
+    backend: str = "hf"
+    server: ServerOptions | None = None
+
+    def __post_init__(self) -> None:
+        if self.backend not in BACKENDS:
+            raise CrossriskError(f"unknown backend {self.backend!r}; known backends: {', '.join(BACKENDS)}")
+        if self.backend == "openai" and self.server is None:
+            raise CrossriskError("the openai backend needs a base URL (--crossrisk-base-url)")
+        if self.backend == "openai" and self.adapter is not None:
+            raise CrossriskError("an adapter cannot be applied to a served model; serve the adapted model instead")
+        if not DEVICE.match(self.device):
+            raise CrossriskError(f"unknown device {self.device!r}; use auto, cpu, cuda or cuda:N")
+
+    def as_dict(self) -> dict[str, Any]:
+        """What a results file records about where the answers came from (never an API key)."""
+        where: dict[str, Any] = {"backend": self.backend, "model": self.model, "revision": self.revision}
+        if self.server is not None:
+            where |= {"base_url": self.server.api_root, "api_key_env": self.server.api_key_env,
+                      "tokenizer": self.server.tokenizer}
+        else:
+            where |= {"adapter": self.adapter, "device": self.device, "dtype": self.dtype}
+        return where
+
+    def with_model(self, model: str, adapter: str | None = None) -> ModelSpec:
+        """Another model loaded the same way (same backend, server, device and dtype)."""
+        return replace(self, model=model, adapter=adapter)
+
+
+def resolve_device(device: str) -> str:
+    """`auto` becomes `cuda` where a GPU exists, else `cpu`; anything else stays (torch imported here)."""
+    import torch
+
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise CrossriskError(f"device {device!r} asked for, but torch sees no CUDA GPU on this machine")
+    return device
+
+
+def resolve_dtype(dtype: str | None, device: str) -> str:
+    return dtype or ("float32" if device == "cpu" else "bfloat16")
 
 
 @dataclass(frozen=True)
@@ -50,6 +103,9 @@ class ResolvedModel:
 def resolve(spec: ModelSpec) -> ResolvedModel:
     """Decide what `spec.model` names, without importing torch or touching the network."""
     name = spec.model
+    if spec.backend == "openai":
+        assert spec.server is not None
+        return ResolvedModel("served", spec.server.api_root)
     if spec.adapter is not None:
         adapter = Path(spec.adapter).expanduser()
         if not (adapter / "adapter_config.json").is_file():
@@ -77,8 +133,11 @@ def load_backend(
     batch_size: int = 16,
     threads: int | None = None,
 ):
-    """Load the model named by `spec` and wrap it in an `HFBackend` (with the response cache)."""
+    """Load the model named by `spec` as a backend with the response cache: an `HFBackend` for a
+    local or hub model, an `OpenAIBackend` for a served one."""
     resolved = resolve(spec)
+    if resolved.kind == "served":
+        return _served_backend(spec, cache_dir=cache_dir, use_cache=use_cache)
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -87,14 +146,16 @@ def load_backend(
     from crossrisk_bench.models.hf import HFBackend
     from crossrisk_bench.models.tiny import ensure_tiny
 
-    dtype = getattr(torch, spec.dtype, None)
+    device = resolve_device(spec.device)
+    dtype_name = resolve_dtype(spec.dtype, device)
+    dtype = getattr(torch, dtype_name, None)
     if not isinstance(dtype, torch.dtype):
-        raise CrossriskError(f"unknown dtype {spec.dtype!r}; use float32, bfloat16 or float16")
+        raise CrossriskError(f"unknown dtype {dtype_name!r}; use float32, bfloat16 or float16")
     weights_fingerprint = lineage = None
     local_only = True
     if resolved.kind in ("embedded", "exposed"):
         location, meta = ensure_embedded(cache_dir)
-        lineage = f"{EMBEDDED_NAME}:{meta['weights_fingerprint'][:16]}:{spec.dtype}"
+        lineage = f"{EMBEDDED_NAME}:{meta['weights_fingerprint'][:16]}:{dtype_name}"
         weights_fingerprint = meta["weights_fingerprint"] if dtype == torch.float32 else None
     elif resolved.kind == "tiny":
         location = ensure_tiny(cache_dir)
@@ -107,7 +168,8 @@ def load_backend(
     start = time.perf_counter()
     try:
         tokenizer = AutoTokenizer.from_pretrained(location, **kwargs)
-        model = AutoModelForCausalLM.from_pretrained(location, dtype=dtype, **kwargs)
+        placement = {} if device == "cpu" else {"device_map": "auto" if device == "cuda" else {"": device}}
+        model = AutoModelForCausalLM.from_pretrained(location, dtype=dtype, **kwargs, **placement)
     except (OSError, ValueError) as exc:
         raise CrossriskError(f"could not load model {spec.model!r}: {str(exc).splitlines()[0]}") from exc
     if resolved.kind == "exposed":
@@ -130,7 +192,39 @@ def load_backend(
     backend.load_seconds = load_seconds
     backend.cache_dir = cache_dir
     backend.lineage = lineage  # a stable identity across machines, for known models (see defenses.zoo)
+    backend.spec = spec
     return backend
+
+
+def _served_backend(spec: ModelSpec, *, cache_dir: Path, use_cache: bool):
+    from crossrisk_bench.models.cache import ResponseCache
+    from crossrisk_bench.models.served import OpenAIBackend
+
+    assert spec.server is not None
+    tokenizer = None
+    if spec.server.tokenizer:
+        tokenizer = _load_tokenizer(spec.server.tokenizer, spec.revision)
+    cache = ResponseCache(cache_dir / "responses.sqlite") if use_cache else None
+    start = time.perf_counter()
+    backend = OpenAIBackend(spec.model, spec.server, cache=cache, tokenizer=tokenizer)
+    backend.load_seconds = time.perf_counter() - start
+    backend.cache_dir = cache_dir
+    backend.lineage = None
+    backend.spec = spec
+    return backend
+
+
+def _load_tokenizer(name: str, revision: str | None) -> Any:
+    """A tokenizer (for a served model's chat template and token ids), local or from the hub."""
+    from transformers import AutoTokenizer
+
+    path = Path(name).expanduser()
+    local_only = path.exists() or _hub_is_cached(name, revision) or _require_hub(name)
+    try:
+        return AutoTokenizer.from_pretrained(str(path) if path.exists() else name, revision=revision,
+                                             trust_remote_code=False, local_files_only=local_only)
+    except (OSError, ValueError) as exc:
+        raise CrossriskError(f"could not load tokenizer {name!r}: {str(exc).splitlines()[0]}") from exc
 
 
 def _hub_is_cached(repo_id: str, revision: str | None) -> bool:

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from crossrisk_bench.defenses.finetune import Example, collate, encode
+from crossrisk_bench.defenses.finetune import Example, collate, encode, on_device
 from crossrisk_bench.errors import CrossriskError
 
 MAX_CHUNK = 50
@@ -53,7 +53,7 @@ def attribute(backend: Any, examples: Sequence[Example], risk: str, *, chunk: in
         raise CrossriskError(f"attribution chunk must be 1..{MAX_CHUNK} prompts, got {chunk}")
     model = backend.model
     layers = down_projections(model)
-    signed = torch.zeros(len(layers), layers[0].in_features, dtype=torch.float64)
+    signed = torch.zeros(len(layers), layers[0].in_features, dtype=torch.float64, device=backend.device)
     importance = torch.zeros_like(signed)
     captured: list[Any] = [None] * len(layers)
 
@@ -72,7 +72,8 @@ def attribute(backend: Any, examples: Sequence[Example], risk: str, *, chunk: in
     try:
         for start in range(0, len(examples), chunk):
             part = examples[start : start + chunk]
-            batch = collate([encode(backend, e.prompt, e.target, max_tokens) for e in part], backend.pad_id)
+            batch = on_device(collate([encode(backend, e.prompt, e.target, max_tokens) for e in part], backend.pad_id),
+                              backend.device)
             embeds = model.get_input_embeddings()(batch["input_ids"]).detach().requires_grad_(True)
             logits = model(inputs_embeds=embeds, attention_mask=batch["attention_mask"]).logits[:, :-1].float()
             logp = torch.log_softmax(logits, -1).gather(-1, batch["input_ids"][:, 1:, None]).squeeze(-1)
@@ -91,7 +92,7 @@ def attribute(backend: Any, examples: Sequence[Example], risk: str, *, chunk: in
             p.requires_grad_(r)
         model.train(was_training)
     n = len(examples)
-    return Attribution(risk, (signed / n).numpy(), (importance / n).numpy(), n)
+    return Attribution(risk, (signed / n).cpu().numpy(), (importance / n).cpu().numpy(), n)
 
 
 def mean_activations(backend: Any, examples: Sequence[Example], *, chunk: int = 16, max_tokens: int = 128) -> Any:
@@ -100,7 +101,7 @@ def mean_activations(backend: Any, examples: Sequence[Example], *, chunk: int = 
 
     model = backend.model
     layers = down_projections(model)
-    total = torch.zeros(len(layers), layers[0].in_features, dtype=torch.float64)
+    total = torch.zeros(len(layers), layers[0].in_features, dtype=torch.float64, device=backend.device)
     count = 0.0
     mask_holder: list[Any] = [None]
 
@@ -114,11 +115,12 @@ def mean_activations(backend: Any, examples: Sequence[Example], *, chunk: int = 
         with torch.no_grad():
             for start in range(0, len(examples), chunk):
                 part = examples[start : start + chunk]
-                batch = collate([encode(backend, e.prompt, e.target, max_tokens) for e in part], backend.pad_id)
+                batch = on_device(collate([encode(backend, e.prompt, e.target, max_tokens) for e in part],
+                                          backend.pad_id), backend.device)
                 mask_holder[0] = batch["attention_mask"][:, :, None].double()
                 count += float(batch["attention_mask"].sum())
                 model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"])
     finally:
         for h in handles:
             h.remove()
-    return (total / max(count, 1.0)).numpy()
+    return (total / max(count, 1.0)).cpu().numpy()

@@ -1,0 +1,257 @@
+"""The served backend against a real OpenAI-compatible server: `transformers serve` on 127.0.0.1.
+
+The server runs the same tiny model as the local engine, so greedy answers must be equal item by
+item. Faults (503 overload, 401 refused key) are injected by a pass-through proxy in front of the
+real server, never by a mock of it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from crossrisk_bench.errors import CrossriskError, Unsupported
+from crossrisk_bench.models.base import DecodingConfig, LoglikelihoodRequest, Prompt
+from crossrisk_bench.models.cache import ResponseCache
+from crossrisk_bench.models.served import OpenAIBackend, ServerOptions, continuation_logprobs
+from crossrisk_bench.tasks import TASKS
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tiny_dir: Path, tmp_path_factory: pytest.TempPathFactory):
+    """`transformers serve` with the tiny model, pinned to it; yields (base URL, served model name)."""
+    exe = shutil.which("transformers", path=str(Path(sys.executable).parent))
+    assert exe, "transformers serve is missing: install requirements.txt (transformers[serving])"
+    port = _free_port()
+    log = tmp_path_factory.mktemp("serve") / "serve.log"
+    env = os.environ | {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
+    with log.open("w") as out:
+        proc = subprocess.Popen([exe, "serve", str(tiny_dir), "--host", "127.0.0.1", "--port", str(port),
+                                 "--dtype", "float32", "--device", "cpu"], stdout=out, stderr=subprocess.STDOUT, env=env)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                urllib.request.urlopen(url + "/health", timeout=2).close()
+                break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"transformers serve did not start:\n{log.read_text()[-3000:]}") from None
+                time.sleep(0.5)
+        yield url + "/v1", str(tiny_dir)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+class _Proxy:
+    """Forwards to the real server; answers the first `failures` requests with `status` instead."""
+
+    def __init__(self, target: str, *, failures: int = 0, status: int = 503, retry_after: str | None = None) -> None:
+        self.seen_auth: list[str | None] = []
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def _forward(self, body: bytes | None) -> None:
+                proxy.seen_auth.append(self.headers.get("Authorization"))
+                with proxy.lock:
+                    fail = proxy.failures > 0
+                    proxy.failures -= fail
+                if fail:
+                    self.send_response(status)
+                    if retry_after is not None:
+                        self.send_header("Retry-After", retry_after)
+                    self.end_headers()
+                    self.wfile.write(json.dumps({"error": {"message": f"injected {status}"}}).encode())
+                    return
+                request = urllib.request.Request(target + self.path, data=body,
+                                                 headers={"Content-Type": "application/json"},
+                                                 method="POST" if body is not None else "GET")
+                try:
+                    with urllib.request.urlopen(request, timeout=60) as response:
+                        code, payload = response.status, response.read()
+                except urllib.error.HTTPError as exc:
+                    code, payload = exc.code, exc.read()
+                self.send_response(code)
+                self.end_headers()
+                self.wfile.write(payload)
+
+            def do_GET(self) -> None:
+                self._forward(None)
+
+            def do_POST(self) -> None:
+                self._forward(self.rfile.read(int(self.headers.get("Content-Length", 0))))
+
+        self.failures = failures
+        self.lock = threading.Lock()
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+
+
+def test_a_generation_task_served_equals_the_local_engine(server, make_backend) -> None:
+    url, name = server
+    task = TASKS.get("over_refusal")
+    items = task.load_items()[:8]
+    local = task.evaluate(make_backend(batch_size=4), items)
+    served = task.evaluate(OpenAIBackend(name, ServerOptions(url, concurrency=4)), items)
+    assert [o.response for o in served.outcomes] == [o.response for o in local.outcomes]
+    assert [o.score for o in served.outcomes] == [o.score for o in local.outcomes]
+
+
+def test_chat_and_raw_prompts_equal_the_local_engine(server, make_backend) -> None:
+    url, name = server
+    prompts = [Prompt.chat("What colour is the sky?"), Prompt.chat("Name a fruit.", system_prompt="Be brief."),
+               Prompt.raw("The capital of France is")]
+    config = DecodingConfig(max_new_tokens=12)
+    local = make_backend().generate(prompts, config)
+    served = OpenAIBackend(name, ServerOptions(url)).generate(prompts, config)
+    assert [g.text for g in served] == [g.text for g in local]
+    assert [g.samples[0].finish_reason for g in served] == [g.samples[0].finish_reason for g in local]
+
+
+def test_answers_are_cached_by_url_model_and_served_identity(server, tmp_path: Path) -> None:
+    url, name = server
+    prompts = [Prompt.chat("Say hello.")]
+    with ResponseCache(tmp_path / "r.sqlite") as cache:
+        first = OpenAIBackend(name, ServerOptions(url), cache=cache)
+        first.generate(prompts, DecodingConfig(max_new_tokens=4))
+        again = OpenAIBackend(name, ServerOptions(url), cache=cache)
+        again.generate(prompts, DecodingConfig(max_new_tokens=4))
+        assert (first.stats.computed, again.stats.computed, again.stats.cache_hits) == (1, 0, 1)
+        proxy = _Proxy(url.removesuffix("/v1"))
+        try:  # the same server under another URL is another cache identity (URLs name deployments)
+            other = OpenAIBackend(name, ServerOptions(proxy.url), cache=cache)
+            assert other.fingerprint != first.fingerprint
+        finally:
+            proxy.close()
+    assert first.identity["id"].startswith(name)
+
+
+def test_overload_is_retried_with_backoff(server) -> None:
+    url, name = server
+    proxy = _Proxy(url.removesuffix("/v1"), status=503, retry_after="0")
+    try:
+        backend = OpenAIBackend(name, ServerOptions(proxy.url, backoff=0.01))
+        proxy.failures = 3  # the next three requests are turned away
+        out = backend.generate([Prompt.chat("Hi")], DecodingConfig(max_new_tokens=3))
+    finally:
+        proxy.close()
+    assert out[0].samples[0].num_tokens >= 1
+    assert backend.stats.extra["retries"] == 3
+
+
+def test_persistent_server_errors_give_up_with_one_clear_line(server) -> None:
+    url, name = server
+    proxy = _Proxy(url.removesuffix("/v1"), failures=100, status=500)
+    try:
+        with pytest.raises(CrossriskError, match=r"HTTP 500 after 3 attempts"):
+            OpenAIBackend(name, ServerOptions(proxy.url, backoff=0.01, max_retries=2))
+    finally:
+        proxy.close()
+
+
+def test_refused_key_names_the_variable_and_never_the_key(server, monkeypatch) -> None:
+    url, name = server
+    monkeypatch.setenv("CRB_TEST_KEY", "sk-secret-123")
+    proxy = _Proxy(url.removesuffix("/v1"), failures=100, status=401)
+    try:
+        with pytest.raises(CrossriskError) as info:
+            OpenAIBackend(name, ServerOptions(proxy.url, api_key_env="CRB_TEST_KEY"))
+    finally:
+        proxy.close()
+    assert "CRB_TEST_KEY" in str(info.value) and "sk-secret-123" not in str(info.value)
+    assert proxy.seen_auth[0] == "Bearer sk-secret-123"  # sent to the server, and only there
+
+
+def test_a_missing_key_variable_is_an_error_before_any_request(server, monkeypatch) -> None:
+    monkeypatch.delenv("CRB_NO_SUCH_KEY", raising=False)
+    with pytest.raises(CrossriskError, match="CRB_NO_SUCH_KEY"):
+        OpenAIBackend(server[1], ServerOptions(server[0], api_key_env="CRB_NO_SUCH_KEY"))
+
+
+def test_a_wrong_model_name_is_one_clear_error(server) -> None:
+    with pytest.raises(CrossriskError, match="no-such-model"):
+        OpenAIBackend("no-such-model", ServerOptions(server[0]))
+
+
+def test_unreachable_server_fails_fast() -> None:
+    with pytest.raises(CrossriskError, match="no answer after 2 attempts"):
+        OpenAIBackend("m", ServerOptions(f"http://127.0.0.1:{_free_port()}/v1", max_retries=1, backoff=0.01))
+
+
+def test_log_likelihood_without_server_logprobs_is_unsupported(server) -> None:
+    backend = OpenAIBackend(server[1], ServerOptions(server[0]))
+    with pytest.raises(Unsupported, match="echo and logprobs"):
+        backend.loglikelihood([LoglikelihoodRequest(Prompt.raw("The sky is"), " blue")])
+    with pytest.raises(Unsupported):  # learned once, then refused without a request
+        requests = backend.stats.extra["requests"]
+        backend.loglikelihood([LoglikelihoodRequest(Prompt.raw("Grass is"), " green")])
+    assert backend.stats.extra["requests"] == requests
+
+
+def test_continuation_logprobs_follow_the_completions_echo_format() -> None:
+    """The legacy completions `logprobs` object (OpenAI's format, as vLLM returns it with echo):
+    the continuation is picked by token ids when they were sent, else by character offset."""
+    echoed = {"tokens": ["The", " sky", " is", " blue", "."],
+              "token_logprobs": [None, -2.0, -0.5, -1.5, -0.1],
+              "top_logprobs": [None, {" sky": -2.0}, {" is": -0.5}, {" red": -1.0, " blue": -1.5}, {".": -0.1}],
+              "text_offset": [0, 3, 7, 10, 15]}
+    by_text, greedy = continuation_logprobs(echoed, span=None, boundary=10, prompt_tokens=4)
+    assert by_text == [-1.5] and greedy is False
+    by_ids, greedy = continuation_logprobs(echoed, span=(1, 3), boundary=None, prompt_tokens=4)
+    assert by_ids == [-2.0, -0.5] and greedy is True
+    with pytest.raises(CrossriskError):
+        continuation_logprobs(echoed, span=(3, 5), boundary=None, prompt_tokens=4)  # runs into generated text
+
+
+def test_pytest_run_against_the_server(server, pytester: pytest.Pytester, tmp_path: Path) -> None:
+    """The whole loop on a served base: a prompt defense gated on a generation task, a
+    log-likelihood task skipped with its reason, weights defenses left out and said so."""
+    url, name = server
+    models = tmp_path / "models.toml"
+    models.write_text('[[defended]]\ndefense = "guard_prompt"\n\n[[defended]]\ndefense = "refusal_sft"\n')
+    pytester.makepyfile(
+        """
+        def test_over_refusal(crossrisk_gate):
+            crossrisk_gate("over_refusal")
+
+        def test_stereotypes(crossrisk_gate):
+            crossrisk_gate("stereotype_preference")
+        """
+    )
+    result = pytester.runpytest("--crossrisk-backend", "openai", "--crossrisk-base-url", url, "--crossrisk-model", name,
+                                "--crossrisk-models", str(models), "--crossrisk-cache", str(tmp_path / "cache"),
+                                "--crossrisk-limit", "6", "-rs", "-W", "ignore::pytest.PytestWarning",
+                                "--crossrisk-report", str(tmp_path / "report"))
+    result.assert_outcomes(passed=1, skipped=1)
+    result.stdout.fnmatch_lines([f"crossrisk: model={name} backend=openai url={url} *",
+                                 "*weights defenses left out*refusal_sft*",
+                                 "*SKIPPED*stereotype_preference: the server at * returns no prompt log-probabilities*"])
+    document = json.loads((tmp_path / "report" / "results.json").read_text())
+    assert document["run"]["backend"]["backend"] == "openai"
+    assert "api_key" not in json.dumps(document["run"]).replace("api_key_env", "")
