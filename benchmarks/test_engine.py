@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 import pytest
-from _perf import interleaved
+from ._perf import interleaved
 
 from crossrisk_bench.models.base import DecodingConfig, Prompt
 

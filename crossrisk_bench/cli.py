@@ -206,7 +206,7 @@ def _run(args: argparse.Namespace) -> int:
         return 0
     if args.command == "eval":
         from crossrisk_bench.tasks import TASKS
-        from crossrisk_bench.tasks.profiles import items_limit
+        from crossrisk_bench.profiles import items_limit
 
         from crossrisk_bench.judges.select import build_judges, parse_judge_options
 

@@ -1,4 +1,5 @@
-"""Where the suite's own files live: the repository's `fixtures/` beside the package."""
+"""Where the suite's own files live: `fixtures/` inside the installed package (a wheel), else the
+repository's `fixtures/` beside the package (a checkout or an editable install)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,8 @@ from pathlib import Path
 
 from crossrisk_bench.errors import CrossriskError
 
-FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
+_INSTALLED = Path(__file__).resolve().parent / "fixtures"  # inside the package, as a wheel installs them
+FIXTURES = _INSTALLED if _INSTALLED.is_dir() else Path(__file__).resolve().parent.parent / "fixtures"
 ITEMS = FIXTURES / "items"
 
 

@@ -1,13 +1,18 @@
 """The pytest plugin (entry point `pytest11: crossrisk`): options, markers, fixtures, header.
 
-Kept light on purpose: nothing here imports torch or transformers at import, configure or
-collection time, so `pytest --help` and `pytest --collect-only` stay fast; the model loads the
-first time a test asks for the `crossrisk_backend` fixture. Settings live on `config.stash`
-(one value per session, no process-global state).
+Dormant until used, as Hypothesis's plugin is: installing the suite must not change another
+project's test runs. At import and configure time it registers options and markers only
+(nothing heavy imported, no file read). The run's settings (models file, policy, profile) are
+read the first time they are needed: at once when a `--crossrisk-*` option is given (so a bad
+option is one usage error), else when a test uses a crossrisk fixture. The model loads the
+first time a test asks for it. Settings live on `config.stash` (no process-global state).
 """
 
 from __future__ import annotations
 
+import json
+import os
+import shlex
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,25 +20,16 @@ from typing import Any
 
 import pytest
 
-from crossrisk_bench.effects import load_policy
 from crossrisk_bench.errors import CrossriskError, Unsupported
-from crossrisk_bench.judges.select import parse_judge_options
-from crossrisk_bench.loaders import parse_data_option
-from crossrisk_bench.models.cache import default_cache_dir
-from crossrisk_bench.models.loader import DEFAULT_MODEL, ModelSpec, resolve
-from crossrisk_bench.models.served import ServerOptions
-from crossrisk_bench.paths import FIXTURES
+from crossrisk_bench.profiles import PROFILES
 from crossrisk_bench.risks import MARKERS
-from crossrisk_bench.suite import SuiteSession, load_models, models_base
-from crossrisk_bench.tasks import TASKS
-from crossrisk_bench.tasks.profiles import PROFILES, get_profile, items_limit
 
 
 @dataclass(frozen=True)
 class CrossriskSettings:
     """Everything the command line said about this run, validated."""
 
-    model: ModelSpec
+    model: Any  # ModelSpec
     cache_dir: Path
     use_cache: bool
     limit: int | None  # items per task, from --crossrisk-limit or the profile
@@ -52,8 +48,11 @@ class CrossriskSettings:
     left_out: tuple[str, ...] = ()  # weights defenses left out because the base is served
 
 
-def model_spec_from_options(option: Any, model: str) -> ModelSpec:
+def model_spec_from_options(option: Any, model: str) -> Any:
     """The base model's `ModelSpec` from the command line (local, hub or served)."""
+    from crossrisk_bench.models.loader import ModelSpec
+    from crossrisk_bench.models.served import ServerOptions
+
     server = None
     if option.crossrisk_backend == "openai" or option.crossrisk_base_url:
         if not option.crossrisk_base_url:
@@ -84,6 +83,8 @@ def _positive_int(value: str) -> int:
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("crossrisk", "crossrisk-bench: cross-risk evaluation of LLM defenses")
+    from crossrisk_bench.models.loader import DEFAULT_MODEL
+
     group.addoption("--crossrisk-model", default=None, metavar="NAME",
                     help="base model: a known name, a local directory or a hub id (default: the models file's "
                          f"`base`, else {DEFAULT_MODEL})")
@@ -154,36 +155,75 @@ def pytest_configure(config: pytest.Config) -> None:
         config.addinivalue_line("markers", f"{name}: {description}")
     if not hasattr(config.option, "crossrisk_model"):
         return  # plugin loaded without its options (e.g. inside a pytester run that blocks it)
-    try:
-        models_file = Path(config.option.crossrisk_models or FIXTURES / "models.toml").expanduser()
-        model = config.option.crossrisk_model or models_base(models_file) or DEFAULT_MODEL
-        spec = model_spec_from_options(config.option, model)
-        resolve(spec)
-        limit = items_limit(config.option.crossrisk_profile, config.option.crossrisk_limit)
-        data = tuple(parse_data_option(value) for value in config.option.crossrisk_data)
-        policy_file = Path(config.option.crossrisk_policy or FIXTURES / "policy.toml").expanduser()
-        defenses = load_models(models_file)
-        left_out: tuple[str, ...] = ()
-        if spec.backend != "hf":
-            left_out = tuple(d.name for d in defenses if d.kind == "weights")
-            defenses = tuple(d for d in defenses if d.kind != "weights")
-            if not defenses:
-                raise CrossriskError(f"{models_file} lists only weights defenses, which need the model's weights; "
-                                     "a served base takes prompt and filter defenses and served checkpoints "
-                                     "(models.toml entries with base_url and model)")
-        policy = load_policy(policy_file, known_tasks=TASKS.names())
-        on_inconclusive = policy.on_inconclusive or get_profile(config.option.crossrisk_profile).on_inconclusive
-        judges = parse_judge_options(config.option.crossrisk_judge, config.option.crossrisk_judge_model)
-        compare = None
-        if config.option.crossrisk_compare:
-            from crossrisk_bench.report.outputs import load_document
+    config.stash[records_key] = []
+    config.stash[neurons_key] = []
+    config.pluginmanager.register(_EffectCollector(config.stash[records_key], config.stash[neurons_key]),
+                                  "crossrisk-effect-collector")
+    if _asked_for(config):
+        settings_of(config)
 
-            compare = load_document(Path(config.option.crossrisk_compare).expanduser())
-    except CrossriskError as exc:
-        raise pytest.UsageError(f"crossrisk: {exc}") from None
+
+def _asked_for(config: pytest.Config) -> bool:
+    """Whether this run names a crossrisk option (command line, PYTEST_ADDOPTS or ini addopts)."""
+    args = [*config.invocation_params.args, *shlex.split(os.environ.get("PYTEST_ADDOPTS", "")),
+            *config.getini("addopts")]
+    return any(str(a).startswith("--crossrisk") for a in args)
+
+
+def settings_of(config: pytest.Config) -> CrossriskSettings:
+    """The run's settings, read and validated on first use; a user error is one usage error."""
+    found = config.stash.get(settings_key, None)
+    if found is None:
+        try:
+            found = _read_settings(config)
+        except CrossriskError as exc:
+            raise pytest.UsageError(f"crossrisk: {exc}") from None
+    return found
+
+
+def session_of(config: pytest.Config) -> Any:
+    settings_of(config)
+    return config.stash[session_key]
+
+
+def _read_settings(config: pytest.Config) -> CrossriskSettings:
+    from crossrisk_bench.effects import load_policy
+    from crossrisk_bench.judges.select import parse_judge_options
+    from crossrisk_bench.loaders import parse_data_option
+    from crossrisk_bench.models.cache import default_cache_dir
+    from crossrisk_bench.models.loader import DEFAULT_MODEL, resolve
+    from crossrisk_bench.paths import FIXTURES
+    from crossrisk_bench.profiles import get_profile, items_limit
+    from crossrisk_bench.suite import SuiteSession, load_models, models_base
+    from crossrisk_bench.tasks import TASKS
+
+    models_file = Path(config.option.crossrisk_models or FIXTURES / "models.toml").expanduser()
+    model = config.option.crossrisk_model or models_base(models_file) or DEFAULT_MODEL
+    spec = model_spec_from_options(config.option, model)
+    resolve(spec)
+    limit = items_limit(config.option.crossrisk_profile, config.option.crossrisk_limit)
+    data = tuple(parse_data_option(value) for value in config.option.crossrisk_data)
+    policy_file = Path(config.option.crossrisk_policy or FIXTURES / "policy.toml").expanduser()
+    defenses = load_models(models_file)
+    left_out: tuple[str, ...] = ()
+    if spec.backend != "hf":
+        left_out = tuple(d.name for d in defenses if d.kind == "weights")
+        defenses = tuple(d for d in defenses if d.kind != "weights")
+        if not defenses:
+            raise CrossriskError(f"{models_file} lists only weights defenses, which need the model's weights; "
+                                 "a served base takes prompt and filter defenses and served checkpoints "
+                                 "(models.toml entries with base_url and model)")
+    policy = load_policy(policy_file, known_tasks=TASKS.names())
+    on_inconclusive = policy.on_inconclusive or get_profile(config.option.crossrisk_profile).on_inconclusive
+    judges = parse_judge_options(config.option.crossrisk_judge, config.option.crossrisk_judge_model)
+    compare = None
+    if config.option.crossrisk_compare:
+        from crossrisk_bench.report.outputs import load_document
+
+        compare = load_document(Path(config.option.crossrisk_compare).expanduser())
     cache = config.option.crossrisk_cache
     report = config.option.crossrisk_report
-    config.stash[settings_key] = CrossriskSettings(
+    settings = CrossriskSettings(
         model=spec,
         cache_dir=Path(cache).expanduser() if cache else default_cache_dir(),
         use_cache=not config.option.crossrisk_no_cache,
@@ -202,17 +242,15 @@ def pytest_configure(config: pytest.Config) -> None:
         judges=judges,
         left_out=left_out,
     )
-    config.stash[session_key] = SuiteSession(config.stash[settings_key], policy)
-    config.stash[records_key] = []
-    config.stash[neurons_key] = []
-    config.pluginmanager.register(_EffectCollector(config.stash[records_key], config.stash[neurons_key]),
-                                  "crossrisk-effect-collector")
+    config.stash[settings_key] = settings
+    config.stash[session_key] = SuiteSession(settings, policy)
+    return settings
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """Every test that uses `crossrisk_defense` runs once per defended model (ids like `safety-guard_prompt`)."""
     if "crossrisk_defense" in metafunc.fixturenames:
-        specs = metafunc.config.stash[settings_key].defenses
+        specs = settings_of(metafunc.config).defenses
         metafunc.parametrize("crossrisk_defense", specs, ids=[s.id for s in specs])
 
 
@@ -246,13 +284,24 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Any:
 
 def _carry(node: pytest.Item, kind: str, record: dict[str, Any]) -> None:
     carried = node.stash.setdefault(item_records_key, {"effects": [], "neurons": []})
-    carried[kind].append(record)
+    carried[kind].append(_plain_json(record))
     if kind == "effects":
         node.user_properties.append(
             (f"crossrisk {record['defense']['name']} {record['task']}",
              f"{record['verdict']}: {record['regression'] * 100:+.1f} pts "
              f"({record['regression_ci'][0] * 100:+.1f}..{record['regression_ci'][1] * 100:+.1f}), "
              f"tolerance {record['tolerance']:g}, n={record['n']}"))
+
+
+def _plain_json(record: dict[str, Any]) -> dict[str, Any]:
+    """The record as plain JSON values: pytest-xdist cannot send numpy scalars to the controller,
+    and a serial run must write exactly what a parallel one does."""
+    def scalar(value: Any) -> Any:
+        if hasattr(value, "item") and callable(value.item) and not hasattr(value, "__len__"):
+            return value.item()
+        raise TypeError(f"a crossrisk record holds a {type(value).__name__}, which is not JSON")
+
+    return json.loads(json.dumps(record, default=scalar))
 
 
 class _EffectCollector:
@@ -281,16 +330,21 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     if not records:
         return
     from crossrisk_bench.report.matrix import build_matrix, render_terminal
+    from crossrisk_bench.tasks import TASKS
 
-    settings = config.stash[settings_key]
+    header_shown = settings_key in config.stash  # read at start (an option was given) or later (first use)
+    settings = settings_of(config)
     task_order = TASKS.names()
     terminalreporter.section("crossrisk conflict matrix")
+    if not header_shown:
+        for line in header_lines(settings):
+            terminalreporter.write_line(line)
     for line in render_terminal(build_matrix(records, task_order)):
         terminalreporter.write_line(line)
     if settings.report_dir is not None:
         from crossrisk_bench.report.outputs import results_document, write_reports
 
-        policy = config.stash[session_key].policy
+        policy = session_of(config).policy
         run = {"model": settings.model.model, "adapter": settings.model.adapter, "backend": settings.model.as_dict(),
                "profile": settings.profile,
                "items_per_task": settings.limit, "seed": settings.seed, "confidence": policy.confidence,
@@ -309,8 +363,10 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
     settings = config.stash.get(settings_key, None)
-    if settings is None:
-        return []
+    return [] if settings is None else header_lines(settings)
+
+
+def header_lines(settings: CrossriskSettings) -> list[str]:
     spec = settings.model
     model = spec.model + (f" + adapter {spec.adapter}" if spec.adapter else "")
     model += f"@{spec.revision}" if spec.revision else ""
@@ -329,10 +385,7 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
 
 @pytest.fixture(scope="session")
 def crossrisk_settings(pytestconfig: pytest.Config) -> CrossriskSettings:
-    settings = pytestconfig.stash.get(settings_key, None)
-    if settings is None:
-        pytest.fail("crossrisk plugin is not configured", pytrace=False)
-    return settings
+    return settings_of(pytestconfig)
 
 
 @pytest.fixture(scope="session")
@@ -358,7 +411,7 @@ def crossrisk_task_items(crossrisk_settings: CrossriskSettings) -> Any:
 def crossrisk_backend(crossrisk_settings: CrossriskSettings, pytestconfig: pytest.Config) -> Any:
     """The base model as a `Backend`, loaded once per session (per xdist worker); the same object
     the gates compare defended models with."""
-    session = pytestconfig.stash[session_key]
+    session = session_of(pytestconfig)
     try:
         backend = session.base_backend()
     except CrossriskError as exc:
@@ -373,8 +426,8 @@ def crossrisk_gate(request: pytest.FixtureRequest, crossrisk_defense: Any, cross
     from crossrisk_bench.suite import run_gate, write_examples
 
     config = request.config
-    session = config.stash[session_key]
-    settings = config.stash[settings_key]
+    session = session_of(config)
+    settings = settings_of(config)
 
     def gate(task_name: str) -> Any:
         try:
@@ -417,7 +470,7 @@ def crossrisk_neurons(request: pytest.FixtureRequest, crossrisk_defense: Any, cr
     from crossrisk_bench.tasks import TASKS
 
     config = request.config
-    session = config.stash[session_key]
+    session = session_of(config)
 
     def check(pair: tuple[str, str]) -> dict[str, Any]:
         spec = crossrisk_defense

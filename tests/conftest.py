@@ -9,6 +9,7 @@ for _var in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "TRANSFORMERS_OFFLINE"):
 
 from pathlib import Path
 
+import numpy  # noqa: F401  loaded once here: pytester's in-process runs unload modules they imported, and numpy cannot load twice
 import pytest
 
 pytest_plugins = ["pytester"]

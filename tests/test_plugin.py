@@ -133,3 +133,37 @@ def test_speed_benchmarks_are_opt_in(pytester: pytest.Pytester) -> None:
     result.stdout.fnmatch_lines(["*speed benchmark: run with --crossrisk-perf or -m perf*"])
     pytester.runpytest("--crossrisk-perf").assert_outcomes(passed=2)
     pytester.runpytest("-m", "perf").assert_outcomes(passed=1, deselected=1)
+
+
+def test_plugin_is_dormant_in_a_project_that_does_not_use_it(pytester: pytest.Pytester) -> None:
+    """Installing the suite must not change another project's test runs: no heavy import, no
+    settings read (so no file of ours opened), no header, no matrix."""
+    pytester.makeconftest(
+        """
+        import sys
+        def pytest_sessionfinish(session):
+            from crossrisk_bench.plugin import settings_key
+            loaded = sorted(m for m in ("numpy", "torch", "transformers", "crossrisk_bench.suite",
+                                        "crossrisk_bench.tasks", "crossrisk_bench.effects") if m in sys.modules)
+            print("LOADED:", loaded, "SETTINGS:", settings_key in session.config.stash)
+        """
+    )
+    pytester.makepyfile("def test_plain(): assert 1 + 1 == 2")
+    result = pytester.runpytest_subprocess("-s", "-p", "no:xdist", "-p", "no:benchmark")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["*LOADED: [] SETTINGS: False*"])
+    assert "crossrisk:" not in result.stdout.str() and "conflict matrix" not in result.stdout.str()
+
+
+def test_settings_are_read_on_first_use_without_options(pytester: pytest.Pytester, tiny_dir: Path, tmp_path: Path) -> None:
+    """With no crossrisk option, a test using a crossrisk fixture still gets the run's settings
+    (and the header lines appear with the matrix instead of at the top)."""
+    pytester.makepyfile(
+        """
+        def test_settings(crossrisk_settings):
+            assert crossrisk_settings.profile == "quick"
+        """
+    )
+    result = pytester.runpytest("-p", "no:xdist")
+    result.assert_outcomes(passed=1)
+    assert "crossrisk: model=" not in result.stdout.str()  # no header: settings were read at first use

@@ -205,7 +205,7 @@ def tpr_at_fpr(positive: Sequence[float], negative: Sequence[float], fpr: float)
     ranked = sorted(negative, reverse=True)
     allowed = math.floor(fpr * len(ranked))
     threshold = ranked[allowed] if allowed < len(ranked) else -math.inf
-    return sum(p > threshold for p in positive) / len(positive)
+    return float(sum(bool(p > threshold) for p in positive) / len(positive))
 
 
 def _membership_score(backend: Backend, items: Sequence[Item]) -> Scored:
