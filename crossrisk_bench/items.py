@@ -98,29 +98,22 @@ def _message(raw: Any) -> Message:
 
 
 def load_jsonl(path: str | Path) -> list[Item]:
-    """Items from a JSONL file; a missing file, bad JSON, a bad record or a repeated id names file and line."""
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise CrossriskError(f"item file {path} does not exist") from None
-    except UnicodeDecodeError as exc:
-        raise CrossriskError(f"item file {path} is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    """Items from a JSONL file (or a Parquet file or pinned hub dataset with the same columns); a
+    missing file, bad JSON, a bad record or a repeated id names file and line (or row)."""
+    from crossrisk_bench.sources import is_hub, json_lines
+
+    if not is_hub(path) and not Path(path).expanduser().is_file():
+        raise CrossriskError(f"item file {path} does not exist")
     items: list[Item] = []
-    first_line: dict[str, int] = {}
-    for number, line in enumerate(text.splitlines(), start=1):
-        stripped = line.strip()
-        if not stripped or stripped.startswith("#"):
-            continue
-        where = f"{path}:{number}"
-        try:
-            record = json.loads(stripped)
-        except json.JSONDecodeError as exc:
-            raise CrossriskError(f"{where}: malformed JSON ({exc.msg} at column {exc.colno})") from None
+    first: dict[str, str] = {}
+    for where, record in json_lines(path if is_hub(path) else Path(path).expanduser()):
+        if isinstance(record, Mapping):  # columns a table gives every row, as null, are not the user's
+            record = {k: v for k, v in record.items() if v is not None or k in ("id", "prompt")}
         item = item_from_record(record, where)
-        if item.id in first_line:
-            raise CrossriskError(f"{where}: duplicate id {item.id!r} (first on line {first_line[item.id]})")
-        first_line[item.id] = number
+        if item.id in first:
+            line = first[item.id].rsplit(":", 1)[-1] if ":" in first[item.id] else first[item.id]
+            raise CrossriskError(f"{where}: duplicate id {item.id!r} (first on line {line})")
+        first[item.id] = where
         items.append(item)
     if not items:
         raise CrossriskError(f"item file {path} has no items")

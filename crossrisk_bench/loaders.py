@@ -19,7 +19,6 @@ Bad files fail with the file and the line or row that is wrong.
 
 from __future__ import annotations
 
-import csv
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -29,33 +28,7 @@ from typing import Any
 from crossrisk_bench.errors import CrossriskError
 from crossrisk_bench.items import Item
 from crossrisk_bench.models.base import Prompt
-
-
-def csv_rows(path: Path, required: set[str]) -> Iterator[tuple[int, dict[str, str]]]:
-    """CSV rows with their line numbers; the header must name the required columns."""
-    try:
-        with path.open(newline="", encoding="utf-8") as fh:
-            reader = csv.DictReader(fh)
-            missing = required - set(reader.fieldnames or [])
-            if missing:
-                raise CrossriskError(f"{path}:1: missing column(s) {sorted(missing)}; found {reader.fieldnames}")
-            for row in reader:
-                yield reader.line_num, row
-    except FileNotFoundError:
-        raise CrossriskError(f"dataset file {path} does not exist") from None
-
-
-def json_lines(path: Path) -> Iterator[tuple[int, Any]]:
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except FileNotFoundError:
-        raise CrossriskError(f"dataset file {path} does not exist") from None
-    for number, line in enumerate(lines, start=1):
-        if line.strip():
-            try:
-                yield number, json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise CrossriskError(f"{path}:{number}: malformed JSON ({exc.msg})") from None
+from crossrisk_bench.sources import csv_rows, is_hub, json_lines
 
 
 def _field(record: dict, key: str, where: str) -> Any:
@@ -94,8 +67,7 @@ def bbq(path: Path) -> list[Item]:
         raise CrossriskError(f"no BBQ .jsonl files in {path}")
     items, skipped = [], 0
     for file in files:
-        for number, record in json_lines(file):
-            where = f"{file}:{number}"
+        for where, record in json_lines(file):
             info = _field(record, "answer_info", where)
             groups = [str(g).lower() for g in _field(_field(record, "additional_metadata", where), "stereotyped_groups", where)]
             labels = [str(info[f"ans{i}"][1]).lower() for i in range(3)]
@@ -147,15 +119,16 @@ def _stereoset_item(item_id: str, kind: str, context: str, bias_type: str, stere
 def stereoset(path: Path) -> list[Item]:
     """StereoSet in its published format (`{"data": {"intersentence": [...], "intrasentence": [...]}}`,
     each example with `sentences` carrying a `gold_label`) or the flat one-record-a-line re-export."""
-    try:
-        head = path.read_text(encoding="utf-8").lstrip()[:1]
-    except FileNotFoundError:
-        raise CrossriskError(f"dataset file {path} does not exist") from None
+    head = ""
+    if not is_hub(path) and path.suffix != ".parquet":
+        try:
+            head = path.read_text(encoding="utf-8").lstrip()[:1]
+        except FileNotFoundError:
+            raise CrossriskError(f"dataset file {path} does not exist") from None
     if head == "{" and path.suffix == ".json":
         return _stereoset_published(path)
     items = []
-    for number, record in json_lines(path):
-        where = f"{path}:{number}"
+    for number, (where, record) in enumerate(json_lines(path), start=1):
         items.append(_stereoset_item(f"stereoset-{number}", _field(record, "type", where),
                                      _field(record, "context", where), _field(record, "bias_type", where),
                                      _field(record, "stereotype", where), _field(record, "anti-stereotype", where)))
@@ -185,8 +158,8 @@ def _stereoset_published(path: Path) -> list[Item]:
 
 def decodingtrust_stereotype(path: Path) -> list[Item]:
     items = []
-    for number, record in json_lines(path):
-        prompt = _field(record, "prompt", f"{path}:{number}")
+    for number, (where, record) in enumerate(json_lines(path), start=1):
+        prompt = _field(record, "prompt", where)
         if prompt.get("sys_prompt_type_tag") != "benign":
             continue
         items.append(Item(f"dt-stereo-{number}", Prompt.chat(prompt["text"]),
@@ -237,22 +210,42 @@ LOADERS: dict[str, DatasetLoader] = {
 
 
 def load_dataset_items(name: str, path: str | Path) -> tuple[str, list[Item]]:
-    """(task name, items) for a named public dataset at `path`."""
-    try:
-        loader = LOADERS[name]
-    except KeyError:
-        raise CrossriskError(f"unknown dataset {name!r}; known datasets: {', '.join(LOADERS)}") from None
-    items = loader.load(Path(path).expanduser())
+    """(task name, items) for a named public dataset at `path`, or for a task name: the user's
+    own items for that task in the project's item schema (see `crossrisk_bench.items`)."""
+    source = path if is_hub(path) else Path(path).expanduser()
+    if name in LOADERS:
+        items = LOADERS[name].load(source)  # type: ignore[arg-type]
+        task = LOADERS[name].task
+    elif name in task_names():
+        from crossrisk_bench.items import load_jsonl
+
+        items, task = load_jsonl(source), name
+    else:
+        raise CrossriskError(f"unknown dataset or task {name!r}; known datasets: {', '.join(LOADERS)}; "
+                             f"tasks (your own items): {', '.join(task_names())}")
     if not items:
         raise CrossriskError(f"dataset {name} at {path} gave no items")
-    return loader.task, items
+    return task, items
+
+
+def task_names() -> list[str]:
+    from crossrisk_bench.tasks import TASKS
+
+    return TASKS.names()
+
+
+def data_task(name: str) -> str:
+    """The task a `--crossrisk-data NAME=...` entry feeds."""
+    return LOADERS[name].task if name in LOADERS else name
 
 
 def parse_data_option(value: str) -> tuple[str, str]:
-    """`NAME=PATH` from the command line."""
+    """`NAME=SOURCE` from the command line: a public dataset's name, or a task's name for the
+    user's own items; SOURCE is a file, a folder or a pinned hub dataset (hf:ORG/NAME@REVISION)."""
     name, sep, path = value.partition("=")
     if not sep or not name or not path:
         raise CrossriskError(f"--crossrisk-data expects NAME=PATH (e.g. bbq=../shared/data/bbq), got {value!r}")
-    if name not in LOADERS:
-        raise CrossriskError(f"unknown dataset {name!r}; known datasets: {', '.join(LOADERS)}")
+    if name not in LOADERS and name not in task_names():
+        raise CrossriskError(f"unknown dataset or task {name!r}; known datasets: {', '.join(LOADERS)}; "
+                             f"tasks (your own items): {', '.join(task_names())}")
     return name, path

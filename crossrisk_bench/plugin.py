@@ -115,9 +115,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--crossrisk-limit", type=_positive_int, default=None, metavar="N",
                     help="evaluate at most N items per task (overrides the profile)")
     group.addoption("--crossrisk-data", action="append", default=[], metavar="NAME=PATH",
-                    help="evaluate a public dataset instead of the task's embedded items (repeatable), "
-                         "e.g. bbq=../shared/data/bbq; names: advbench harmbench xstest bbq crows_pairs "
-                         "stereoset decodingtrust_stereotype decodingtrust_enron")
+                    help="evaluate a public dataset, or your own items for a task, instead of the task's embedded "
+                         "items (repeatable): bbq=../shared/data/bbq, misuse=my_items.jsonl (the item schema in the "
+                         "README), or a pinned hub dataset bbq=hf:ORG/NAME@REVISION; datasets: advbench harmbench "
+                         "xstest bbq crows_pairs stereoset decodingtrust_stereotype decodingtrust_enron")
     group.addoption("--crossrisk-cache", default=None, metavar="DIR",
                     help="cache directory for responses and converted models (default: $CROSSRISK_CACHE_DIR or ~/.cache/crossrisk-bench)")
     group.addoption("--crossrisk-no-cache", action="store_true", default=False,
@@ -392,11 +393,11 @@ def crossrisk_settings(pytestconfig: pytest.Config) -> CrossriskSettings:
 def crossrisk_task_items(crossrisk_settings: CrossriskSettings) -> Any:
     """`items(task_name)`: the items a task evaluates in this run (a `--crossrisk-data` dataset
     mapped to that task, else the embedded items), before the profile's limit."""
-    from crossrisk_bench.loaders import LOADERS, load_dataset_items
+    from crossrisk_bench.loaders import data_task, load_dataset_items
     from crossrisk_bench.tasks import TASKS
 
     def items(task_name: str) -> list:
-        chosen = [(name, path) for name, path in crossrisk_settings.data if LOADERS[name].task == task_name]
+        chosen = [(name, path) for name, path in crossrisk_settings.data if data_task(name) == task_name]
         try:
             if not chosen:
                 return TASKS.get(task_name).load_items()

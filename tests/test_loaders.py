@@ -80,7 +80,7 @@ def test_data_option_parsing() -> None:
     assert parse_data_option("bbq=/data/bbq") == ("bbq", "/data/bbq")
     with pytest.raises(CrossriskError, match="expects NAME=PATH"):
         parse_data_option("bbq")
-    with pytest.raises(CrossriskError, match="unknown dataset 'bqq'; known datasets: advbench"):
+    with pytest.raises(CrossriskError, match="unknown dataset or task 'bqq'; known datasets: advbench"):
         parse_data_option("bqq=x")
 
 

@@ -56,7 +56,7 @@ def test_header_names_model_backend_and_cache(pytester: pytest.Pytester, tmp_pat
         (["--crossrisk-model", "/no/such/model"], "ERROR: crossrisk: model path '/no/such/model' does not exist"),
         (["--crossrisk-limit", "0"], "*argument --crossrisk-limit: invalid _positive_int value: '0'"),
         (["--crossrisk-profile", "fast"], "ERROR: crossrisk: unknown profile 'fast'; known profiles: quick, full, release"),
-        (["--crossrisk-data", "bqq=x"], "ERROR: crossrisk: unknown dataset 'bqq'; known datasets: advbench*"),
+        (["--crossrisk-data", "bqq=x"], "ERROR: crossrisk: unknown dataset or task 'bqq'; known datasets: advbench*"),
         (["--crossrisk-judge", "refusal=gpt"],
          "ERROR: crossrisk: --crossrisk-judge 'refusal=gpt': unknown refusal judge; known: keyword, embedding, llm"),
     ],
