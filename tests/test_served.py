@@ -242,16 +242,21 @@ def test_pytest_run_against_the_server(server, pytester: pytest.Pytester, tmp_pa
 
         def test_stereotypes(crossrisk_gate):
             crossrisk_gate("stereotype_preference")
+
+        def test_agreement(crossrisk_gate):  # generated headline; its log-likelihood side figure is left out
+            crossrisk_gate("bias_agreement")
         """
     )
     result = pytester.runpytest("--crossrisk-backend", "openai", "--crossrisk-base-url", url, "--crossrisk-model", name,
                                 "--crossrisk-models", str(models), "--crossrisk-cache", str(tmp_path / "cache"),
                                 "--crossrisk-limit", "6", "-rs", "-W", "ignore::pytest.PytestWarning",
                                 "--crossrisk-report", str(tmp_path / "report"))
-    result.assert_outcomes(passed=1, skipped=1)
+    result.assert_outcomes(passed=2, skipped=1)
     result.stdout.fnmatch_lines([f"crossrisk: model={name} backend=openai url={url} *",
                                  "*weights defenses left out*refusal_sft*",
                                  "*SKIPPED*stereotype_preference: the server at * returns no prompt log-probabilities*"])
     document = json.loads((tmp_path / "report" / "results.json").read_text())
     assert document["run"]["backend"]["backend"] == "openai"
+    agreement = next(e for e in document["effects"] if e["task"] == "bias_agreement")
+    assert "agreement_rate_generated" in agreement["base_summary"] and "agreement_rate_loglik" not in agreement["base_summary"]
     assert "api_key" not in json.dumps(document["run"]).replace("api_key_env", "")
