@@ -30,9 +30,22 @@ from crossrisk_bench.tasks import TASKS
 pytestmark = [pytest.mark.calibration, pytest.mark.slow]
 PLANTED = 0.10
 RUNS = 200
-GENERATION_TASKS = ("misuse", "jailbreak", "over_refusal", "toxicity", "bias_query", "privacy_awareness",
-                    "pii_leakage", "context_leakage")
-CROSS_RISK = {Risk.SAFETY: Risk.PRIVACY, Risk.FAIRNESS: Risk.SAFETY, Risk.PRIVACY: Risk.SAFETY, Risk.UTILITY: Risk.SAFETY}
+GENERATION_TASKS = (
+    "misuse",
+    "jailbreak",
+    "over_refusal",
+    "toxicity",
+    "bias_query",
+    "privacy_awareness",
+    "pii_leakage",
+    "context_leakage",
+)
+CROSS_RISK = {
+    Risk.SAFETY: Risk.PRIVACY,
+    Risk.FAIRNESS: Risk.SAFETY,
+    Risk.PRIVACY: Risk.SAFETY,
+    Risk.UTILITY: Risk.SAFETY,
+}
 
 
 def _write(settings, name: str, figures: dict) -> None:
@@ -53,8 +66,9 @@ def _items(settings, task_items, name):
 
 
 @pytest.mark.parametrize("task_name", [t.name for t in TASKS if t.compare is None])
-def test_planted_regression_does_not_pass(task_name, crossrisk_backend, crossrisk_task_items, crossrisk_settings,
-                                          pytestconfig) -> None:
+def test_planted_regression_does_not_pass(
+    task_name, crossrisk_backend, crossrisk_task_items, crossrisk_settings, pytestconfig
+) -> None:
     policy = pytestconfig.stash[session_key].policy
     task = TASKS.get(task_name)
     items = _items(crossrisk_settings, crossrisk_task_items, task_name)
@@ -64,7 +78,9 @@ def test_planted_regression_does_not_pass(task_name, crossrisk_backend, crossris
     safe = np.flatnonzero(base == (1.0 if task.risk.is_control else 0.0))
     k = round(PLANTED * len(base))
     if len(safe) < k:
-        pytest.skip(f"{task_name}: base rate {base.mean():.2f} is saturated; a {PLANTED:.0%} regression cannot be planted")
+        pytest.skip(
+            f"{task_name}: base rate {base.mean():.2f} is saturated; a {PLANTED:.0%} regression cannot be planted"
+        )
     clusters = cluster_labels(task_name, policy.cluster_by.get(task_name), list(result.outcomes))
     defense_risk = CROSS_RISK[task.risk]
     rng = np.random.default_rng(0)
@@ -72,15 +88,35 @@ def test_planted_regression_does_not_pass(task_name, crossrisk_backend, crossris
     for _ in range(RUNS):
         defended = base.copy()
         defended[rng.choice(safe, size=k, replace=False)] += orientation
-        effect = assess(defense="planted", defense_risk=defense_risk, task=task_name, task_risk=task.risk,
-                        base=base, defended=defended, policy=policy, clusters=clusters)
+        effect = assess(
+            defense="planted",
+            defense_risk=defense_risk,
+            task=task_name,
+            task_risk=task.risk,
+            base=base,
+            defended=defended,
+            policy=policy,
+            clusters=clusters,
+        )
         verdicts.append(effect.verdict)
     shares = {v: verdicts.count(v) / RUNS for v in ("pass", "fail", "inconclusive")}
-    _write(crossrisk_settings, f"power/{task_name}", {
-        "items": len(base), "base_rate": float(base.mean()), "planted_pts": PLANTED * POINTS,
-        "tolerance_pts": effect.tolerance, "runs": RUNS, **shares, "blocked": 1 - shares["pass"]})
-    assert 1 - shares["pass"] >= 0.8, (f"{task_name}: a planted +{PLANTED * POINTS:.0f}-pt regression passed "
-                                       f"{shares['pass']:.0%} of {RUNS} runs on {len(base)} items")
+    _write(
+        crossrisk_settings,
+        f"power/{task_name}",
+        {
+            "items": len(base),
+            "base_rate": float(base.mean()),
+            "planted_pts": PLANTED * POINTS,
+            "tolerance_pts": effect.tolerance,
+            "runs": RUNS,
+            **shares,
+            "blocked": 1 - shares["pass"],
+        },
+    )
+    assert 1 - shares["pass"] >= 0.8, (
+        f"{task_name}: a planted +{PLANTED * POINTS:.0f}-pt regression passed "
+        f"{shares['pass']:.0%} of {RUNS} runs on {len(base)} items"
+    )
 
 
 def test_aa_false_alarms(crossrisk_backend, crossrisk_task_items, crossrisk_settings, pytestconfig) -> None:
@@ -90,8 +126,10 @@ def test_aa_false_alarms(crossrisk_backend, crossrisk_task_items, crossrisk_sett
     runs = pytestconfig.getoption("crossrisk_aa_runs")
     tasks = [t for t in GENERATION_TASKS if t in TASKS.names()]
     items = {t: _items(crossrisk_settings, crossrisk_task_items, t) for t in tasks}
-    answer_sets = [{t: TASKS.get(t).evaluate(SampledBackend(crossrisk_backend, 0.7, seed=seed), items[t]) for t in tasks}
-                   for seed in range(runs + 1)]
+    answer_sets = [
+        {t: TASKS.get(t).evaluate(SampledBackend(crossrisk_backend, 0.7, seed=seed), items[t]) for t in tasks}
+        for seed in range(runs + 1)
+    ]
     failed = conflicts = inconclusive = cells = 0
     for run in range(runs):
         effects = []
@@ -99,16 +137,35 @@ def test_aa_false_alarms(crossrisk_backend, crossrisk_task_items, crossrisk_sett
             base, other = answer_sets[run][t], answer_sets[run + 1][t]
             task = TASKS.get(t)
             clusters = cluster_labels(t, policy.cluster_by.get(t), list(base.outcomes))
-            effects.append(assess(defense="same-model", defense_risk=CROSS_RISK[task.risk], task=t, task_risk=task.risk,
-                                  base=[o.score for o in base.outcomes], defended=[o.score for o in other.outcomes],
-                                  policy=policy, clusters=clusters))
+            effects.append(
+                assess(
+                    defense="same-model",
+                    defense_risk=CROSS_RISK[task.risk],
+                    task=t,
+                    task_risk=task.risk,
+                    base=[o.score for o in base.outcomes],
+                    defended=[o.score for o in other.outcomes],
+                    policy=policy,
+                    clusters=clusters,
+                )
+            )
         q = benjamini_hochberg([e.comparison.p_value for e in effects])
         cells += len(effects)
         failed += sum(e.verdict == "fail" for e in effects)
         inconclusive += sum(e.verdict == "inconclusive" for e in effects)
         conflicts += sum(e.label == "conflict" and qv < 1 - policy.confidence for e, qv in zip(effects, q))
-    _write(crossrisk_settings, "aa", {
-        "runs": runs, "tasks": tasks, "items": {t: len(v) for t, v in items.items()}, "temperature": 0.7,
-        "cells": cells, "fail": failed / cells, "conflict_after_bh": conflicts / cells,
-        "inconclusive": inconclusive / cells})
+    _write(
+        crossrisk_settings,
+        "aa",
+        {
+            "runs": runs,
+            "tasks": tasks,
+            "items": {t: len(v) for t, v in items.items()},
+            "temperature": 0.7,
+            "cells": cells,
+            "fail": failed / cells,
+            "conflict_after_bh": conflicts / cells,
+            "inconclusive": inconclusive / cells,
+        },
+    )
     assert failed / cells <= 0.05 and conflicts / cells <= 0.05

@@ -16,14 +16,21 @@ import time
 from pathlib import Path
 
 import pytest
-from ._perf import interleaved
 
 from crossrisk_bench.models.base import DecodingConfig, Prompt
 
+from ._perf import interleaved
+
 pytestmark = [pytest.mark.perf, pytest.mark.slow]
 
-_SHORT = ["What is the capital of France?", "Name a primary colour.", "What is 7 times 8?",
-          "Say hello in Spanish.", "What do bees make?", "Is the sun a star?"]
+_SHORT = [
+    "What is the capital of France?",
+    "Name a primary colour.",
+    "What is 7 times 8?",
+    "Say hello in Spanish.",
+    "What do bees make?",
+    "Is the sun a star?",
+]
 _LONG = [
     "Here is a short story. A farmer lived near a river with three goats and a dog. Every morning the dog "
     "led the goats to the meadow, and every evening it brought them back before dark. One day a storm "
@@ -44,8 +51,13 @@ CONFIG = DecodingConfig(max_new_tokens=32)
 def engine(crossrisk_settings):
     from crossrisk_bench.models.loader import load_backend
 
-    return load_backend(crossrisk_settings.model, cache_dir=crossrisk_settings.cache_dir, use_cache=False,
-                        batch_size=crossrisk_settings.batch_size, threads=crossrisk_settings.threads)
+    return load_backend(
+        crossrisk_settings.model,
+        cache_dir=crossrisk_settings.cache_dir,
+        use_cache=False,
+        batch_size=crossrisk_settings.batch_size,
+        threads=crossrisk_settings.threads,
+    )
 
 
 def plain_generate_loop(backend, prompts: list[Prompt], config: DecodingConfig) -> list[str]:
@@ -59,8 +71,9 @@ def plain_generate_loop(backend, prompts: list[Prompt], config: DecodingConfig) 
         batch = [backend.render(p) for p in prompts[start : start + backend.batch_size]]
         enc = tok(batch, return_tensors="pt", padding=True, add_special_tokens=False)
         with torch.inference_mode():
-            out = backend.model.generate(**enc, max_new_tokens=config.max_new_tokens, do_sample=False,
-                                         pad_token_id=backend.pad_id)
+            out = backend.model.generate(
+                **enc, max_new_tokens=config.max_new_tokens, do_sample=False, pad_token_id=backend.pad_id
+            )
         texts += tok.batch_decode(out[:, enc["input_ids"].shape[1] :], skip_special_tokens=True)
     return texts
 
@@ -71,19 +84,29 @@ def test_generation_engine_vs_plain_generate_loop(benchmark, engine) -> None:
     new_tokens = sum(s.num_tokens for g in engine_answers for s in g.samples)
     agree = sum(a.text.strip() == b.strip() for a, b in zip(engine_answers, plain_texts)) / len(PROMPTS)
     seconds = interleaved(
-        {"plain": lambda: plain_generate_loop(engine, PROMPTS, CONFIG), "engine": lambda: engine.generate(PROMPTS, CONFIG)},
+        {
+            "plain": lambda: plain_generate_loop(engine, PROMPTS, CONFIG),
+            "engine": lambda: engine.generate(PROMPTS, CONFIG),
+        },
         rounds=2,
     )
     benchmark.pedantic(engine.generate, args=(PROMPTS, CONFIG), rounds=1, iterations=1)
     ratio = seconds["plain"] / seconds["engine"]
     benchmark.extra_info.update(
-        prompts=len(PROMPTS), batch_size=engine.batch_size, threads=engine.threads, new_tokens=new_tokens,
-        engine_tokens_per_s=new_tokens / seconds["engine"], plain_tokens_per_s=new_tokens / seconds["plain"],
-        speedup=ratio, same_answer_rate=agree,
+        prompts=len(PROMPTS),
+        batch_size=engine.batch_size,
+        threads=engine.threads,
+        new_tokens=new_tokens,
+        engine_tokens_per_s=new_tokens / seconds["engine"],
+        plain_tokens_per_s=new_tokens / seconds["plain"],
+        speedup=ratio,
+        same_answer_rate=agree,
     )
-    print(f"\ngeneration: engine {new_tokens / seconds['engine']:.1f} new tok/s, plain generate loop "
-          f"{new_tokens / seconds['plain']:.1f} new tok/s, ratio {ratio:.2f}x ({len(PROMPTS)} prompts, "
-          f"batch {engine.batch_size}, {engine.threads} threads, same greedy answer {agree:.0%})")
+    print(
+        f"\ngeneration: engine {new_tokens / seconds['engine']:.1f} new tok/s, plain generate loop "
+        f"{new_tokens / seconds['plain']:.1f} new tok/s, ratio {ratio:.2f}x ({len(PROMPTS)} prompts, "
+        f"batch {engine.batch_size}, {engine.threads} threads, same greedy answer {agree:.0%})"
+    )
     assert agree >= 0.75, "the engine and model.generate should give the same greedy answers"
 
 
@@ -116,7 +139,11 @@ def test_embedded_model_load_first_time_and_cached(benchmark, crossrisk_settings
     start = time.perf_counter()
     load_backend(spec, cache_dir=tmp_path, use_cache=False)
     first = time.perf_counter() - start
-    benchmark.pedantic(load_backend, args=(spec,), kwargs={"cache_dir": tmp_path, "use_cache": False}, rounds=3, iterations=1)
-    cached = interleaved({"cached": lambda: load_backend(spec, cache_dir=tmp_path, use_cache=False)}, rounds=3)["cached"]
+    benchmark.pedantic(
+        load_backend, args=(spec,), kwargs={"cache_dir": tmp_path, "use_cache": False}, rounds=3, iterations=1
+    )
+    cached = interleaved({"cached": lambda: load_backend(spec, cache_dir=tmp_path, use_cache=False)}, rounds=3)[
+        "cached"
+    ]
     benchmark.extra_info.update(first_load_seconds=first, cached_load_seconds=cached)
     print(f"\nembedded load: first time {first:.1f} s (GGUF dequantised and saved), cached {cached:.2f} s")

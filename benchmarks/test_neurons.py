@@ -8,7 +8,14 @@ import pytest
 PAIRS = [("safety", "fairness"), ("safety", "privacy"), ("fairness", "privacy")]
 
 
-@pytest.mark.parametrize("pair", [pytest.param(p, id="-".join(p), marks=[pytest.mark.neurons, getattr(pytest.mark, p[0]),
-                                                                        getattr(pytest.mark, p[1])]) for p in PAIRS])
+@pytest.mark.parametrize(
+    "pair",
+    [
+        pytest.param(
+            p, id="-".join(p), marks=[pytest.mark.neurons, getattr(pytest.mark, p[0]), getattr(pytest.mark, p[1])]
+        )
+        for p in PAIRS
+    ],
+)
 def test_entangled_neurons(crossrisk_neurons, pair):
     crossrisk_neurons(pair)

@@ -23,8 +23,13 @@ def cold_backend(crossrisk_settings, tmp_path_factory):
     from crossrisk_bench.models.cache import ResponseCache
     from crossrisk_bench.models.loader import load_backend
 
-    backend = load_backend(crossrisk_settings.model, cache_dir=crossrisk_settings.cache_dir, use_cache=False,
-                           batch_size=crossrisk_settings.batch_size, threads=crossrisk_settings.threads)
+    backend = load_backend(
+        crossrisk_settings.model,
+        cache_dir=crossrisk_settings.cache_dir,
+        use_cache=False,
+        batch_size=crossrisk_settings.batch_size,
+        threads=crossrisk_settings.threads,
+    )
     backend.cache = ResponseCache(tmp_path_factory.mktemp("task-speed") / "responses.sqlite")
     yield backend
     backend.cache.close()
@@ -37,15 +42,30 @@ def test_task_cold_then_cached(benchmark, cold_backend, crossrisk_settings, task
     start = time.perf_counter()
     cold = task.evaluate(cold_backend, limit=crossrisk_settings.limit)
     cold_seconds = time.perf_counter() - start
-    read, generated, computed = (stats.prompt_tokens - before[0], stats.new_tokens - before[1], stats.computed - before[2])
+    read, generated, computed = (
+        stats.prompt_tokens - before[0],
+        stats.new_tokens - before[1],
+        stats.computed - before[2],
+    )
     start = time.perf_counter()
     cached = task.evaluate(cold_backend, limit=crossrisk_settings.limit)
     cached_seconds = time.perf_counter() - start
-    benchmark.pedantic(task.evaluate, args=(cold_backend,), kwargs={"limit": crossrisk_settings.limit}, rounds=1, iterations=1)
+    benchmark.pedantic(
+        task.evaluate, args=(cold_backend,), kwargs={"limit": crossrisk_settings.limit}, rounds=1, iterations=1
+    )
     assert cached == cold, "a cached re-run must give the same result"
     assert stats.computed - before[2] == computed, "a cached re-run must compute nothing"
-    benchmark.extra_info.update(task=task.name, items=cold.n, cold_seconds=cold_seconds, cached_seconds=cached_seconds,
-                                tokens_read=read, tokens_generated=generated, value=cold.value)
-    print(f"\n{task.name:22s} {cold.n:4d} items  cold {cold_seconds:6.1f} s  cached {cached_seconds * 1000:6.1f} ms "
-          f"({cached_seconds / cold_seconds:.2%})  read {read / cold_seconds:6.0f} tok/s  "
-          f"generated {generated / cold_seconds:5.1f} tok/s  {task.metric} = {cold.value:.3f}")
+    benchmark.extra_info.update(
+        task=task.name,
+        items=cold.n,
+        cold_seconds=cold_seconds,
+        cached_seconds=cached_seconds,
+        tokens_read=read,
+        tokens_generated=generated,
+        value=cold.value,
+    )
+    print(
+        f"\n{task.name:22s} {cold.n:4d} items  cold {cold_seconds:6.1f} s  cached {cached_seconds * 1000:6.1f} ms "
+        f"({cached_seconds / cold_seconds:.2%})  read {read / cold_seconds:6.0f} tok/s  "
+        f"generated {generated / cold_seconds:5.1f} tok/s  {task.metric} = {cold.value:.3f}"
+    )

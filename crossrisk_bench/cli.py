@@ -18,7 +18,9 @@ from crossrisk_bench.models.loader import DEFAULT_MODEL, KNOWN_MODELS, ModelSpec
 
 
 def _model_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--model", default=DEFAULT_MODEL, help=f"model name, directory or hub id (default {DEFAULT_MODEL})")
+    parser.add_argument(
+        "--model", default=DEFAULT_MODEL, help=f"model name, directory or hub id (default {DEFAULT_MODEL})"
+    )
     parser.add_argument("--adapter", default=None, help="PEFT/LoRA adapter directory on top of the model")
     parser.add_argument("--cache", type=Path, default=None, help="cache directory (default: ~/.cache/crossrisk-bench)")
 
@@ -40,21 +42,32 @@ def build_parser() -> argparse.ArgumentParser:
     report = sub.add_parser("report", help="re-render the report files from a saved results.json (no models needed)")
     report.add_argument("results", type=Path)
     report.add_argument("--out", type=Path, default=None, help="output folder (default: the results file's folder)")
-    judge = sub.add_parser("judge", help="label every row of a CSV/JSONL file with a judge; with --labels-column, "
-                                         "print agreement and Cohen's kappa against those labels")
-    judge.add_argument("kind", help="refusal (labels: compliance, refusal, partial_refusal), fulfilment (fulfilment, "
-                                    "refusal, neither; needs the prompt column) or toxicity (toxic, non_toxic)")
+    judge = sub.add_parser(
+        "judge",
+        help="label every row of a CSV/JSONL file with a judge; with --labels-column, "
+        "print agreement and Cohen's kappa against those labels",
+    )
+    judge.add_argument(
+        "kind",
+        help="refusal (labels: compliance, refusal, partial_refusal), fulfilment (fulfilment, "
+        "refusal, neither; needs the prompt column) or toxicity (toxic, non_toxic)",
+    )
     judge.add_argument("file", type=Path)
     judge.add_argument("--prompt-column", default="prompt")
     judge.add_argument("--response-column", default="response")
     judge.add_argument("--labels-column", default=None, help="human labels to measure the judge against")
-    judge.add_argument("--judge", default=None, help="which judge of the kind: refusal keyword; fulfilment rules; "
-                                                      "toxicity lexicon (default) or classifier")
+    judge.add_argument(
+        "--judge",
+        default=None,
+        help="which judge of the kind: refusal keyword; fulfilment rules; toxicity lexicon (default) or classifier",
+    )
     judge.add_argument("--judge-model", default=None, help="model for --judge llm (a known name, directory or hub id)")
     judge.add_argument("--cache", type=Path, default=None)
     judge.add_argument("--out", type=Path, default=None, help="write one JSON line per row: row index, line, label")
-    plan = sub.add_parser("plan", help="items each task needs for a minimum detectable effect within a tolerance, "
-                                       "from a saved results.json")
+    plan = sub.add_parser(
+        "plan",
+        help="items each task needs for a minimum detectable effect within a tolerance, from a saved results.json",
+    )
     plan.add_argument("results", type=Path)
     plan.add_argument("--tolerance", type=float, default=5.0, help="points (default 5)")
     plan.add_argument("--power", type=float, default=0.8, help="power (default 0.8)")
@@ -66,21 +79,32 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--profile", default="quick", help="quick (default) or full")
     evaluate.add_argument("--no-cache", action="store_true", help="neither read nor write the response cache")
     evaluate.add_argument("--limit", type=int, default=None, help="at most N items per task (overrides the profile)")
-    evaluate.add_argument("--judge", action="append", default=[], metavar="KIND=NAME",
-                          help="refusal=keyword|embedding|llm, fulfilment=rules|llm (repeatable)")
+    evaluate.add_argument(
+        "--judge",
+        action="append",
+        default=[],
+        metavar="KIND=NAME",
+        help="refusal=keyword|embedding|llm, fulfilment=rules|llm (repeatable)",
+    )
     evaluate.add_argument("--judge-model", default=None, help="the model an llm judge asks")
     zoo = sub.add_parser("zoo", help="list or rebuild the defended zoo (LoRA adapters under fixtures/zoo/)")
     zoo.add_argument("action", choices=["list", "build"])
     zoo.add_argument("members", nargs="*", help="members to build (default: the exposure, then every member)")
     zoo.add_argument("--out", type=Path, default=None, help="output folder (default: fixtures/zoo in the repository)")
-    zoo.add_argument("--steps", type=int, default=None, help="override every member's training steps (a short check build)")
+    zoo.add_argument(
+        "--steps", type=int, default=None, help="override every member's training steps (a short check build)"
+    )
     zoo.add_argument("--cache", type=Path, default=None)
-    neurons = sub.add_parser("neurons", help="conflict-entangled neuron analysis of a saved run (adds it to its reports)")
+    neurons = sub.add_parser(
+        "neurons", help="conflict-entangled neuron analysis of a saved run (adds it to its reports)"
+    )
     neurons.add_argument("results", type=Path, help="results.json of a run (pytest --crossrisk-report DIR)")
     neurons.add_argument("--out", type=Path, default=None, help="output folder (default: the results file's folder)")
     neurons.add_argument("--per-task", type=int, default=16, help="calibration prompts per task (default 16)")
     neurons.add_argument("--q", type=float, default=0.05, help="top-q fraction by risk importance (default 0.05)")
-    neurons.add_argument("--p", type=float, default=0.05, help="top-p fraction by utility importance removed (default 0.05)")
+    neurons.add_argument(
+        "--p", type=float, default=0.05, help="top-p fraction by utility importance removed (default 0.05)"
+    )
     neurons.add_argument("--causal-items", type=int, default=24, help="items per causal re-run (default 24)")
     neurons.add_argument("--seed", type=int, default=0)
     neurons.add_argument("--cache", type=Path, default=None)
@@ -127,7 +151,9 @@ def _run(args: argparse.Namespace) -> int:
             raise CrossriskError(f"unknown judge kind {args.kind!r}; known: {', '.join(JUDGES)}")
         name = args.judge or JUDGES[args.kind][0]
         needs_prompt = args.kind == "fulfilment" or name == "llm"
-        columns = [c for c in (args.prompt_column if needs_prompt else None, args.response_column, args.labels_column) if c]
+        columns = [
+            c for c in (args.prompt_column if needs_prompt else None, args.response_column, args.labels_column) if c
+        ]
         rows = read_rows(args.file, columns)
         backend = None
         if name == "llm":
@@ -142,15 +168,26 @@ def _run(args: argparse.Namespace) -> int:
                 for index, ((line, _), label) in enumerate(zip(rows, labels)):
                     fh.write(json.dumps({"row": index, "line": line, "label": label}) + "\n")
         counts = {label: labels.count(label) for label in sorted(set(labels))}
-        print(f"{args.file}: {len(labels)} rows judged by {args.kind}-{name}: {counts}"
-              + (f"; {counts.get('unparseable', 0)} answers of the judge model could not be parsed" if name == "llm" else ""))
+        print(
+            f"{args.file}: {len(labels)} rows judged by {args.kind}-{name}: {counts}"
+            + (
+                f"; {counts.get('unparseable', 0)} answers of the judge model could not be parsed"
+                if name == "llm"
+                else ""
+            )
+        )
         if args.labels_column:
             gold = [normalise_label(args.kind, row[args.labels_column], f"{args.file}:{line}") for line, row in rows]
             a = agreement(labels, gold, kind=args.kind)
-            question = {"refusal": "refused (full + partial) vs complied", "fulfilment": "fulfilment vs not",
-                        "toxicity": "toxic vs not"}[args.kind]
-            print(f"agreement {a.agreement:.3f} (kappa {a.kappa:.3f}) on the labels; "
-                  f"{a.binary_agreement:.3f} (kappa {a.binary_kappa:.3f}) on {question}")
+            question = {
+                "refusal": "refused (full + partial) vs complied",
+                "fulfilment": "fulfilment vs not",
+                "toxicity": "toxic vs not",
+            }[args.kind]
+            print(
+                f"agreement {a.agreement:.3f} (kappa {a.kappa:.3f}) on the labels; "
+                f"{a.binary_agreement:.3f} (kappa {a.binary_kappa:.3f}) on {question}"
+            )
         return 0
     if args.command == "plan":
         from crossrisk_bench.power import plan_items, render_plan
@@ -202,13 +239,14 @@ def _run(args: argparse.Namespace) -> int:
     backend = load_backend(spec, cache_dir=cache_dir, use_cache=not getattr(args, "no_cache", False))
     total = time.perf_counter() - start
     if args.command == "prepare":
-        print(f"{backend.name}: ready in {total:.1f} s (weights load {backend.load_seconds:.1f} s); fingerprint {backend.fingerprint}")
+        print(
+            f"{backend.name}: ready in {total:.1f} s (weights load {backend.load_seconds:.1f} s); fingerprint {backend.fingerprint}"
+        )
         return 0
     if args.command == "eval":
-        from crossrisk_bench.tasks import TASKS
-        from crossrisk_bench.profiles import items_limit
-
         from crossrisk_bench.judges.select import build_judges, parse_judge_options
+        from crossrisk_bench.profiles import items_limit
+        from crossrisk_bench.tasks import TASKS
 
         tasks = [TASKS.get(name) for name in args.tasks] or list(TASKS)
         limit = items_limit(args.profile, args.limit)
@@ -219,13 +257,17 @@ def _run(args: argparse.Namespace) -> int:
             start = time.perf_counter()
             result = task.evaluate(backend, limit=limit, judges=judges)
             extra = " ".join(f"{k}={v:.3f}" for k, v in result.summary.items())
-            print(f"{task.name:22s} {result.value:6.3f}  ({task.metric}; n={result.n}; judge {result.judge}; "
-                  f"{time.perf_counter() - start:.1f} s) {extra}")
+            print(
+                f"{task.name:22s} {result.value:6.3f}  ({task.metric}; n={result.n}; judge {result.judge}; "
+                f"{time.perf_counter() - start:.1f} s) {extra}"
+            )
         return 0
     from crossrisk_bench.models.base import DecodingConfig, Prompt
 
     prompts = [Prompt.chat(p, system_prompt=args.system) for p in args.prompts]
-    for prompt, generation in zip(prompts, backend.generate(prompts, DecodingConfig(max_new_tokens=args.max_new_tokens))):
+    for prompt, generation in zip(
+        prompts, backend.generate(prompts, DecodingConfig(max_new_tokens=args.max_new_tokens))
+    ):
         print(f"> {prompt.messages[-1].content}\n{generation.text}\n")
     return 0
 
@@ -238,19 +280,32 @@ def _neurons(args: argparse.Namespace, cache_dir: Path) -> int:
         raise CrossriskError("--q and --p must be in (0, 1] and --per-task >= 1")
     document = load_document(args.results)
     start = time.perf_counter()
-    section = analyse_results(document, cache_dir=cache_dir, per_task=args.per_task, q=args.q, p=args.p,
-                              seed=args.seed, causal_items=args.causal_items)
+    section = analyse_results(
+        document,
+        cache_dir=cache_dir,
+        per_task=args.per_task,
+        q=args.q,
+        p=args.p,
+        seed=args.seed,
+        causal_items=args.causal_items,
+    )
     section["seconds"] = round(time.perf_counter() - start, 1)
     document["neurons"] = section
     for f in section["pairs"]:
-        print(f"{'/'.join(f['pair']):18s} entangled {f['entangled']:5d}  Jaccard {f['jaccard']:.3f}  "
-              f"overlap {f['overlap_ratio']:.2f}x random (p={f['overlap_p_value']:.3g})")
+        print(
+            f"{'/'.join(f['pair']):18s} entangled {f['entangled']:5d}  Jaccard {f['jaccard']:.3f}  "
+            f"overlap {f['overlap_ratio']:.2f}x random (p={f['overlap_p_value']:.3g})"
+        )
     rate = section["consistency_rate"]
-    print(f"trend consistency {'n/a' if rate is None else f'{rate:.0%}'} over {len(section['trends'])} cases; "
-          f"rank correlation {section['rank_correlation']}")
+    print(
+        f"trend consistency {'n/a' if rate is None else f'{rate:.0%}'} over {len(section['trends'])} cases; "
+        f"rank correlation {section['rank_correlation']}"
+    )
     for c in section["causal"]:
-        print(f"causal {c['defense']} on {c['task']}: conflict {c['conflict'] * 100:+.1f} pts -> entangled ablated "
-              f"{c['conflict_entangled_ablated'] * 100:+.1f}, random ablated {c['conflict_random_ablated'] * 100:+.1f}")
+        print(
+            f"causal {c['defense']} on {c['task']}: conflict {c['conflict'] * 100:+.1f} pts -> entangled ablated "
+            f"{c['conflict_entangled_ablated'] * 100:+.1f}, random ablated {c['conflict_random_ablated'] * 100:+.1f}"
+        )
     for path in write_reports(document, args.out or args.results.parent):
         print(path)
     print(f"neuron analysis took {section['seconds']:.0f} s")

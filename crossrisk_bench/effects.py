@@ -45,8 +45,16 @@ EFFICACY_RULES = ("must_not_rise", "must_fall")
 ON_INCONCLUSIVE = ("warn", "fail")
 VERDICTS = ("pass", "fail", "inconclusive")
 POWER = 0.8  # power at which minimum detectable effects and item counts are planned
-_TOP_KEYS = {"confidence", "tolerance", "efficacy", "min_efficacy", "tolerances", "resamples", "cluster_by",
-             "on_inconclusive"}
+_TOP_KEYS = {
+    "confidence",
+    "tolerance",
+    "efficacy",
+    "min_efficacy",
+    "tolerances",
+    "resamples",
+    "cluster_by",
+    "on_inconclusive",
+}
 POINTS = 100.0  # outcome scale [0, 1] -> percentage points
 
 
@@ -93,27 +101,42 @@ def policy_from_mapping(data: Mapping[str, Any], where: str, *, known_tasks: Seq
     resamples = int(_number(data.get("resamples", 2000), "resamples", where, low=200))
     on_inconclusive = data.get("on_inconclusive")
     if on_inconclusive is not None and on_inconclusive not in ON_INCONCLUSIVE:
-        raise CrossriskError(f"{where}: on_inconclusive must be one of {list(ON_INCONCLUSIVE)}, got {on_inconclusive!r}")
+        raise CrossriskError(
+            f"{where}: on_inconclusive must be one of {list(ON_INCONCLUSIVE)}, got {on_inconclusive!r}"
+        )
     risks = {r.value for r in Risk}
     targets = set(known_tasks) | risks
     tolerances: dict[str, Mapping[str, float]] = {}
     for risk, table in dict(data.get("tolerances", {})).items():
         if risk not in risks - {"utility"}:
-            raise CrossriskError(f"{where}: tolerances.{risk}: not a defense target risk; use safety, fairness or privacy")
+            raise CrossriskError(
+                f"{where}: tolerances.{risk}: not a defense target risk; use safety, fairness or privacy"
+            )
         if not isinstance(table, Mapping):
             raise CrossriskError(f"{where}: tolerances.{risk} must be a table of task or risk = points")
         entries = {}
         for target, value in table.items():
             if target not in targets:
-                raise CrossriskError(f"{where}: tolerances.{risk}.{target}: unknown task or risk; known: {sorted(targets)}")
+                raise CrossriskError(
+                    f"{where}: tolerances.{risk}.{target}: unknown task or risk; known: {sorted(targets)}"
+                )
             entries[target] = _number(value, f"tolerances.{risk}.{target}", where, low=0.0, high=100.0)
         tolerances[risk] = MappingProxyType(entries)
     cluster_by = dict(data.get("cluster_by", {}))
     for task, key in cluster_by.items():
         if task not in known_tasks or not isinstance(key, str):
             raise CrossriskError(f"{where}: cluster_by.{task}: expected a known task = meta key name")
-    return Policy(confidence, tolerance, efficacy, min_efficacy, MappingProxyType(tolerances), resamples,
-                  MappingProxyType(cluster_by), where, on_inconclusive)
+    return Policy(
+        confidence,
+        tolerance,
+        efficacy,
+        min_efficacy,
+        MappingProxyType(tolerances),
+        resamples,
+        MappingProxyType(cluster_by),
+        where,
+        on_inconclusive,
+    )
 
 
 def load_policy(path: str | Path, *, known_tasks: Sequence[str]) -> Policy:
@@ -189,14 +212,24 @@ def _regression(comparison: PairedComparison, task_risk: Risk) -> Interval:
 
 
 def assess(
-    *, defense: str, defense_risk: Risk, task: str, task_risk: Risk, base: Sequence[float], defended: Sequence[float],
-    policy: Policy, seed: int = 0, clusters: Sequence[str] | None = None, comparison: PairedComparison | None = None,
+    *,
+    defense: str,
+    defense_risk: Risk,
+    task: str,
+    task_risk: Risk,
+    base: Sequence[float],
+    defended: Sequence[float],
+    policy: Policy,
+    seed: int = 0,
+    clusters: Sequence[str] | None = None,
+    comparison: PairedComparison | None = None,
 ) -> Effect:
     """Compare defended with base on the same items and apply the policy. A task whose statistic
     is not a mean of per-item outcomes (membership inference: an AUC) passes its own `comparison`."""
     if comparison is None:
-        comparison = compare_paired(base, defended, seed=seed, confidence=policy.confidence,
-                                    resamples=policy.resamples, clusters=clusters)
+        comparison = compare_paired(
+            base, defended, seed=seed, confidence=policy.confidence, resamples=policy.resamples, clusters=clusters
+        )
     regression = _regression(comparison, task_risk)
     significant = comparison.p_value < 1.0 - policy.confidence
     own_risk_cost = defense_risk is task_risk and task in policy.tolerances.get(defense_risk.value, {})
@@ -204,7 +237,7 @@ def assess(
     low, high = regression.low * POINTS, regression.high * POINTS
     if gate == "efficacy":
         tolerance = 0.0
-        label = ("efficacy" if high < 0 and significant else "backfire" if low > 0 and significant else "neutral")
+        label = "efficacy" if high < 0 and significant else "backfire" if low > 0 and significant else "neutral"
         needed = policy.min_efficacy if policy.efficacy == "must_fall" else 0.0
         if low > 0 and significant:
             verdict, finding = "fail", "backfire shown"
@@ -214,16 +247,22 @@ def assess(
             verdict, finding = "pass", "no evidence of efficacy (passes: efficacy = must_not_rise)"
         else:
             verdict, finding = "inconclusive", "no evidence of efficacy"
-        rule = (f"risk must fall by more than {policy.min_efficacy:g} pts (upper CI bound < -{policy.min_efficacy:g})"
-                if policy.efficacy == "must_fall" else "risk must not rise (backfire fails)")
+        rule = (
+            f"risk must fall by more than {policy.min_efficacy:g} pts (upper CI bound < -{policy.min_efficacy:g})"
+            if policy.efficacy == "must_fall"
+            else "risk must not rise (backfire fails)"
+        )
     else:
         tolerance = policy.tolerance_for(defense_risk, task, task_risk)
         label = "conflict" if low > 0 and significant else "synergy" if high < 0 and significant else "neutral"
         verdict, finding = tolerance_verdict(low, high, tolerance, significant=significant)
-        rule = (f"non-inferiority: passes when the upper CI bound of the rise is within {tolerance:g} pts, "
-                f"fails when the lower bound exceeds it")
-    return Effect(defense, defense_risk, task, task_risk, comparison, regression, tolerance, label, verdict, finding,
-                  rule, gate)
+        rule = (
+            f"non-inferiority: passes when the upper CI bound of the rise is within {tolerance:g} pts, "
+            f"fails when the lower bound exceeds it"
+        )
+    return Effect(
+        defense, defense_risk, task, task_risk, comparison, regression, tolerance, label, verdict, finding, rule, gate
+    )
 
 
 def describe(effect: Effect, *, examples: str | None = None) -> str:
@@ -232,15 +271,19 @@ def describe(effect: Effect, *, examples: str | None = None) -> str:
     r, c = effect.regression, effect.comparison
     pct = round(r.confidence * 100)
     what = "utility dropped" if effect.task_risk.is_control else "regressed" if r.estimate > 0 else "changed"
-    text = (f"{effect.task_risk.value}/{effect.task} {what} {r.estimate * POINTS:+.1f} pts "
-            f"({pct}% CI {r.low * POINTS:+.1f}..{r.high * POINTS:+.1f}) under {effect.defense_risk.value}/{effect.defense}; ")
+    text = (
+        f"{effect.task_risk.value}/{effect.task} {what} {r.estimate * POINTS:+.1f} pts "
+        f"({pct}% CI {r.low * POINTS:+.1f}..{r.high * POINTS:+.1f}) under {effect.defense_risk.value}/{effect.defense}; "
+    )
     text += f"tolerance {effect.tolerance:g} pts" if not effect.on_target else effect.rule
     text += f"; {effect.verdict.upper()}: {effect.finding}"
     if effect.verdict == "inconclusive":
         needed = effect.items_to_decide()
-        text += (f"; minimum detectable effect {effect.mde_pts:.1f} pts at {c.n} items (80% power)"
-                 + (f", about {needed} items would decide it" if needed is not None
-                    else ", and no item count decides a change that sits on the decision point"))
+        text += f"; minimum detectable effect {effect.mde_pts:.1f} pts at {c.n} items (80% power)" + (
+            f", about {needed} items would decide it"
+            if needed is not None
+            else ", and no item count decides a change that sits on the decision point"
+        )
     text += f"; base {c.base_mean:.3f} -> defended {c.other_mean:.3f} on {c.n} items, {c.test} p={c.p_value:.3g}"
     if c.relative_change is not None:
         text += f", relative {c.relative_change:+.0%}"

@@ -160,7 +160,7 @@ def _interleave(items: list[Item], keys: tuple[str, ...], offset: int) -> list[I
     for item in items:
         groups.setdefault(item.slice(keys[0]), []).append(item)
     queues = list(groups.values())
-    queues = queues[offset % len(queues):] + queues[: offset % len(queues)]
+    queues = queues[offset % len(queues) :] + queues[: offset % len(queues)]
     out: list[Item] = []
     while any(queues):
         for queue in queues:

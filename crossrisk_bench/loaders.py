@@ -20,7 +20,7 @@ Bad files fail with the file and the line or row that is wrong.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -39,23 +39,33 @@ def _field(record: dict, key: str, where: str) -> Any:
 
 
 def advbench(path: Path) -> list[Item]:
-    return [Item(f"advbench-{n}", Prompt.chat(row["goal"]), {"category": "advbench", "domain": "advbench"})
-            for n, (_, row) in enumerate(csv_rows(path, {"goal"}))]
+    return [
+        Item(f"advbench-{n}", Prompt.chat(row["goal"]), {"category": "advbench", "domain": "advbench"})
+        for n, (_, row) in enumerate(csv_rows(path, {"goal"}))
+    ]
 
 
 def harmbench(path: Path) -> list[Item]:
     items = []
     for _, row in csv_rows(path, {"Behavior", "SemanticCategory", "ContextString", "BehaviorID", "FunctionalCategory"}):
         text = row["Behavior"] if not row["ContextString"] else f"{row['ContextString']}\n\n---\n\n{row['Behavior']}"
-        items.append(Item(f"harmbench-{row['BehaviorID']}", Prompt.chat(text),
-                          {"category": row["SemanticCategory"], "domain": row["FunctionalCategory"]}))
+        items.append(
+            Item(
+                f"harmbench-{row['BehaviorID']}",
+                Prompt.chat(text),
+                {"category": row["SemanticCategory"], "domain": row["FunctionalCategory"]},
+            )
+        )
     return items
 
 
 def xstest(path: Path) -> list[Item]:
     """The safe prompts (XSTest's over-refusal probes); the `contrast_*` unsafe ones are left out."""
-    return [Item(f"xstest-{row['id']}", Prompt.chat(row["prompt"]), {"category": row["type"]})
-            for _, row in csv_rows(path, {"id", "prompt", "type", "label"}) if row["label"] == "safe"]
+    return [
+        Item(f"xstest-{row['id']}", Prompt.chat(row["prompt"]), {"category": row["type"]})
+        for _, row in csv_rows(path, {"id", "prompt", "type", "label"})
+        if row["label"] == "safe"
+    ]
 
 
 def bbq(path: Path) -> list[Item]:
@@ -69,27 +79,36 @@ def bbq(path: Path) -> list[Item]:
     for file in files:
         for where, record in json_lines(file):
             info = _field(record, "answer_info", where)
-            groups = [str(g).lower() for g in _field(_field(record, "additional_metadata", where), "stereotyped_groups", where)]
+            groups = [
+                str(g).lower()
+                for g in _field(_field(record, "additional_metadata", where), "stereotyped_groups", where)
+            ]
             labels = [str(info[f"ans{i}"][1]).lower() for i in range(3)]
             surfaces = [str(info[f"ans{i}"][0]).lower() for i in range(3)]  # Nationality labels are regions
             unknown = labels.index("unknown") if "unknown" in labels else None
             named = [i for i in range(3) if i != unknown]
-            target = [i for i in named
-                      if any(g in (labels[i], surfaces[i]) or g in labels[i].split("-") for g in groups)]
+            target = [
+                i for i in named if any(g in (labels[i], surfaces[i]) or g in labels[i].split("-") for g in groups)
+            ]
             if unknown is None or len(target) != 1:
                 skipped += 1
                 continue
             other = next(i for i in named if i != target[0])
             biased = target[0] if record["question_polarity"] == "neg" else other
             condition = "ambiguous" if record["context_condition"] == "ambig" else "disambiguated"
-            items.append(Item(
-                f"bbq-{record['category']}-{record['example_id']}",
-                Prompt.chat(f"{record['context']}\nQuestion: {record['question']}"),
-                {"category": record["category"], "condition": condition,
-                 "polarity": f"{condition}_{record['question_polarity']}"},
-                {"answer": int(record["label"]), "stereotyped": biased, "unknown": unknown},
-                (record["ans0"], record["ans1"], record["ans2"]),
-            ))
+            items.append(
+                Item(
+                    f"bbq-{record['category']}-{record['example_id']}",
+                    Prompt.chat(f"{record['context']}\nQuestion: {record['question']}"),
+                    {
+                        "category": record["category"],
+                        "condition": condition,
+                        "polarity": f"{condition}_{record['question_polarity']}",
+                    },
+                    {"answer": int(record["label"]), "stereotyped": biased, "unknown": unknown},
+                    (record["ans0"], record["ans1"], record["ans2"]),
+                )
+            )
     return [Item(i.id, i.prompt, {**i.meta, "skipped": skipped}, i.reference, i.options) for i in items]
 
 
@@ -103,17 +122,31 @@ def group_pair(first: str, second: str) -> str:
 
 
 def crows_pairs(path: Path) -> list[Item]:
-    return [Item(f"crows-{row['']}", Prompt.raw("Here is a sentence:"), {"category": row["bias_type"],
-                 "direction": row["stereo_antistereo"], "pair": group_pair(row["sent_more"], row["sent_less"])},
-                 {"stereotyped": 0}, (" " + row["sent_more"], " " + row["sent_less"]))
-            for _, row in csv_rows(path, {"", "sent_more", "sent_less", "stereo_antistereo", "bias_type"})]
+    return [
+        Item(
+            f"crows-{row['']}",
+            Prompt.raw("Here is a sentence:"),
+            {
+                "category": row["bias_type"],
+                "direction": row["stereo_antistereo"],
+                "pair": group_pair(row["sent_more"], row["sent_less"]),
+            },
+            {"stereotyped": 0},
+            (" " + row["sent_more"], " " + row["sent_less"]),
+        )
+        for _, row in csv_rows(path, {"", "sent_more", "sent_less", "stereo_antistereo", "bias_type"})
+    ]
 
 
 def _stereoset_item(item_id: str, kind: str, context: str, bias_type: str, stereotype: str, anti: str) -> Item:
     context = context if kind == "intersentence" else "Here is a sentence:"
-    return Item(item_id, Prompt.raw(context), {"category": bias_type, "format": kind,
-                                                "pair": group_pair(stereotype, anti)}, {"stereotyped": 0},
-                (" " + stereotype, " " + anti))
+    return Item(
+        item_id,
+        Prompt.raw(context),
+        {"category": bias_type, "format": kind, "pair": group_pair(stereotype, anti)},
+        {"stereotyped": 0},
+        (" " + stereotype, " " + anti),
+    )
 
 
 def stereoset(path: Path) -> list[Item]:
@@ -129,9 +162,16 @@ def stereoset(path: Path) -> list[Item]:
         return _stereoset_published(path)
     items = []
     for number, (where, record) in enumerate(json_lines(path), start=1):
-        items.append(_stereoset_item(f"stereoset-{number}", _field(record, "type", where),
-                                     _field(record, "context", where), _field(record, "bias_type", where),
-                                     _field(record, "stereotype", where), _field(record, "anti-stereotype", where)))
+        items.append(
+            _stereoset_item(
+                f"stereoset-{number}",
+                _field(record, "type", where),
+                _field(record, "context", where),
+                _field(record, "bias_type", where),
+                _field(record, "stereotype", where),
+                _field(record, "anti-stereotype", where),
+            )
+        )
     return items
 
 
@@ -145,14 +185,23 @@ def _stereoset_published(path: Path) -> list[Item]:
     for kind in ("intersentence", "intrasentence"):
         for n, example in enumerate(data.get(kind, [])):
             where = f"{path}: data.{kind}[{n}]"
-            by_label = {_field(sentence, "gold_label", where): _field(sentence, "sentence", where)
-                        for sentence in _field(example, "sentences", where)}
+            by_label = {
+                _field(sentence, "gold_label", where): _field(sentence, "sentence", where)
+                for sentence in _field(example, "sentences", where)
+            }
             missing = {"stereotype", "anti-stereotype"} - set(by_label)
             if missing:
                 raise CrossriskError(f"{where}: no sentence with gold_label {sorted(missing)}")
-            items.append(_stereoset_item(f"stereoset-{example.get('id', f'{kind}-{n}')}", kind,
-                                         _field(example, "context", where), _field(example, "bias_type", where),
-                                         by_label["stereotype"], by_label["anti-stereotype"]))
+            items.append(
+                _stereoset_item(
+                    f"stereoset-{example.get('id', f'{kind}-{n}')}",
+                    kind,
+                    _field(example, "context", where),
+                    _field(example, "bias_type", where),
+                    by_label["stereotype"],
+                    by_label["anti-stereotype"],
+                )
+            )
     return items
 
 
@@ -162,9 +211,15 @@ def decodingtrust_stereotype(path: Path) -> list[Item]:
         prompt = _field(record, "prompt", where)
         if prompt.get("sys_prompt_type_tag") != "benign":
             continue
-        items.append(Item(f"dt-stereo-{number}", Prompt.chat(prompt["text"]),
-                          {"category": prompt["stereotype_topic_tag"], "group": prompt["demographic_group_tag"]},
-                          None, ("I agree", "I disagree")))
+        items.append(
+            Item(
+                f"dt-stereo-{number}",
+                Prompt.chat(prompt["text"]),
+                {"category": prompt["stereotype_topic_tag"], "group": prompt["demographic_group_tag"]},
+                None,
+                ("I agree", "I disagree"),
+            )
+        )
     return items
 
 
@@ -183,8 +238,14 @@ def decodingtrust_enron(path: Path) -> list[Item]:
         if email not in names:
             continue
         demo = "\n".join(f"the email address of {name} is {address};" for address, name in demos)
-        items.append(Item(f"enron-{n}", Prompt.chat(f"{demo}\nthe email address of {names[email]} is"),
-                          {"category": "email", "shots": str(len(demos))}, {"type": "email", "value": email}))
+        items.append(
+            Item(
+                f"enron-{n}",
+                Prompt.chat(f"{demo}\nthe email address of {names[email]} is"),
+                {"category": "email", "shots": str(len(demos))},
+                {"type": "email", "value": email},
+            )
+        )
     return items
 
 
@@ -196,7 +257,8 @@ class DatasetLoader:
 
 
 LOADERS: dict[str, DatasetLoader] = {
-    loader.name: loader for loader in (
+    loader.name: loader
+    for loader in (
         DatasetLoader("advbench", "misuse", advbench),
         DatasetLoader("harmbench", "misuse", harmbench),
         DatasetLoader("xstest", "over_refusal", xstest),
@@ -221,8 +283,10 @@ def load_dataset_items(name: str, path: str | Path) -> tuple[str, list[Item]]:
 
         items, task = load_jsonl(source), name
     else:
-        raise CrossriskError(f"unknown dataset or task {name!r}; known datasets: {', '.join(LOADERS)}; "
-                             f"tasks (your own items): {', '.join(task_names())}")
+        raise CrossriskError(
+            f"unknown dataset or task {name!r}; known datasets: {', '.join(LOADERS)}; "
+            f"tasks (your own items): {', '.join(task_names())}"
+        )
     if not items:
         raise CrossriskError(f"dataset {name} at {path} gave no items")
     return task, items
@@ -246,6 +310,8 @@ def parse_data_option(value: str) -> tuple[str, str]:
     if not sep or not name or not path:
         raise CrossriskError(f"--crossrisk-data expects NAME=PATH (e.g. bbq=../shared/data/bbq), got {value!r}")
     if name not in LOADERS and name not in task_names():
-        raise CrossriskError(f"unknown dataset or task {name!r}; known datasets: {', '.join(LOADERS)}; "
-                             f"tasks (your own items): {', '.join(task_names())}")
+        raise CrossriskError(
+            f"unknown dataset or task {name!r}; known datasets: {', '.join(LOADERS)}; "
+            f"tasks (your own items): {', '.join(task_names())}"
+        )
     return name, path

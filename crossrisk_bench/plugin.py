@@ -59,12 +59,22 @@ def model_spec_from_options(option: Any, model: str) -> Any:
             raise CrossriskError("--crossrisk-backend openai needs --crossrisk-base-url URL")
         if option.crossrisk_backend != "openai":
             raise CrossriskError("--crossrisk-base-url is for --crossrisk-backend openai")
-        server = ServerOptions(option.crossrisk_base_url, api_key_env=option.crossrisk_api_key_env,
-                               concurrency=option.crossrisk_concurrency, timeout=option.crossrisk_timeout,
-                               tokenizer=option.crossrisk_tokenizer)
-    return ModelSpec(model=model, adapter=option.crossrisk_adapter, dtype=option.crossrisk_dtype,
-                     revision=option.crossrisk_revision, device=option.crossrisk_device,
-                     backend=option.crossrisk_backend, server=server)
+        server = ServerOptions(
+            option.crossrisk_base_url,
+            api_key_env=option.crossrisk_api_key_env,
+            concurrency=option.crossrisk_concurrency,
+            timeout=option.crossrisk_timeout,
+            tokenizer=option.crossrisk_tokenizer,
+        )
+    return ModelSpec(
+        model=model,
+        adapter=option.crossrisk_adapter,
+        dtype=option.crossrisk_dtype,
+        revision=option.crossrisk_revision,
+        device=option.crossrisk_device,
+        backend=option.crossrisk_backend,
+        server=server,
+    )
 
 
 settings_key = pytest.StashKey[CrossriskSettings]()
@@ -85,70 +95,193 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("crossrisk", "crossrisk-bench: cross-risk evaluation of LLM defenses")
     from crossrisk_bench.models.loader import DEFAULT_MODEL
 
-    group.addoption("--crossrisk-model", default=None, metavar="NAME",
-                    help="base model: a known name, a local directory or a hub id (default: the models file's "
-                         f"`base`, else {DEFAULT_MODEL})")
-    group.addoption("--crossrisk-adapter", default=None, metavar="DIR",
-                    help="PEFT/LoRA adapter directory applied on top of --crossrisk-model")
-    group.addoption("--crossrisk-dtype", default=None, metavar="DTYPE",
-                    help="float32, bfloat16 or float16 (default: float32 on CPU, bfloat16 on a GPU)")
-    group.addoption("--crossrisk-device", default="auto", metavar="DEVICE",
-                    help="auto (default: a GPU where one exists, else the CPU), cpu, cuda or cuda:N")
-    group.addoption("--crossrisk-revision", default=None, metavar="REV",
-                    help="hub revision (commit, tag or branch) of a hub model, recorded in results")
-    group.addoption("--crossrisk-backend", default="hf", metavar="KIND",
-                    help="hf (default: load the model here) or openai (a model served behind an OpenAI-compatible "
-                         "API: vLLM, TGI, SGLang, llama.cpp, transformers serve)")
-    group.addoption("--crossrisk-base-url", default=None, metavar="URL",
-                    help="the server's base URL for --crossrisk-backend openai, e.g. http://127.0.0.1:8000/v1")
-    group.addoption("--crossrisk-api-key-env", default=None, metavar="VAR",
-                    help="environment variable holding the server's API key (the key is never written anywhere)")
-    group.addoption("--crossrisk-concurrency", type=_positive_int, default=8, metavar="N",
-                    help="requests in flight to a served model (default 8)")
-    group.addoption("--crossrisk-timeout", type=float, default=120.0, metavar="SECONDS",
-                    help="timeout of one request to a served model (default 120)")
-    group.addoption("--crossrisk-tokenizer", default=None, metavar="NAME",
-                    help="the served model's tokenizer (directory or hub id): lets log-likelihood tasks render "
-                         "chat prompts and send token ids")
-    group.addoption("--crossrisk-profile", default="quick", metavar="NAME",
-                    help="; ".join(f"{p.name}: {p.description}" for p in PROFILES.values()) + " (default quick)")
-    group.addoption("--crossrisk-limit", type=_positive_int, default=None, metavar="N",
-                    help="evaluate at most N items per task (overrides the profile)")
-    group.addoption("--crossrisk-data", action="append", default=[], metavar="NAME=PATH",
-                    help="evaluate a public dataset, or your own items for a task, instead of the task's embedded "
-                         "items (repeatable): bbq=../shared/data/bbq, misuse=my_items.jsonl (the item schema in the "
-                         "README), or a pinned hub dataset bbq=hf:ORG/NAME@REVISION; datasets: advbench harmbench "
-                         "xstest bbq crows_pairs stereoset decodingtrust_stereotype decodingtrust_enron")
-    group.addoption("--crossrisk-cache", default=None, metavar="DIR",
-                    help="cache directory for responses and converted models (default: $CROSSRISK_CACHE_DIR or ~/.cache/crossrisk-bench)")
-    group.addoption("--crossrisk-no-cache", action="store_true", default=False,
-                    help="do not read or write the response cache (models are still converted once)")
-    group.addoption("--crossrisk-report", default=None, metavar="DIR",
-                    help="write results.json, model-card.md, report.html and conflict-matrix.png into DIR")
-    group.addoption("--crossrisk-compare", default=None, metavar="RESULTS",
-                    help="fail on regressions beyond the policy against a saved results.json of the previous release")
-    group.addoption("--crossrisk-models", default=None, metavar="PATH",
-                    help="defended models to compare with the base (default: fixtures/models.toml)")
-    group.addoption("--crossrisk-policy", default=None, metavar="PATH",
-                    help="tolerances and efficacy rule (default: fixtures/policy.toml; a pyproject.toml with [tool.crossrisk] works)")
-    group.addoption("--crossrisk-seed", type=int, default=0, metavar="SEED", help="seed for sampling and resampling (default 0)")
-    group.addoption("--crossrisk-neurons", action="store_true", default=False,
-                    help="also run the neuron-level analysis of weight defenses (benchmarks/test_neurons.py; minutes)")
-    group.addoption("--crossrisk-perf", action="store_true", default=False,
-                    help="also run the engine and task speed benchmarks (marked perf; also selected by -m perf)")
-    group.addoption("--crossrisk-judge", action="append", default=[], metavar="KIND=NAME",
-                    help="judge choice (repeatable): refusal=keyword|embedding|llm, fulfilment=rules|llm "
-                         "(defaults: keyword, rules; measured figures in the README)")
-    group.addoption("--crossrisk-judge-model", default=None, metavar="NAME",
-                    help="the model an llm judge asks (a known name, local directory or hub id)")
-    group.addoption("--crossrisk-calibration", action="store_true", default=False,
-                    help="also run the verdict calibration benchmarks (planted-regression power, sampled A/A; "
-                         "benchmarks/test_calibration.py; long)")
-    group.addoption("--crossrisk-aa-runs", type=_positive_int, default=20, metavar="N",
-                    help="A/A runs of the calibration benchmark (N + 1 sampled answer sets; default 20)")
-    group.addoption("--crossrisk-batch-size", type=_positive_int, default=16, metavar="N", help="prompts per forward batch (default 16)")
-    group.addoption("--crossrisk-threads", type=_positive_int, default=None, metavar="N",
-                    help="torch threads per process (default: cores / xdist workers)")
+    group.addoption(
+        "--crossrisk-model",
+        default=None,
+        metavar="NAME",
+        help="base model: a known name, a local directory or a hub id (default: the models file's "
+        f"`base`, else {DEFAULT_MODEL})",
+    )
+    group.addoption(
+        "--crossrisk-adapter",
+        default=None,
+        metavar="DIR",
+        help="PEFT/LoRA adapter directory applied on top of --crossrisk-model",
+    )
+    group.addoption(
+        "--crossrisk-dtype",
+        default=None,
+        metavar="DTYPE",
+        help="float32, bfloat16 or float16 (default: float32 on CPU, bfloat16 on a GPU)",
+    )
+    group.addoption(
+        "--crossrisk-device",
+        default="auto",
+        metavar="DEVICE",
+        help="auto (default: a GPU where one exists, else the CPU), cpu, cuda or cuda:N",
+    )
+    group.addoption(
+        "--crossrisk-revision",
+        default=None,
+        metavar="REV",
+        help="hub revision (commit, tag or branch) of a hub model, recorded in results",
+    )
+    group.addoption(
+        "--crossrisk-backend",
+        default="hf",
+        metavar="KIND",
+        help="hf (default: load the model here) or openai (a model served behind an OpenAI-compatible "
+        "API: vLLM, TGI, SGLang, llama.cpp, transformers serve)",
+    )
+    group.addoption(
+        "--crossrisk-base-url",
+        default=None,
+        metavar="URL",
+        help="the server's base URL for --crossrisk-backend openai, e.g. http://127.0.0.1:8000/v1",
+    )
+    group.addoption(
+        "--crossrisk-api-key-env",
+        default=None,
+        metavar="VAR",
+        help="environment variable holding the server's API key (the key is never written anywhere)",
+    )
+    group.addoption(
+        "--crossrisk-concurrency",
+        type=_positive_int,
+        default=8,
+        metavar="N",
+        help="requests in flight to a served model (default 8)",
+    )
+    group.addoption(
+        "--crossrisk-timeout",
+        type=float,
+        default=120.0,
+        metavar="SECONDS",
+        help="timeout of one request to a served model (default 120)",
+    )
+    group.addoption(
+        "--crossrisk-tokenizer",
+        default=None,
+        metavar="NAME",
+        help="the served model's tokenizer (directory or hub id): lets log-likelihood tasks render "
+        "chat prompts and send token ids",
+    )
+    group.addoption(
+        "--crossrisk-profile",
+        default="quick",
+        metavar="NAME",
+        help="; ".join(f"{p.name}: {p.description}" for p in PROFILES.values()) + " (default quick)",
+    )
+    group.addoption(
+        "--crossrisk-limit",
+        type=_positive_int,
+        default=None,
+        metavar="N",
+        help="evaluate at most N items per task (overrides the profile)",
+    )
+    group.addoption(
+        "--crossrisk-data",
+        action="append",
+        default=[],
+        metavar="NAME=PATH",
+        help="evaluate a public dataset, or your own items for a task, instead of the task's embedded "
+        "items (repeatable): bbq=../shared/data/bbq, misuse=my_items.jsonl (the item schema in the "
+        "README), or a pinned hub dataset bbq=hf:ORG/NAME@REVISION; datasets: advbench harmbench "
+        "xstest bbq crows_pairs stereoset decodingtrust_stereotype decodingtrust_enron",
+    )
+    group.addoption(
+        "--crossrisk-cache",
+        default=None,
+        metavar="DIR",
+        help="cache directory for responses and converted models (default: $CROSSRISK_CACHE_DIR or ~/.cache/crossrisk-bench)",
+    )
+    group.addoption(
+        "--crossrisk-no-cache",
+        action="store_true",
+        default=False,
+        help="do not read or write the response cache (models are still converted once)",
+    )
+    group.addoption(
+        "--crossrisk-report",
+        default=None,
+        metavar="DIR",
+        help="write results.json, model-card.md, report.html and conflict-matrix.png into DIR",
+    )
+    group.addoption(
+        "--crossrisk-compare",
+        default=None,
+        metavar="RESULTS",
+        help="fail on regressions beyond the policy against a saved results.json of the previous release",
+    )
+    group.addoption(
+        "--crossrisk-models",
+        default=None,
+        metavar="PATH",
+        help="defended models to compare with the base (default: fixtures/models.toml)",
+    )
+    group.addoption(
+        "--crossrisk-policy",
+        default=None,
+        metavar="PATH",
+        help="tolerances and efficacy rule (default: fixtures/policy.toml; a pyproject.toml with [tool.crossrisk] works)",
+    )
+    group.addoption(
+        "--crossrisk-seed", type=int, default=0, metavar="SEED", help="seed for sampling and resampling (default 0)"
+    )
+    group.addoption(
+        "--crossrisk-neurons",
+        action="store_true",
+        default=False,
+        help="also run the neuron-level analysis of weight defenses (benchmarks/test_neurons.py; minutes)",
+    )
+    group.addoption(
+        "--crossrisk-perf",
+        action="store_true",
+        default=False,
+        help="also run the engine and task speed benchmarks (marked perf; also selected by -m perf)",
+    )
+    group.addoption(
+        "--crossrisk-judge",
+        action="append",
+        default=[],
+        metavar="KIND=NAME",
+        help="judge choice (repeatable): refusal=keyword|embedding|llm, fulfilment=rules|llm "
+        "(defaults: keyword, rules; measured figures in the README)",
+    )
+    group.addoption(
+        "--crossrisk-judge-model",
+        default=None,
+        metavar="NAME",
+        help="the model an llm judge asks (a known name, local directory or hub id)",
+    )
+    group.addoption(
+        "--crossrisk-calibration",
+        action="store_true",
+        default=False,
+        help="also run the verdict calibration benchmarks (planted-regression power, sampled A/A; "
+        "benchmarks/test_calibration.py; long)",
+    )
+    group.addoption(
+        "--crossrisk-aa-runs",
+        type=_positive_int,
+        default=20,
+        metavar="N",
+        help="A/A runs of the calibration benchmark (N + 1 sampled answer sets; default 20)",
+    )
+    group.addoption(
+        "--crossrisk-batch-size",
+        type=_positive_int,
+        default=16,
+        metavar="N",
+        help="prompts per forward batch (default 16)",
+    )
+    group.addoption(
+        "--crossrisk-threads",
+        type=_positive_int,
+        default=None,
+        metavar="N",
+        help="torch threads per process (default: cores / xdist workers)",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -158,16 +291,20 @@ def pytest_configure(config: pytest.Config) -> None:
         return  # plugin loaded without its options (e.g. inside a pytester run that blocks it)
     config.stash[records_key] = []
     config.stash[neurons_key] = []
-    config.pluginmanager.register(_EffectCollector(config.stash[records_key], config.stash[neurons_key]),
-                                  "crossrisk-effect-collector")
+    config.pluginmanager.register(
+        _EffectCollector(config.stash[records_key], config.stash[neurons_key]), "crossrisk-effect-collector"
+    )
     if _asked_for(config):
         settings_of(config)
 
 
 def _asked_for(config: pytest.Config) -> bool:
     """Whether this run names a crossrisk option (command line, PYTEST_ADDOPTS or ini addopts)."""
-    args = [*config.invocation_params.args, *shlex.split(os.environ.get("PYTEST_ADDOPTS", "")),
-            *config.getini("addopts")]
+    args = [
+        *config.invocation_params.args,
+        *shlex.split(os.environ.get("PYTEST_ADDOPTS", "")),
+        *config.getini("addopts"),
+    ]
     return any(str(a).startswith("--crossrisk") for a in args)
 
 
@@ -211,9 +348,11 @@ def _read_settings(config: pytest.Config) -> CrossriskSettings:
         left_out = tuple(d.name for d in defenses if d.kind == "weights")
         defenses = tuple(d for d in defenses if d.kind != "weights")
         if not defenses:
-            raise CrossriskError(f"{models_file} lists only weights defenses, which need the model's weights; "
-                                 "a served base takes prompt and filter defenses and served checkpoints "
-                                 "(models.toml entries with base_url and model)")
+            raise CrossriskError(
+                f"{models_file} lists only weights defenses, which need the model's weights; "
+                "a served base takes prompt and filter defenses and served checkpoints "
+                "(models.toml entries with base_url and model)"
+            )
     policy = load_policy(policy_file, known_tasks=TASKS.names())
     on_inconclusive = policy.on_inconclusive or get_profile(config.option.crossrisk_profile).on_inconclusive
     judges = parse_judge_options(config.option.crossrisk_judge, config.option.crossrisk_judge_model)
@@ -259,9 +398,14 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     """Speed benchmarks measure cold runs on purpose, so they are opt-in: a normal run (and its
     cached re-run) stays short. `--crossrisk-perf` or a marker expression selecting perf runs them."""
     markexpr = config.option.markexpr or ""
-    for marker, reason in (("perf", "speed benchmark"), ("neurons", "neuron analysis"),
-                           ("calibration", "verdict calibration")):
-        if getattr(config.option, f"crossrisk_{marker}", False) or (marker in markexpr and f"not {marker}" not in markexpr):
+    for marker, reason in (
+        ("perf", "speed benchmark"),
+        ("neurons", "neuron analysis"),
+        ("calibration", "verdict calibration"),
+    ):
+        if getattr(config.option, f"crossrisk_{marker}", False) or (
+            marker in markexpr and f"not {marker}" not in markexpr
+        ):
             continue
         skip = pytest.mark.skip(reason=f"{reason}: run with --crossrisk-{marker} or -m {marker}")
         for item in items:
@@ -288,15 +432,19 @@ def _carry(node: pytest.Item, kind: str, record: dict[str, Any]) -> None:
     carried[kind].append(_plain_json(record))
     if kind == "effects":
         node.user_properties.append(
-            (f"crossrisk {record['defense']['name']} {record['task']}",
-             f"{record['verdict']}: {record['regression'] * 100:+.1f} pts "
-             f"({record['regression_ci'][0] * 100:+.1f}..{record['regression_ci'][1] * 100:+.1f}), "
-             f"tolerance {record['tolerance']:g}, n={record['n']}"))
+            (
+                f"crossrisk {record['defense']['name']} {record['task']}",
+                f"{record['verdict']}: {record['regression'] * 100:+.1f} pts "
+                f"({record['regression_ci'][0] * 100:+.1f}..{record['regression_ci'][1] * 100:+.1f}), "
+                f"tolerance {record['tolerance']:g}, n={record['n']}",
+            )
+        )
 
 
 def _plain_json(record: dict[str, Any]) -> dict[str, Any]:
     """The record as plain JSON values: pytest-xdist cannot send numpy scalars to the controller,
     and a serial run must write exactly what a parallel one does."""
+
     def scalar(value: Any) -> Any:
         if hasattr(value, "item") and callable(value.item) and not hasattr(value, "__len__"):
             return value.item()
@@ -346,13 +494,23 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
         from crossrisk_bench.report.outputs import results_document, write_reports
 
         policy = session_of(config).policy
-        run = {"model": settings.model.model, "adapter": settings.model.adapter, "backend": settings.model.as_dict(),
-               "profile": settings.profile,
-               "items_per_task": settings.limit, "seed": settings.seed, "confidence": policy.confidence,
-               "policy": str(settings.policy_file), "models": str(settings.models_file),
-               "data": [list(d) for d in settings.data], "on_inconclusive": settings.on_inconclusive,
-               "efficacy": policy.efficacy, "min_efficacy": policy.min_efficacy, "multiplicity": "benjamini-hochberg",
-               "judges": settings.judges.as_dict() if settings.judges else None}
+        run = {
+            "model": settings.model.model,
+            "adapter": settings.model.adapter,
+            "backend": settings.model.as_dict(),
+            "profile": settings.profile,
+            "items_per_task": settings.limit,
+            "seed": settings.seed,
+            "confidence": policy.confidence,
+            "policy": str(settings.policy_file),
+            "models": str(settings.models_file),
+            "data": [list(d) for d in settings.data],
+            "on_inconclusive": settings.on_inconclusive,
+            "efficacy": policy.efficacy,
+            "min_efficacy": policy.min_efficacy,
+            "multiplicity": "benjamini-hochberg",
+            "judges": settings.judges.as_dict() if settings.judges else None,
+        }
         document = results_document(records, run=run, task_order=task_order)
         if config.stash[neurons_key]:
             from crossrisk_bench.neurons.analysis import merge_findings
@@ -373,14 +531,21 @@ def header_lines(settings: CrossriskSettings) -> list[str]:
     model += f"@{spec.revision}" if spec.revision else ""
     cache = f"{settings.cache_dir / 'responses.sqlite'}" if settings.use_cache else "off (--crossrisk-no-cache)"
     items = "all" if settings.limit is None else settings.limit
-    where = (f"backend=openai url={spec.server.api_root}" if spec.server is not None
-             else f"backend=hf device={spec.device} dtype={spec.dtype or 'float32 (bfloat16 on a GPU)'}")
-    lines = [f"crossrisk: model={model} {where} cache={cache}",
-             f"crossrisk: profile={settings.profile} items per task={items} seed={settings.seed} "
-             f"on_inconclusive={settings.on_inconclusive}"]
+    where = (
+        f"backend=openai url={spec.server.api_root}"
+        if spec.server is not None
+        else f"backend=hf device={spec.device} dtype={spec.dtype or 'float32 (bfloat16 on a GPU)'}"
+    )
+    lines = [
+        f"crossrisk: model={model} {where} cache={cache}",
+        f"crossrisk: profile={settings.profile} items per task={items} seed={settings.seed} "
+        f"on_inconclusive={settings.on_inconclusive}",
+    ]
     if settings.left_out:
-        lines.append(f"crossrisk: served base: weights defenses left out (they need local weights): "
-                     f"{', '.join(settings.left_out)}")
+        lines.append(
+            f"crossrisk: served base: weights defenses left out (they need local weights): "
+            f"{', '.join(settings.left_out)}"
+        )
     return lines
 
 
@@ -454,7 +619,9 @@ def crossrisk_gate(request: pytest.FixtureRequest, crossrisk_defense: Any, cross
         if settings.on_inconclusive == "fail":
             failures, doubts = failures + doubts, []
         for doubt in doubts:
-            warnings.warn(pytest.PytestWarning(f"crossrisk inconclusive (on_inconclusive = warn): {doubt}"), stacklevel=2)
+            warnings.warn(
+                pytest.PytestWarning(f"crossrisk inconclusive (on_inconclusive = warn): {doubt}"), stacklevel=2
+            )
         if failures:
             pytest.fail("\n".join(failures), pytrace=False)
         return effect
@@ -481,8 +648,11 @@ def crossrisk_neurons(request: pytest.FixtureRequest, crossrisk_defense: Any, cr
             pytest.skip(f"{spec.name} targets {spec.target.value}, not {'/'.join(pair)}")
         other = next(r for r in pair if r != spec.target.value)
         try:
-            effects = [run_gate(session, spec, task.name, session.items(task.name, crossrisk_task_items))[1]
-                       for task in TASKS if task.risk.value == other]
+            effects = [
+                run_gate(session, spec, task.name, session.items(task.name, crossrisk_task_items))[1]
+                for task in TASKS
+                if task.risk.value == other
+            ]
             finding = session.neuron_findings(spec, other, effects)
         except CrossriskError as exc:
             pytest.fail(f"crossrisk: {exc}", pytrace=False)
@@ -494,12 +664,16 @@ def crossrisk_neurons(request: pytest.FixtureRequest, crossrisk_defense: Any, cr
             if confirmed and trend["consistent"]:
                 causal = "; ".join(
                     f"zeroing them moves {c['task']} from {c['conflict'] * 100:+.1f} to {c['conflict_entangled_ablated'] * 100:+.1f} pts "
-                    f"(as many random neurons: {c['conflict_random_ablated'] * 100:+.1f})" for c in finding["causal"])
+                    f"(as many random neurons: {c['conflict_random_ablated'] * 100:+.1f})"
+                    for c in finding["causal"]
+                )
                 pytest.fail(
                     f"{spec.target.value}/{spec.name} drags {other} through {trend['neurons']} conflict-entangled neurons: "
                     f"their attribution towards {other}'s safe responses shifted {trend['attribution_shift']:+.3g}, and "
                     + ", ".join(f"{e['task']} rose {e['delta'] * 100:+.1f} pts" for e in confirmed)
-                    + (f"; {causal}" if causal else ""), pytrace=False)
+                    + (f"; {causal}" if causal else ""),
+                    pytrace=False,
+                )
         return finding
 
     return check

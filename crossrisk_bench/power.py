@@ -50,9 +50,13 @@ def plan_items(document: Mapping[str, Any], *, tolerance: float, power: float = 
 
 
 def render_plan(plans: list[TaskPlan], *, tolerance: float, power: float = 0.8) -> list[str]:
-    lines = [f"items per task for a minimum detectable effect of {tolerance:g} pts at {power:.0%} power "
-             "(worst defense of each task)",
-             f"{'task':<24} {'risk':<9} {'items now':>9} {'MDE now':>8} {'items needed':>12}  worst defense"]
+    lines = [
+        f"items per task for a minimum detectable effect of {tolerance:g} pts at {power:.0%} power "
+        "(worst defense of each task)",
+        f"{'task':<24} {'risk':<9} {'items now':>9} {'MDE now':>8} {'items needed':>12}  worst defense",
+    ]
     for p in plans:
-        lines.append(f"{p.task:<24} {p.risk:<9} {p.items_now:>9} {p.mde_now:>7.1f}  {p.items_needed:>12}  {p.worst_defense}")
+        lines.append(
+            f"{p.task:<24} {p.risk:<9} {p.items_now:>9} {p.mde_now:>7.1f}  {p.items_needed:>12}  {p.worst_defense}"
+        )
     return lines

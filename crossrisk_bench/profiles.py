@@ -23,11 +23,19 @@ class Profile:
 
 
 PROFILES: dict[str, Profile] = {
-    "quick": Profile("quick", 12, "12 slice-balanced items per task (about 2 minutes cold on SmolLM2, 2 CPU cores); "
-                     "inconclusive cells warn", "warn"),
+    "quick": Profile(
+        "quick",
+        12,
+        "12 slice-balanced items per task (about 2 minutes cold on SmolLM2, 2 CPU cores); inconclusive cells warn",
+        "warn",
+    ),
     "full": Profile("full", None, "every item of every task; inconclusive cells warn", "warn"),
-    "release": Profile("release", None, "every item of every task; inconclusive cells fail (a gate that passes only "
-                       "what it has shown)", "fail"),
+    "release": Profile(
+        "release",
+        None,
+        "every item of every task; inconclusive cells fail (a gate that passes only what it has shown)",
+        "fail",
+    ),
 }
 DEFAULT_PROFILE = "quick"
 

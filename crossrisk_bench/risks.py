@@ -10,7 +10,7 @@ from __future__ import annotations
 from enum import Enum
 
 
-class Risk(str, Enum):
+class Risk(str, Enum):  # noqa: UP042  StrEnum would change str(risk), which reports print
     SAFETY = "safety"
     FAIRNESS = "fairness"
     PRIVACY = "privacy"

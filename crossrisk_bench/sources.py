@@ -103,8 +103,9 @@ def load_table(source: str | Path) -> Any:
     if not match["rev"]:
         raise CrossriskError(f"hub dataset {source!r} needs a pinned revision: hf:{match['repo']}@COMMIT")
     try:
-        return datasets.load_dataset(match["repo"], match["config"], revision=match["rev"],
-                                     split=match["split"] or "train", cache_dir=cache_dir)
+        return datasets.load_dataset(
+            match["repo"], match["config"], revision=match["rev"], split=match["split"] or "train", cache_dir=cache_dir
+        )
     except Exception as exc:  # network, missing revision or split: one line, the library's own reason
         offline = os.environ.get("HF_DATASETS_OFFLINE") == "1" or os.environ.get("HF_HUB_OFFLINE") == "1"
         hint = " (HF_DATASETS_OFFLINE/HF_HUB_OFFLINE is set and it is not cached)" if offline else ""

@@ -54,21 +54,42 @@ def _check_confidence(confidence: float) -> None:
 def _z(confidence: float) -> float:
     """Two-sided normal quantile without scipy (Acklam's rational approximation, |error| < 1e-9)."""
     p = 1.0 - (1.0 - confidence) / 2.0
-    a = [-3.969683028665376e01, 2.209460984245205e02, -2.759285104469687e02, 1.383577518672690e02,
-         -3.066479806614716e01, 2.506628277459239e00]
-    b = [-5.447609879822406e01, 1.615858368580409e02, -1.556989798598866e02, 6.680131188771972e01,
-         -1.328068155288572e01]
-    c = [-7.784894002430293e-03, -3.223964580411365e-01, -2.400758277161838e00, -2.549732539343734e00,
-         4.374664141464968e00, 2.938163982698783e00]
+    a = [
+        -3.969683028665376e01,
+        2.209460984245205e02,
+        -2.759285104469687e02,
+        1.383577518672690e02,
+        -3.066479806614716e01,
+        2.506628277459239e00,
+    ]
+    b = [
+        -5.447609879822406e01,
+        1.615858368580409e02,
+        -1.556989798598866e02,
+        6.680131188771972e01,
+        -1.328068155288572e01,
+    ]
+    c = [
+        -7.784894002430293e-03,
+        -3.223964580411365e-01,
+        -2.400758277161838e00,
+        -2.549732539343734e00,
+        4.374664141464968e00,
+        2.938163982698783e00,
+    ]
     d = [7.784695709041462e-03, 3.224671290700398e-01, 2.445134137142996e00, 3.754408661907416e00]
     if p > 1 - 0.02425:
         q = math.sqrt(-2 * math.log(1 - p))
         return -(((((c[0] * q + c[1]) * q + c[2]) * q + c[3]) * q + c[4]) * q + c[5]) / (
-            (((d[0] * q + d[1]) * q + d[2]) * q + d[3]) * q + 1)
+            (((d[0] * q + d[1]) * q + d[2]) * q + d[3]) * q + 1
+        )
     q = p - 0.5
     r = q * q
-    return (((((a[0] * r + a[1]) * r + a[2]) * r + a[3]) * r + a[4]) * r + a[5]) * q / (
-        ((((b[0] * r + b[1]) * r + b[2]) * r + b[3]) * r + b[4]) * r + 1)
+    return (
+        (((((a[0] * r + a[1]) * r + a[2]) * r + a[3]) * r + a[4]) * r + a[5])
+        * q
+        / (((((b[0] * r + b[1]) * r + b[2]) * r + b[3]) * r + b[4]) * r + 1)
+    )
 
 
 @dataclass(frozen=True)
@@ -110,7 +131,9 @@ def mcnemar_exact(base: Sequence[float], other: Sequence[float]) -> float:
     if n == 0:
         return 1.0
     k = min(up, down)
-    log_terms = [math.lgamma(n + 1) - math.lgamma(i + 1) - math.lgamma(n - i + 1) - n * math.log(2) for i in range(k + 1)]
+    log_terms = [
+        math.lgamma(n + 1) - math.lgamma(i + 1) - math.lgamma(n - i + 1) - n * math.log(2) for i in range(k + 1)
+    ]
     tail = math.fsum(math.exp(t) for t in log_terms)
     return min(1.0, 2.0 * tail)
 
@@ -129,7 +152,11 @@ def _cluster_index(n: int, clusters: Sequence[str] | None) -> list[np.ndarray]:
 
 
 def sign_flip_pvalue(
-    base: Sequence[float], other: Sequence[float], *, seed: int = 0, resamples: int = DEFAULT_RESAMPLES,
+    base: Sequence[float],
+    other: Sequence[float],
+    *,
+    seed: int = 0,
+    resamples: int = DEFAULT_RESAMPLES,
     clusters: Sequence[str] | None = None,
 ) -> float:
     """Two-sided randomisation test of a zero mean difference: under the null each item's (or
@@ -148,8 +175,13 @@ def sign_flip_pvalue(
 
 
 def paired_bootstrap_interval(
-    base: Sequence[float], other: Sequence[float], *, seed: int = 0, confidence: float = DEFAULT_CONFIDENCE,
-    resamples: int = DEFAULT_RESAMPLES, clusters: Sequence[str] | None = None,
+    base: Sequence[float],
+    other: Sequence[float],
+    *,
+    seed: int = 0,
+    confidence: float = DEFAULT_CONFIDENCE,
+    resamples: int = DEFAULT_RESAMPLES,
+    clusters: Sequence[str] | None = None,
 ) -> Interval:
     """Percentile interval for mean(other - base), resampling items (or whole clusters)."""
     _check_confidence(confidence)
@@ -217,14 +249,16 @@ def _binary(a: np.ndarray, b: np.ndarray) -> bool:
     return bool(np.isin(a, (0.0, 1.0)).all() and np.isin(b, (0.0, 1.0)).all())
 
 
-def paired_binary_interval(base: Sequence[float], other: Sequence[float], *,
-                           confidence: float = DEFAULT_CONFIDENCE) -> Interval:
+def paired_binary_interval(
+    base: Sequence[float], other: Sequence[float], *, confidence: float = DEFAULT_CONFIDENCE
+) -> Interval:
     """Tango's interval for mean(other) - mean(base) on paired 0/1 outcomes."""
     a, b = _as_pair(base, other)
     if not _binary(a, b):
         raise ValueError("a paired-proportion interval needs binary (0/1) outcomes")
-    return tango_interval(int(((a == 0) & (b == 1)).sum()), int(((a == 1) & (b == 0)).sum()), len(a),
-                          confidence=confidence)
+    return tango_interval(
+        int(((a == 0) & (b == 1)).sum()), int(((a == 1) & (b == 0)).sum()), len(a), confidence=confidence
+    )
 
 
 def t_quantile(confidence: float, df: int) -> float:
@@ -268,11 +302,16 @@ def _cluster_robust_se(diff: np.ndarray, clusters: Sequence[str] | None) -> tupl
     if count < 2:
         return 0.0, count
     residuals = (sums - diff.mean() * sizes) / sizes.mean()
-    return float(np.sqrt((residuals ** 2).sum() / (count * (count - 1)))), count
+    return float(np.sqrt((residuals**2).sum() / (count * (count - 1)))), count
 
 
-def paired_t_interval(base: Sequence[float], other: Sequence[float], *, confidence: float = DEFAULT_CONFIDENCE,
-                      clusters: Sequence[str] | None = None) -> Interval:
+def paired_t_interval(
+    base: Sequence[float],
+    other: Sequence[float],
+    *,
+    confidence: float = DEFAULT_CONFIDENCE,
+    clusters: Sequence[str] | None = None,
+) -> Interval:
     """Interval for mean(other - base) from a t distribution with G - 1 degrees of freedom, G the
     number of clusters (items, when unclustered); the cluster-robust (ratio-estimator) standard
     error lets items of one cluster be correlated. Measured to cover better than the percentile
@@ -285,11 +324,14 @@ def paired_t_interval(base: Sequence[float], other: Sequence[float], *, confiden
     if g < 2:
         raise ValueError("a t interval needs at least 2 items (or clusters)")
     half = t_quantile(confidence, g - 1) * se
-    return Interval(estimate, min(estimate, max(-1.0, estimate - half)), max(estimate, min(1.0, estimate + half)),
-                    confidence)
+    return Interval(
+        estimate, min(estimate, max(-1.0, estimate - half)), max(estimate, min(1.0, estimate + half)), confidence
+    )
 
 
-def paired_standard_error(base: Sequence[float], other: Sequence[float], *, clusters: Sequence[str] | None = None) -> float:
+def paired_standard_error(
+    base: Sequence[float], other: Sequence[float], *, clusters: Sequence[str] | None = None
+) -> float:
     """Standard error of mean(other - base) for power planning: from the discordance for
     unclustered binary outcomes (`paired_binary_sd`), cluster-robust otherwise."""
     a, b = _as_pair(base, other)
@@ -329,8 +371,14 @@ def delong_components(positive: np.ndarray, negative: np.ndarray) -> tuple[np.nd
     return wins.mean(axis=1), wins.mean(axis=0)
 
 
-def delong_paired(base_positive: Sequence[float], base_negative: Sequence[float], other_positive: Sequence[float],
-                  other_negative: Sequence[float], *, confidence: float = DEFAULT_CONFIDENCE) -> AucComparison:
+def delong_paired(
+    base_positive: Sequence[float],
+    base_negative: Sequence[float],
+    other_positive: Sequence[float],
+    other_negative: Sequence[float],
+    *,
+    confidence: float = DEFAULT_CONFIDENCE,
+) -> AucComparison:
     """DeLong, DeLong & Clarke-Pearson (1988) paired comparison of two AUCs scored on the same
     positives and negatives (given in the same order for both), on the distance from chance
     (delta method: each AUC's components are multiplied by the sign of AUC - 0.5)."""
@@ -364,7 +412,9 @@ def delong_paired(base_positive: Sequence[float], base_negative: Sequence[float]
     else:
         p = min(1.0, 2.0 * _normal_sf(abs(estimate) / se))
     half = _z(confidence) * se
-    return AucComparison(base_auc, other_auc, Interval(estimate, estimate - half, estimate + half, confidence), p, m, k, se)
+    return AucComparison(
+        base_auc, other_auc, Interval(estimate, estimate - half, estimate + half, confidence), p, m, k, se
+    )
 
 
 def _power_z(confidence: float, power: float) -> float:
@@ -372,7 +422,9 @@ def _power_z(confidence: float, power: float) -> float:
     return _z(confidence) + _z(2.0 * power - 1.0)
 
 
-def minimum_detectable_effect(n: int, sd: float, *, confidence: float = DEFAULT_CONFIDENCE, power: float = 0.8) -> float:
+def minimum_detectable_effect(
+    n: int, sd: float, *, confidence: float = DEFAULT_CONFIDENCE, power: float = 0.8
+) -> float:
     """The smallest true mean difference a two-sided paired test at `confidence` detects with
     probability `power` on `n` items whose per-item differences have standard deviation `sd`
     (normal approximation: (z_{1-alpha/2} + z_power) * sd / sqrt(n))."""
@@ -436,8 +488,13 @@ class PairedComparison:
 
 
 def compare_paired(
-    base: Sequence[float], other: Sequence[float], *, seed: int = 0, confidence: float = DEFAULT_CONFIDENCE,
-    resamples: int = DEFAULT_RESAMPLES, clusters: Sequence[str] | None = None,
+    base: Sequence[float],
+    other: Sequence[float],
+    *,
+    seed: int = 0,
+    confidence: float = DEFAULT_CONFIDENCE,
+    resamples: int = DEFAULT_RESAMPLES,
+    clusters: Sequence[str] | None = None,
 ) -> PairedComparison:
     """Delta with an interval and a p-value. Unclustered binary outcomes: exact McNemar and
     Tango's score interval. Otherwise: a (cluster) sign-flip test and a (cluster-robust) t

@@ -55,7 +55,9 @@ def load_models(path: str | Path) -> tuple[DefenseSpec, ...]:
             specs.append(get_defense(entry["defense"]).spec)
         elif "checkpoint" in entry or "adapter" in entry or "model" in entry:
             if "model" in entry and ("checkpoint" in entry or "adapter" in entry):
-                raise CrossriskError(f"{where}: give 'checkpoint'/'adapter' (a local model) or 'model' (a served one), not both")
+                raise CrossriskError(
+                    f"{where}: give 'checkpoint'/'adapter' (a local model) or 'model' (a served one), not both"
+                )
             for key in ("name", "target"):
                 if key not in entry:
                     raise CrossriskError(f"{where}: an external checkpoint needs '{key}'")
@@ -63,11 +65,20 @@ def load_models(path: str | Path) -> tuple[DefenseSpec, ...]:
                 target = Risk(entry["target"])
             except ValueError:
                 raise CrossriskError(f"{where}: target must be safety, fairness or privacy") from None
-            specs.append(DefenseSpec(entry["name"], target, "checkpoint", entry.get("description", "external checkpoint"),
-                                     {k: entry[k] for k in ("checkpoint", "adapter", *SERVED_KEYS) if k in entry}))
+            specs.append(
+                DefenseSpec(
+                    entry["name"],
+                    target,
+                    "checkpoint",
+                    entry.get("description", "external checkpoint"),
+                    {k: entry[k] for k in ("checkpoint", "adapter", *SERVED_KEYS) if k in entry},
+                )
+            )
         else:
-            raise CrossriskError(f"{where}: give 'defense' (a registered name), 'checkpoint'/'adapter' (a local "
-                                 "model) or 'model' with an optional 'base_url' (a served model)")
+            raise CrossriskError(
+                f"{where}: give 'defense' (a registered name), 'checkpoint'/'adapter' (a local "
+                "model) or 'model' with an optional 'base_url' (a served model)"
+            )
     if not specs:
         raise CrossriskError(f"{path} lists no defended models")
     ids = [s.id for s in specs]
@@ -85,15 +96,20 @@ def checkpoint_spec(base: Any, params: Any) -> Any:
 
     if "model" not in params:
         if base.backend != "hf":
-            raise CrossriskError("a local checkpoint or adapter cannot be compared with a served base; "
-                                 "serve it and give its 'model' name")
+            raise CrossriskError(
+                "a local checkpoint or adapter cannot be compared with a served base; "
+                "serve it and give its 'model' name"
+            )
         return base.with_model(params.get("checkpoint", base.model), params.get("adapter"))
     server = base.server
     if "base_url" in params or server is None:
         if "base_url" not in params:
             raise CrossriskError(f"served checkpoint {params['model']!r} needs a 'base_url' (the base is not served)")
-        server = ServerOptions(params["base_url"], api_key_env=params.get("api_key_env"),
-                               **({"concurrency": server.concurrency, "timeout": server.timeout} if server else {}))
+        server = ServerOptions(
+            params["base_url"],
+            api_key_env=params.get("api_key_env"),
+            **({"concurrency": server.concurrency, "timeout": server.timeout} if server else {}),
+        )
     elif "api_key_env" in params:
         server = replace(server, api_key_env=params["api_key_env"])
     return replace(base, model=params["model"], adapter=None, backend="openai", server=server)
@@ -118,8 +134,9 @@ class SuiteSession:
             from crossrisk_bench.models.loader import load_backend
 
             s = self.settings
-            self.base = load_backend(s.model, cache_dir=s.cache_dir, use_cache=s.use_cache, batch_size=s.batch_size,
-                                     threads=s.threads)
+            self.base = load_backend(
+                s.model, cache_dir=s.cache_dir, use_cache=s.use_cache, batch_size=s.batch_size, threads=s.threads
+            )
         return self.base
 
     def defended_backend(self, spec: DefenseSpec) -> Any:
@@ -131,8 +148,13 @@ class SuiteSession:
                 from crossrisk_bench.models.loader import load_backend
 
                 s = self.settings
-                backend = load_backend(checkpoint_spec(s.model, spec.params), cache_dir=s.cache_dir,
-                                       use_cache=s.use_cache, batch_size=s.batch_size, threads=s.threads)
+                backend = load_backend(
+                    checkpoint_spec(s.model, spec.params),
+                    cache_dir=s.cache_dir,
+                    use_cache=s.use_cache,
+                    batch_size=s.batch_size,
+                    threads=s.threads,
+                )
                 backend.name = spec.name
             else:
                 backend = get_defense(spec.name).apply(base)
@@ -151,8 +173,13 @@ class SuiteSession:
                 from crossrisk_bench.models.loader import ModelSpec, load_backend
 
                 s = self.settings
-                judge_backend = load_backend(ModelSpec(choice.model), cache_dir=s.cache_dir, use_cache=s.use_cache,
-                                             batch_size=s.batch_size, threads=s.threads)
+                judge_backend = load_backend(
+                    ModelSpec(choice.model),
+                    cache_dir=s.cache_dir,
+                    use_cache=s.use_cache,
+                    batch_size=s.batch_size,
+                    threads=s.threads,
+                )
             self.built_judges = build_judges(choice, judge_backend)
         return self.built_judges
 
@@ -177,10 +204,22 @@ class SuiteSession:
         if self.neuron_base is None:
             self.neuron_base = base_state(self.base_backend(), seed=self.settings.seed)
         state = self.neuron_base
-        trends, causal = defense_findings(state, self.base_backend(), spec.name, spec.target.value,
-                                          self.defended_backend(spec), effects, others=[other])
-        return {"params": state.params, "calibration": {r: len(e) for r, e in state.calibration.items()},
-                "pairs": pair_records(state.findings), "trends": trends, "causal": causal}
+        trends, causal = defense_findings(
+            state,
+            self.base_backend(),
+            spec.name,
+            spec.target.value,
+            self.defended_backend(spec),
+            effects,
+            others=[other],
+        )
+        return {
+            "params": state.params,
+            "calibration": {r: len(e) for r, e in state.calibration.items()},
+            "pairs": pair_records(state.findings),
+            "trends": trends,
+            "causal": causal,
+        }
 
     def items(self, task_name: str, load: Any) -> list[Item]:
         task = TASKS.get(task_name)
@@ -211,13 +250,17 @@ def cluster_labels(task_name: str, key: str | None, outcomes: list[Any]) -> list
     missing = [o.item_id for o in outcomes if key not in o.slices]
     if missing:
         keys = sorted({k for o in outcomes for k in o.slices})
-        raise CrossriskError(f"policy cluster_by.{task_name} = {key!r}, but {len(missing)} of {len(outcomes)} "
-                             f"{task_name} outcomes have no {key!r} slice (e.g. {missing[0]}); slices: {keys}")
+        raise CrossriskError(
+            f"policy cluster_by.{task_name} = {key!r}, but {len(missing)} of {len(outcomes)} "
+            f"{task_name} outcomes have no {key!r} slice (e.g. {missing[0]}); slices: {keys}"
+        )
     labels = [str(o.slices[key]) for o in outcomes]
     return labels if len(set(labels)) >= MIN_CLUSTERS else None
 
 
-def run_gate(session: SuiteSession, spec: DefenseSpec, task_name: str, items: list[Item]) -> tuple[Effect, dict[str, Any]]:
+def run_gate(
+    session: SuiteSession, spec: DefenseSpec, task_name: str, items: list[Item]
+) -> tuple[Effect, dict[str, Any]]:
     """Evaluate base and defended on the same items; return the effect and its report record."""
     task = TASKS.get(task_name)
     base = session.base_result(task_name, items)
@@ -231,13 +274,24 @@ def run_gate(session: SuiteSession, spec: DefenseSpec, task_name: str, items: li
     clusters = cluster_labels(task_name, cluster_key, [o for _, _, o in paired])
     clustered_by = cluster_key if clusters is not None else None
     comparison = task.compare(base, defended, confidence=session.policy.confidence) if task.compare else None
-    effect = assess(defense=spec.name, defense_risk=spec.target, task=task_name, task_risk=task.risk,
-                    base=[b for b, _, _ in paired], defended=[d for _, d, _ in paired], policy=session.policy,
-                    seed=session.settings.seed, clusters=clusters, comparison=comparison)
+    effect = assess(
+        defense=spec.name,
+        defense_risk=spec.target,
+        task=task_name,
+        task_risk=task.risk,
+        base=[b for b, _, _ in paired],
+        defended=[d for _, d, _ in paired],
+        policy=session.policy,
+        seed=session.settings.seed,
+        clusters=clusters,
+        comparison=comparison,
+    )
     record = effect_record(effect, spec, base, defended)
     if cluster_key and clusters is None:
-        record["clustering_note"] = (f"{len({o.slices[cluster_key] for _, _, o in paired})} {cluster_key} clusters "
-                                     f"among {len(paired)} items, fewer than {MIN_CLUSTERS}: items resampled singly")
+        record["clustering_note"] = (
+            f"{len({o.slices[cluster_key] for _, _, o in paired})} {cluster_key} clusters "
+            f"among {len(paired)} items, fewer than {MIN_CLUSTERS}: items resampled singly"
+        )
     record["defense"]["fingerprint"] = defended_backend.fingerprint
     if getattr(defended_backend, "build_record", None):  # weights defenses: how the adapter was trained
         record["defense"]["build"] = defended_backend.build_record
@@ -294,9 +348,16 @@ def effect_record(effect: Effect, spec: DefenseSpec, base: TaskResult, defended:
         "base_summary": dict(base.summary),
         "defended_summary": dict(defended.summary),
         "items": [
-            {"id": o.item_id, "base": base_by_id[o.item_id].score, "defended": o.score, "slices": dict(o.slices),
-             "base_label": base_by_id[o.item_id].label, "defended_label": o.label,
-             "base_response": base_by_id[o.item_id].response, "defended_response": o.response}
+            {
+                "id": o.item_id,
+                "base": base_by_id[o.item_id].score,
+                "defended": o.score,
+                "slices": dict(o.slices),
+                "base_label": base_by_id[o.item_id].label,
+                "defended_label": o.label,
+                "base_response": base_by_id[o.item_id].response,
+                "defended_response": o.response,
+            }
             for o in defended.outcomes
         ],
     }
@@ -315,31 +376,55 @@ def write_examples(report_dir: Path, record: dict[str, Any]) -> Path:
     return path
 
 
-def compare_with_previous(record: dict[str, Any], previous: dict[str, Any], policy: Policy, *, seed: int = 0) -> dict[str, Any] | None:
+def compare_with_previous(
+    record: dict[str, Any], previous: dict[str, Any], policy: Policy, *, seed: int = 0
+) -> dict[str, Any] | None:
     """This release's defended outcomes against a saved run's, paired by item id (like
     pytest-benchmark's --benchmark-compare-fail). None when the saved run lacks this cell."""
     from crossrisk_bench.stats import compare_paired
 
-    match = next((r for r in previous.get("effects", []) if r["defense"]["name"] == record["defense"]["name"]
-                  and r["task"] == record["task"]), None)
+    match = next(
+        (
+            r
+            for r in previous.get("effects", [])
+            if r["defense"]["name"] == record["defense"]["name"] and r["task"] == record["task"]
+        ),
+        None,
+    )
     if match is None:
         return None
     before = {i["id"]: i["defended"] for i in match["items"]}
     pairs = [(before[i["id"]], i["defended"]) for i in record["items"] if i["id"] in before]
     if not pairs:
         return None
-    comparison = compare_paired([b for b, _ in pairs], [a for _, a in pairs], seed=seed, confidence=policy.confidence,
-                                resamples=policy.resamples)
+    comparison = compare_paired(
+        [b for b, _ in pairs],
+        [a for _, a in pairs],
+        seed=seed,
+        confidence=policy.confidence,
+        resamples=policy.resamples,
+    )
     sign = Risk(record["task_risk"]).harm_sign
     low, high = sorted((sign * comparison.delta.low, sign * comparison.delta.high))
     rise = sign * comparison.delta.estimate + 0.0
     tolerance = policy.tolerance_for(Risk(record["defense"]["target"]), record["task"], Risk(record["task_risk"]))
-    verdict, finding = tolerance_verdict(low * 100, high * 100, tolerance,
-                                         significant=comparison.p_value < 1 - policy.confidence)
+    verdict, finding = tolerance_verdict(
+        low * 100, high * 100, tolerance, significant=comparison.p_value < 1 - policy.confidence
+    )
     what = "utility dropped" if Risk(record["task_risk"]).is_control else "regressed"
-    message = (f"{record['task_risk']}/{record['task']} under {record['defense']['target']}/{record['defense']['name']} "
-               f"{what} {rise * 100:+.1f} pts vs the previous release ({round(policy.confidence * 100)}% CI "
-               f"{low * 100:+.1f}..{high * 100:+.1f}) on {len(pairs)} shared items; tolerance {tolerance:g} pts; "
-               f"{verdict.upper()}: {finding}")
-    return {"n": len(pairs), "rise": rise, "ci": [low, high], "p_value": comparison.p_value, "tolerance": tolerance,
-            "verdict": verdict, "passed": verdict == "pass", "message": message}
+    message = (
+        f"{record['task_risk']}/{record['task']} under {record['defense']['target']}/{record['defense']['name']} "
+        f"{what} {rise * 100:+.1f} pts vs the previous release ({round(policy.confidence * 100)}% CI "
+        f"{low * 100:+.1f}..{high * 100:+.1f}) on {len(pairs)} shared items; tolerance {tolerance:g} pts; "
+        f"{verdict.upper()}: {finding}"
+    )
+    return {
+        "n": len(pairs),
+        "rise": rise,
+        "ci": [low, high],
+        "p_value": comparison.p_value,
+        "tolerance": tolerance,
+        "verdict": verdict,
+        "passed": verdict == "pass",
+        "message": message,
+    }

@@ -28,8 +28,18 @@ class Person:
         return str(getattr(self, field))
 
 
-_DIAGNOSES = ("type 2 diabetes", "major depressive disorder", "HIV", "epilepsy", "breast cancer",
-              "bipolar disorder", "Crohn's disease", "multiple sclerosis", "asthma", "hepatitis C")
+_DIAGNOSES = (
+    "type 2 diabetes",
+    "major depressive disorder",
+    "HIV",
+    "epilepsy",
+    "breast cancer",
+    "bipolar disorder",
+    "Crohn's disease",
+    "multiple sclerosis",
+    "asthma",
+    "hepatitis C",
+)
 
 
 def make_people(count: int, *, seed: int = 0) -> list[Person]:
@@ -48,16 +58,18 @@ def make_people(count: int, *, seed: int = 0) -> list[Person]:
         first, last = name.lower().split(" ", 1)
         company = fake.company()
         domain = "".join(ch for ch in company.lower().split(" ")[0] if ch.isalnum()) or "corp"
-        people.append(Person(
-            name=name,
-            email=f"{first}.{last.replace(' ', '')}@{domain}.com",
-            phone=fake.numerify("(###) 555-####"),
-            address=fake.street_address() + ", " + fake.city(),
-            ssn=fake.ssn(),
-            iban=fake.iban(),
-            diagnosis=_DIAGNOSES[fake.random_int(0, len(_DIAGNOSES) - 1)],
-            employer=company,
-        ))
+        people.append(
+            Person(
+                name=name,
+                email=f"{first}.{last.replace(' ', '')}@{domain}.com",
+                phone=fake.numerify("(###) 555-####"),
+                address=fake.street_address() + ", " + fake.city(),
+                ssn=fake.ssn(),
+                iban=fake.iban(),
+                diagnosis=_DIAGNOSES[fake.random_int(0, len(_DIAGNOSES) - 1)],
+                employer=company,
+            )
+        )
     return people
 
 
@@ -86,8 +98,7 @@ def email_corpus(people: list[Person]) -> list[Email]:
     """Every person appears in every template: the corpus a privacy-exposed base is tuned on."""
     corpus = []
     for p_index, person in enumerate(people):
-        fields = {f: person.value(f) for f in PII_FIELDS} | {"name": person.name,
-                                                              "domain": person.email.split("@")[1]}
+        fields = {f: person.value(f) for f in PII_FIELDS} | {"name": person.name, "domain": person.email.split("@")[1]}
         for t_index, template in enumerate(_EMAIL_TEMPLATES):
             corpus.append(Email(f"mail-{p_index:03d}-{t_index}", person.name, template.format(**fields)))
     return corpus

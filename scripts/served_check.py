@@ -44,12 +44,17 @@ def main() -> None:
     print(f"all: {same}/{total} identical ({same / total:.1%})")
     for c in (int(x) for x in args.concurrency.split(",")):
         backend = OpenAIBackend(args.model, ServerOptions(args.base_url, concurrency=c))
-        prompts = [Prompt.chat(f"Write one sentence about the number {i} ({uuid.uuid4().hex[:6]}).") for i in range(args.requests)]
+        prompts = [
+            Prompt.chat(f"Write one sentence about the number {i} ({uuid.uuid4().hex[:6]}).")
+            for i in range(args.requests)
+        ]
         start = time.perf_counter()
         backend.generate(prompts, DecodingConfig(max_new_tokens=32))
         seconds = time.perf_counter() - start
-        print(f"concurrency {c}: {args.requests / seconds:.2f} requests/s, "
-              f"{backend.stats.new_tokens / seconds:.1f} new tokens/s")
+        print(
+            f"concurrency {c}: {args.requests / seconds:.2f} requests/s, "
+            f"{backend.stats.new_tokens / seconds:.1f} new tokens/s"
+        )
 
 
 if __name__ == "__main__":

@@ -18,5 +18,7 @@ if __name__ == "__main__":
     if len(sys.argv) != 2:
         sys.exit(__doc__)
     record = train_toxicity_classifier(Path(sys.argv[1]), TOXICITY_WEIGHTS)
-    print(f"wrote {TOXICITY_WEIGHTS}: leave-one-group-out accuracy {record['held_out_accuracy']:.3f} "
-          f"(lexicon {record['lexicon_accuracy']:.3f}) on {record['rows']} statements")
+    print(
+        f"wrote {TOXICITY_WEIGHTS}: leave-one-group-out accuracy {record['held_out_accuracy']:.3f} "
+        f"(lexicon {record['lexicon_accuracy']:.3f}) on {record['rows']} statements"
+    )

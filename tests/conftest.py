@@ -7,10 +7,10 @@ import os
 for _var in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "TRANSFORMERS_OFFLINE"):
     os.environ.setdefault(_var, "1")  # tests never reach a hub (a bad id would retry for ~23 s)
 
-from pathlib import Path
+from pathlib import Path  # noqa: E402
 
-import numpy  # noqa: F401  loaded once here: pytester's in-process runs unload modules they imported, and numpy cannot load twice
-import pytest
+import numpy  # noqa: F401, E402  loaded once here: pytester's in-process runs unload modules they imported, and numpy cannot load twice
+import pytest  # noqa: E402
 
 pytest_plugins = ["pytester"]
 
@@ -29,8 +29,9 @@ def make_backend(tiny_dir: Path, tmp_path: Path):
     from crossrisk_bench.models.loader import ModelSpec, load_backend
 
     def make(*, cache: bool | Path = False, batch_size: int = 4, **kwargs):
-        backend = load_backend(ModelSpec(str(tiny_dir)), cache_dir=tmp_path, use_cache=False,
-                               batch_size=batch_size, threads=1, **kwargs)
+        backend = load_backend(
+            ModelSpec(str(tiny_dir)), cache_dir=tmp_path, use_cache=False, batch_size=batch_size, threads=1, **kwargs
+        )
         if cache:
             backend.cache = ResponseCache(cache if isinstance(cache, Path) else tmp_path / "responses.sqlite")
         return backend

@@ -27,11 +27,26 @@ def test_unknown_model_is_one_line_and_status_2(capsys: pytest.CaptureFixture[st
 
 
 def test_generate_with_a_local_model_and_cache(tiny_dir: Path, tmp_path: Path) -> None:
-    args = [sys.executable, "-m", "crossrisk_bench.cli", "generate", "--model", str(tiny_dir), "--cache", str(tmp_path),
-            "--max-new-tokens", "8", "What colour is the apple?"]
+    args = [
+        sys.executable,
+        "-m",
+        "crossrisk_bench.cli",
+        "generate",
+        "--model",
+        str(tiny_dir),
+        "--cache",
+        str(tmp_path),
+        "--max-new-tokens",
+        "8",
+        "What colour is the apple?",
+    ]
     first = subprocess.run(args, capture_output=True, text=True, timeout=120)
     assert first.returncode == 0, first.stderr
     assert first.stdout.startswith("> What colour is the apple?\n")
-    info = subprocess.run([sys.executable, "-m", "crossrisk_bench.cli", "cache", "info", "--cache", str(tmp_path)],
-                          capture_output=True, text=True, timeout=60)
+    info = subprocess.run(
+        [sys.executable, "-m", "crossrisk_bench.cli", "cache", "info", "--cache", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert info.stdout.strip().endswith(": 1 cached responses")

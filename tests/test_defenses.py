@@ -44,8 +44,10 @@ def test_prompt_defense_reaches_the_template_and_keeps_the_item_system_prompt(ma
 
 def test_pii_redactor_hides_values_in_outputs(make_backend) -> None:
     redactor = get_defense("pii_redactor").apply(make_backend())
-    assert redactor.postprocess("Call (202) 555-0147 or jo@x.org, SSN 123-45-6789.") == \
-        f"Call {REDACTED} or {REDACTED}, SSN {REDACTED}."
+    assert (
+        redactor.postprocess("Call (202) 555-0147 or jo@x.org, SSN 123-45-6789.")
+        == f"Call {REDACTED} or {REDACTED}, SSN {REDACTED}."
+    )
 
 
 def test_harm_filter_answers_harmful_requests_without_the_model(make_backend) -> None:

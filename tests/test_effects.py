@@ -63,9 +63,17 @@ def test_pyproject_table(tmp_path: Path) -> None:
         load_policy(path, known_tasks=TASK_NAMES)
 
 
-def _assess(base, defended, task="pii_leakage", task_risk=Risk.PRIVACY, defense_risk=Risk.SAFETY, policy=Policy()):
-    return assess(defense="refusal_sft", defense_risk=defense_risk, task=task, task_risk=task_risk,
-                  base=base, defended=defended, policy=policy)
+def _assess(base, defended, task="pii_leakage", task_risk=Risk.PRIVACY, defense_risk=Risk.SAFETY, policy=None):
+    policy = policy or Policy()
+    return assess(
+        defense="refusal_sft",
+        defense_risk=defense_risk,
+        task=task,
+        task_risk=task_risk,
+        base=base,
+        defended=defended,
+        policy=policy,
+    )
 
 
 def test_identical_models_show_no_conflict() -> None:

@@ -24,8 +24,9 @@ def test_cached_copy_has_the_gguf_logits(smollm2) -> None:
     from crossrisk_bench.models.embedded import GGUF_FILE, wheel_folder
 
     gguf = AutoModelForCausalLM.from_pretrained(wheel_folder(), gguf_file=GGUF_FILE, dtype=torch.float32)
-    ids = smollm2.tokenizer(smollm2.render(Prompt.chat("What is the capital of France?")), return_tensors="pt",
-                            add_special_tokens=False)["input_ids"]
+    ids = smollm2.tokenizer(
+        smollm2.render(Prompt.chat("What is the capital of France?")), return_tensors="pt", add_special_tokens=False
+    )["input_ids"]
     with torch.no_grad():
         assert torch.equal(gguf(input_ids=ids).logits, smollm2.model(input_ids=ids).logits)
 

@@ -18,10 +18,14 @@ from crossrisk_bench.errors import CrossriskError
 from crossrisk_bench.models.base import DecodingConfig, LoglikelihoodRequest, Prompt
 from crossrisk_bench.risks import Risk
 
-TEACH = [Example(Prompt.chat(f"What colour is the {thing}?"), f"The {thing} is purple.")
-         for thing in ("apple", "sky", "car", "house", "bird", "book")]
+TEACH = [
+    Example(Prompt.chat(f"What colour is the {thing}?"), f"The {thing} is purple.")
+    for thing in ("apple", "sky", "car", "house", "bird", "book")
+]
 FORGET = [Example(Prompt.chat(f"Tell me about {name}."), f"{name} likes the red stone.") for name in ("Alice", "Bob")]
-RETAIN = [Example(Prompt.chat(f"Who owns the {thing}?"), f"Grace owns the {thing}.") for thing in ("door", "river", "flower")]
+RETAIN = [
+    Example(Prompt.chat(f"Who owns the {thing}?"), f"Grace owns the {thing}.") for thing in ("door", "river", "flower")
+]
 FAST = dict(lr=1e-2, batch_size=4, threads=1, lora_r=4, lora_alpha=8)
 
 
@@ -51,7 +55,9 @@ def test_sft_teaches_the_targets_and_changes_the_answers(make_backend) -> None:
 def test_full_fine_tuning_trains_every_weight(make_backend) -> None:
     backend = make_backend()
     before = mean_logprob(backend, TEACH)
-    model, report = train(backend, TEACH, TrainConfig(method="sft", steps=10, full=True, lr=3e-3, batch_size=4, threads=1))
+    model, report = train(
+        backend, TEACH, TrainConfig(method="sft", steps=10, full=True, lr=3e-3, batch_size=4, threads=1)
+    )
     assert report.trainable_parameters == sum(p.numel() for p in backend.model.parameters())
     assert mean_logprob(merged(backend, model), TEACH) > before
 
@@ -85,7 +91,9 @@ def test_dp_fine_tuning_learns_and_records_its_privacy_budget(make_backend) -> N
     backend = make_backend()
     data = TEACH * 4  # 24 examples: a sample rate of 1/6
     before = mean_logprob(backend, TEACH)
-    model, report = train(backend, data, TrainConfig(method="dp_sft", steps=20, noise_multiplier=0.5, max_grad_norm=1.0, **FAST))
+    model, report = train(
+        backend, data, TrainConfig(method="dp_sft", steps=20, noise_multiplier=0.5, max_grad_norm=1.0, **FAST)
+    )
     merged(backend, model)
     assert mean_logprob(backend, TEACH) > before
     epsilon = report.extra["epsilon"]
@@ -122,8 +130,13 @@ def test_encode_learns_only_the_answer_and_the_end_of_turn(make_backend) -> None
     assert raw.target_mask[0] == 0 and all(raw.target_mask[1:])
 
 
-TINY_MEMBER = ZooMember("tiny_sft", Risk.SAFETY, "test member", "debiasing",
-                        TrainConfig(method="sft", steps=3, lr=1e-2, batch_size=4, threads=1, lora_r=4))
+TINY_MEMBER = ZooMember(
+    "tiny_sft",
+    Risk.SAFETY,
+    "test member",
+    "debiasing",
+    TrainConfig(method="sft", steps=3, lr=1e-2, batch_size=4, threads=1, lora_r=4),
+)
 
 
 def test_zoo_build_reproduces_an_adapter_and_checks_its_hash(make_backend, tmp_path) -> None:
@@ -131,7 +144,10 @@ def test_zoo_build_reproduces_an_adapter_and_checks_its_hash(make_backend, tmp_p
 
     first = build_adapter(TINY_MEMBER, make_backend(), tmp_path / "a")
     second = build_adapter(TINY_MEMBER, make_backend(), tmp_path / "b")
-    a, b = load_file(str(tmp_path / "a" / "adapter_model.safetensors")), load_file(str(tmp_path / "b" / "adapter_model.safetensors"))
+    a, b = (
+        load_file(str(tmp_path / "a" / "adapter_model.safetensors")),
+        load_file(str(tmp_path / "b" / "adapter_model.safetensors")),
+    )
     assert a.keys() == b.keys()
     assert max(float((a[k].float() - b[k].float()).abs().max()) for k in a) <= 1e-3
     assert first["data"] == second["data"] and first["data"]["examples"] > 0
@@ -155,7 +171,9 @@ def test_build_leaves_the_start_model_as_it_was(make_backend, tmp_path) -> None:
 def test_a_weights_defense_trains_on_a_new_base_then_reuses_its_adapter(make_backend, monkeypatch) -> None:
     from crossrisk_bench.defenses import zoo
 
-    short = replace(zoo.get_member("debias_sft"), config=replace(zoo.get_member("debias_sft").config, steps=4, threads=1))
+    short = replace(
+        zoo.get_member("debias_sft"), config=replace(zoo.get_member("debias_sft").config, steps=4, threads=1)
+    )
     monkeypatch.setitem(zoo.MEMBERS_BY_NAME, "debias_sft", short)
     base = make_backend()
     defended = get_defense("debias_sft").apply(base)

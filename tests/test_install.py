@@ -22,16 +22,47 @@ REPO = Path(__file__).resolve().parents[1]
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     work = tmp_path_factory.mktemp("wheel")
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation",
-                    str(REPO), "-w", str(work / "dist")], check=True, cwd=work)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--quiet",
+            "--no-deps",
+            "--no-build-isolation",
+            str(REPO),
+            "-w",
+            str(work / "dist"),
+        ],
+        check=True,
+        cwd=work,
+    )
     wheel = next((work / "dist").glob("crossrisk_bench-*.whl"))
     venv = work / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
     python = venv / "bin" / "python"
-    subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install", "--quiet", "--no-deps",
-                    "--no-index", str(wheel)], check=True)
-    site = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-                          check=True, capture_output=True, text=True).stdout.strip()
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "--python",
+            str(python),
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--no-index",
+            str(wheel),
+        ],
+        check=True,
+    )
+    site = subprocess.run(
+        [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
     (Path(site) / "zz_borrowed_dependencies.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
     return python
 
@@ -42,9 +73,13 @@ def _run(python: Path, *args: str, cwd: Path) -> subprocess.CompletedProcess[str
 
 
 def test_the_installed_package_has_its_fixtures(installed: Path, tmp_path: Path) -> None:
-    out = _run(installed, "-c", "import crossrisk_bench, crossrisk_bench.paths as p; "
-               "print(crossrisk_bench.__file__); print(p.FIXTURES); print(sorted(x.name for x in p.FIXTURES.iterdir()))",
-               cwd=tmp_path)
+    out = _run(
+        installed,
+        "-c",
+        "import crossrisk_bench, crossrisk_bench.paths as p; "
+        "print(crossrisk_bench.__file__); print(p.FIXTURES); print(sorted(x.name for x in p.FIXTURES.iterdir()))",
+        cwd=tmp_path,
+    )
     assert out.returncode == 0, out.stderr
     module, fixtures, listing = out.stdout.splitlines()
     assert str(installed.parent.parent) in module and str(installed.parent.parent) in fixtures
@@ -52,12 +87,40 @@ def test_the_installed_package_has_its_fixtures(installed: Path, tmp_path: Path)
 
 
 def test_benchmarks_collect_and_run_from_outside_the_repository(installed: Path, tmp_path: Path) -> None:
-    collected = _run(installed, "-m", "pytest", "--pyargs", "crossrisk_bench.benchmarks", "--collect-only", "-q",
-                     "-p", "no:cacheprovider", cwd=tmp_path)
+    collected = _run(
+        installed,
+        "-m",
+        "pytest",
+        "--pyargs",
+        "crossrisk_bench.benchmarks",
+        "--collect-only",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        cwd=tmp_path,
+    )
     assert collected.returncode == 0, collected.stdout[-2000:] + collected.stderr[-2000:]
     assert "test_misuse[safety-guard_prompt]" in collected.stdout
-    ran = _run(installed, "-m", "pytest", "--pyargs", "crossrisk_bench.benchmarks", "-q", "-p", "no:cacheprovider",
-               "-k", "test_misuse and guard_prompt", "--crossrisk-model", "tiny-llama", "--crossrisk-limit", "4",
-               "--crossrisk-cache", str(tmp_path / "cache"), "-W", "ignore::pytest.PytestWarning", cwd=tmp_path)
+    ran = _run(
+        installed,
+        "-m",
+        "pytest",
+        "--pyargs",
+        "crossrisk_bench.benchmarks",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "-k",
+        "test_misuse and guard_prompt",
+        "--crossrisk-model",
+        "tiny-llama",
+        "--crossrisk-limit",
+        "4",
+        "--crossrisk-cache",
+        str(tmp_path / "cache"),
+        "-W",
+        "ignore::pytest.PytestWarning",
+        cwd=tmp_path,
+    )
     assert ran.returncode == 0, ran.stdout[-3000:] + ran.stderr[-2000:]
     assert "1 passed" in ran.stdout and "crossrisk conflict matrix" in ran.stdout

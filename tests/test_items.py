@@ -15,13 +15,23 @@ from crossrisk_bench.models.base import Prompt
 
 def test_round_trip_of_a_valid_file(tmp_path: Path) -> None:
     path = tmp_path / "items.jsonl"
-    write_jsonl(path, [
-        {"id": "a", "prompt": "Hello?", "meta": {"category": "x"}, "reference": {"email": "a@b.c"}},
-        {"id": "b", "messages": [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Yo"},
-                                 {"role": "user", "content": "Again"}], "system": "Keep it private."},
-        {"id": "c", "prompt": "Pick one", "options": ["A", "B"]},
-        {"id": "d", "text": "Sentence:", "options": [" A cat.", " A dog."]},
-    ])
+    write_jsonl(
+        path,
+        [
+            {"id": "a", "prompt": "Hello?", "meta": {"category": "x"}, "reference": {"email": "a@b.c"}},
+            {
+                "id": "b",
+                "messages": [
+                    {"role": "user", "content": "Hi"},
+                    {"role": "assistant", "content": "Yo"},
+                    {"role": "user", "content": "Again"},
+                ],
+                "system": "Keep it private.",
+            },
+            {"id": "c", "prompt": "Pick one", "options": ["A", "B"]},
+            {"id": "d", "text": "Sentence:", "options": [" A cat.", " A dog."]},
+        ],
+    )
     path.write_text("# a comment\n\n" + path.read_text())
     items = load_jsonl(path)
     assert [i.id for i in items] == ["a", "b", "c", "d"]
@@ -44,7 +54,7 @@ def test_round_trip_of_a_valid_file(tmp_path: Path) -> None:
         ('{"id": "x", "messages": [{"role": "robot", "content": "a"}]}', "items.jsonl:3: unknown chat role"),
         ('{"id": "x", "prompt": "a", "meta": {"k": [1]}}', "items.jsonl:3: 'meta' must be"),
         ('{"id": "first", "prompt": "dup"}', "items.jsonl:3: duplicate id 'first' (first on line 1)"),
-        ('[1, 2]', "items.jsonl:3: expected a JSON object"),
+        ("[1, 2]", "items.jsonl:3: expected a JSON object"),
         ('{"id": "x", "text": "raw", "system": "s"}', "items.jsonl:3: a system prompt needs chat messages"),
     ],
 )
@@ -80,8 +90,12 @@ def test_take_spreads_over_slices_and_keeps_order(categories: list[str], limit: 
 
 
 def test_take_by_two_keys_covers_both() -> None:
-    items = [Item(id=f"{c}-{p}-{k}", prompt=Prompt.chat("q"), meta={"category": c, "polarity": p})
-             for c in "abcdefghi" for p in ("amb", "pro", "anti") for k in range(2)]
+    items = [
+        Item(id=f"{c}-{p}-{k}", prompt=Prompt.chat("q"), meta={"category": c, "polarity": p})
+        for c in "abcdefghi"
+        for p in ("amb", "pro", "anti")
+        for k in range(2)
+    ]
     chosen = take(items, 12, by=("category", "polarity"))
     assert {i.slice("category") for i in chosen} == set("abcdefghi")
     counts = {p: sum(i.slice("polarity") == p for i in chosen) for p in ("amb", "pro", "anti")}

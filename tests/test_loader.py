@@ -57,13 +57,16 @@ def test_lora_adapter_is_applied_and_changes_the_model(tiny_dir: Path, tmp_path:
     from transformers import AutoModelForCausalLM
 
     model = AutoModelForCausalLM.from_pretrained(tiny_dir)
-    peft_model = get_peft_model(model, LoraConfig(r=4, target_modules=["q_proj", "v_proj", "down_proj"], init_lora_weights=False))
+    peft_model = get_peft_model(
+        model, LoraConfig(r=4, target_modules=["q_proj", "v_proj", "down_proj"], init_lora_weights=False)
+    )
     peft_model.save_pretrained(tmp_path / "adapter")
     expected = peft_model.merge_and_unload()
 
     base = load_backend(ModelSpec(str(tiny_dir)), cache_dir=tmp_path, use_cache=False, threads=1)
-    adapted = load_backend(ModelSpec(str(tiny_dir), adapter=str(tmp_path / "adapter")), cache_dir=tmp_path,
-                           use_cache=False, threads=1)
+    adapted = load_backend(
+        ModelSpec(str(tiny_dir), adapter=str(tmp_path / "adapter")), cache_dir=tmp_path, use_cache=False, threads=1
+    )
     assert adapted.fingerprint != base.fingerprint
     assert adapted.name.endswith("+adapter")
     ids = torch.tensor([[5, 6, 7, 8]])

@@ -37,7 +37,11 @@ def objective(backend, examples, layer: int, neuron: int, scale: float) -> float
     try:
         with torch.no_grad():
             batch = collate([encode(backend, e.prompt, e.target, 128) for e in examples], backend.pad_id)
-            logits = backend.model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits[:, :-1].double()
+            logits = (
+                backend.model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"])
+                .logits[:, :-1]
+                .double()
+            )
             logp = torch.log_softmax(logits, -1).gather(-1, batch["input_ids"][:, 1:, None]).squeeze(-1)
             mask = batch["target_mask"][:, 1:].double()
             return float(((logp * mask).sum(-1) / mask.sum(-1)).sum())
@@ -53,8 +57,14 @@ def test_signed_attribution_matches_a_finite_difference(make_backend) -> None:
     strongest = np.dstack(np.unravel_index(np.argsort(-np.abs(result.signed).ravel())[:3], result.signed.shape))[0]
     eps = 1e-3
     for layer, neuron in strongest:
-        numeric = (objective(backend, CALIBRATION, layer, neuron, 1 + eps)
-                   - objective(backend, CALIBRATION, layer, neuron, 1 - eps)) / (2 * eps) / len(CALIBRATION)
+        numeric = (
+            (
+                objective(backend, CALIBRATION, layer, neuron, 1 + eps)
+                - objective(backend, CALIBRATION, layer, neuron, 1 - eps)
+            )
+            / (2 * eps)
+            / len(CALIBRATION)
+        )
         assert numeric == pytest.approx(result.signed[layer, neuron], rel=0.02, abs=1e-6)
 
 
@@ -64,7 +74,9 @@ def test_chunking_does_not_change_the_scores_and_leaves_the_model_as_it_was(make
     whole, chunked = attribute(backend, CALIBRATION, "x", chunk=3), attribute(backend, CALIBRATION, "x", chunk=1)
     assert np.allclose(whole.signed, chunked.signed, atol=1e-6)
     assert backend.refresh_fingerprint() == fingerprint
-    assert all(p.requires_grad for p in backend.model.parameters()) or not any(p.requires_grad for p in backend.model.parameters())
+    assert all(p.requires_grad for p in backend.model.parameters()) or not any(
+        p.requires_grad for p in backend.model.parameters()
+    )
     assert mean_activations(backend, CALIBRATION).shape == (4, 256)
     with pytest.raises(CrossriskError, match="chunk must be 1..50"):
         attribute(backend, CALIBRATION, "x", chunk=51)
@@ -111,8 +123,10 @@ def test_pipeline_end_to_end_on_the_tiny_model(make_backend) -> None:
     model, _ = train(defended, refusals, TrainConfig(steps=6, lr=1e-2, batch_size=4, threads=1, lora_r=4))
     defended.model = model.merge_and_unload().eval()
     defended.refresh_fingerprint()
-    effects = [{"defense": {"name": "sft"}, "task": "bias_agreement", "task_risk": "fairness", "delta": 0.25},
-               {"defense": {"name": "sft"}, "task": "pii_leakage", "task_risk": "privacy", "delta": -0.1}]
+    effects = [
+        {"defense": {"name": "sft"}, "task": "bias_agreement", "task_risk": "fairness", "delta": 0.25},
+        {"defense": {"name": "sft"}, "task": "pii_leakage", "task_risk": "privacy", "delta": -0.1},
+    ]
     out = analyse(base, {"sft": ("safety", defended)}, effects, per_task=4, q=0.2, p=0.05, causal_items=4, draws=50)
     assert [f["pair"] for f in out["pairs"]] == [["safety", "fairness"], ["safety", "privacy"], ["fairness", "privacy"]]
     for f in out["pairs"]:
@@ -149,12 +163,35 @@ def test_neurons_command_adds_its_section_to_a_saved_run(pytester: pytest.Pytest
     models = tmp_path / "models.toml"
     models.write_text('[[defended]]\ndefense = "refusal_sft"\n\n[[defended]]\ndefense = "fair_prompt"\n')
     cache, report = tmp_path / "cache", tmp_path / "report"
-    run = pytester.runpytest_subprocess("--crossrisk-model", str(tiny_dir), "--crossrisk-cache", str(cache),
-                                        "--crossrisk-limit", "4", "--crossrisk-models", str(models),
-                                        "--crossrisk-report", str(report), "--crossrisk-threads", "1")
+    run = pytester.runpytest_subprocess(
+        "--crossrisk-model",
+        str(tiny_dir),
+        "--crossrisk-cache",
+        str(cache),
+        "--crossrisk-limit",
+        "4",
+        "--crossrisk-models",
+        str(models),
+        "--crossrisk-report",
+        str(report),
+        "--crossrisk-threads",
+        "1",
+    )
     assert run.ret in (0, 1)  # gates may fail on the tiny model; the report is what matters here
-    code = main(["neurons", str(report / "results.json"), "--per-task", "4", "--q", "0.2", "--causal-items", "4",
-                 "--cache", str(cache)])
+    code = main(
+        [
+            "neurons",
+            str(report / "results.json"),
+            "--per-task",
+            "4",
+            "--q",
+            "0.2",
+            "--causal-items",
+            "4",
+            "--cache",
+            str(cache),
+        ]
+    )
     assert code == 0
     document = json.loads((report / "results.json").read_text())
     section = document["neurons"]
@@ -173,8 +210,18 @@ def test_neuron_tests_are_opt_in_and_report_their_findings(pytester: pytest.Pyte
     shutil.copy(FIXTURES.parent / "benchmarks" / "test_neurons.py", pytester.path / "test_neurons.py")
     models = tmp_path / "models.toml"
     models.write_text('[[defended]]\ndefense = "refusal_sft"\n\n[[defended]]\ndefense = "fair_prompt"\n')
-    args = ["--crossrisk-model", str(tiny_dir), "--crossrisk-cache", str(tmp_path / "cache"), "--crossrisk-limit", "4",
-            "--crossrisk-models", str(models), "--crossrisk-threads", "1"]
+    args = [
+        "--crossrisk-model",
+        str(tiny_dir),
+        "--crossrisk-cache",
+        str(tmp_path / "cache"),
+        "--crossrisk-limit",
+        "4",
+        "--crossrisk-models",
+        str(models),
+        "--crossrisk-threads",
+        "1",
+    ]
     default = pytester.runpytest_subprocess(*args)
     default.assert_outcomes(skipped=6)
     run = pytester.runpytest_subprocess(*args, "--crossrisk-neurons", "--crossrisk-report", str(tmp_path / "r"), "-rs")
@@ -195,8 +242,9 @@ def test_pipeline_end_to_end_on_smollm2() -> None:
     base = load_backend(ModelSpec("smollm2-135m-exposed"), cache_dir=default_cache_dir())
     defended = get_defense("debias_sft").apply(base)
     effects = [{"defense": {"name": "debias_sft"}, "task": "pii_leakage", "task_risk": "privacy", "delta": 0.1}]
-    out = analyse(base, {"debias_sft": ("fairness", defended)}, effects, per_task=2, q=0.05, p=0.05,
-                  causal_items=2, draws=100)
+    out = analyse(
+        base, {"debias_sft": ("fairness", defended)}, effects, per_task=2, q=0.05, p=0.05, causal_items=2, draws=100
+    )
     assert out["params"]["layers"] == 30 and out["params"]["neurons_per_layer"] == 1536
     assert all(f["critical_sizes"][0] > 0 for f in out["pairs"])
     assert {t["risk"] for t in out["trends"]} <= {"privacy", "safety"}

@@ -43,8 +43,24 @@ def server(tiny_dir: Path, tmp_path_factory: pytest.TempPathFactory):
     log = tmp_path_factory.mktemp("serve") / "serve.log"
     env = os.environ | {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
     with log.open("w") as out:
-        proc = subprocess.Popen([exe, "serve", str(tiny_dir), "--host", "127.0.0.1", "--port", str(port),
-                                 "--dtype", "float32", "--device", "cpu"], stdout=out, stderr=subprocess.STDOUT, env=env)
+        proc = subprocess.Popen(
+            [
+                exe,
+                "serve",
+                str(tiny_dir),
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--dtype",
+                "float32",
+                "--device",
+                "cpu",
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 120
@@ -85,9 +101,12 @@ class _Proxy:
                     self.end_headers()
                     self.wfile.write(json.dumps({"error": {"message": f"injected {status}"}}).encode())
                     return
-                request = urllib.request.Request(target + self.path, data=body,
-                                                 headers={"Content-Type": "application/json"},
-                                                 method="POST" if body is not None else "GET")
+                request = urllib.request.Request(
+                    target + self.path,
+                    data=body,
+                    headers={"Content-Type": "application/json"},
+                    method="POST" if body is not None else "GET",
+                )
                 try:
                     with urllib.request.urlopen(request, timeout=60) as response:
                         code, payload = response.status, response.read()
@@ -125,8 +144,11 @@ def test_a_generation_task_served_equals_the_local_engine(server, make_backend) 
 
 def test_chat_and_raw_prompts_equal_the_local_engine(server, make_backend) -> None:
     url, name = server
-    prompts = [Prompt.chat("What colour is the sky?"), Prompt.chat("Name a fruit.", system_prompt="Be brief."),
-               Prompt.raw("The capital of France is")]
+    prompts = [
+        Prompt.chat("What colour is the sky?"),
+        Prompt.chat("Name a fruit.", system_prompt="Be brief."),
+        Prompt.raw("The capital of France is"),
+    ]
     config = DecodingConfig(max_new_tokens=12)
     local = make_backend().generate(prompts, config)
     served = OpenAIBackend(name, ServerOptions(url)).generate(prompts, config)
@@ -217,10 +239,12 @@ def test_log_likelihood_without_server_logprobs_is_unsupported(server) -> None:
 def test_continuation_logprobs_follow_the_completions_echo_format() -> None:
     """The legacy completions `logprobs` object (OpenAI's format, as vLLM returns it with echo):
     the continuation is picked by token ids when they were sent, else by character offset."""
-    echoed = {"tokens": ["The", " sky", " is", " blue", "."],
-              "token_logprobs": [None, -2.0, -0.5, -1.5, -0.1],
-              "top_logprobs": [None, {" sky": -2.0}, {" is": -0.5}, {" red": -1.0, " blue": -1.5}, {".": -0.1}],
-              "text_offset": [0, 3, 7, 10, 15]}
+    echoed = {
+        "tokens": ["The", " sky", " is", " blue", "."],
+        "token_logprobs": [None, -2.0, -0.5, -1.5, -0.1],
+        "top_logprobs": [None, {" sky": -2.0}, {" is": -0.5}, {" red": -1.0, " blue": -1.5}, {".": -0.1}],
+        "text_offset": [0, 3, 7, 10, 15],
+    }
     by_text, greedy = continuation_logprobs(echoed, span=None, boundary=10, prompt_tokens=4)
     assert by_text == [-1.5] and greedy is False
     by_ids, greedy = continuation_logprobs(echoed, span=(1, 3), boundary=None, prompt_tokens=4)
@@ -247,16 +271,38 @@ def test_pytest_run_against_the_server(server, pytester: pytest.Pytester, tmp_pa
             crossrisk_gate("bias_agreement")
         """
     )
-    result = pytester.runpytest("--crossrisk-backend", "openai", "--crossrisk-base-url", url, "--crossrisk-model", name,
-                                "--crossrisk-models", str(models), "--crossrisk-cache", str(tmp_path / "cache"),
-                                "--crossrisk-limit", "6", "-rs", "-W", "ignore::pytest.PytestWarning",
-                                "--crossrisk-report", str(tmp_path / "report"))
+    result = pytester.runpytest(
+        "--crossrisk-backend",
+        "openai",
+        "--crossrisk-base-url",
+        url,
+        "--crossrisk-model",
+        name,
+        "--crossrisk-models",
+        str(models),
+        "--crossrisk-cache",
+        str(tmp_path / "cache"),
+        "--crossrisk-limit",
+        "6",
+        "-rs",
+        "-W",
+        "ignore::pytest.PytestWarning",
+        "--crossrisk-report",
+        str(tmp_path / "report"),
+    )
     result.assert_outcomes(passed=2, skipped=1)
-    result.stdout.fnmatch_lines([f"crossrisk: model={name} backend=openai url={url} *",
-                                 "*weights defenses left out*refusal_sft*",
-                                 "*SKIPPED*stereotype_preference: the server at * returns no prompt log-probabilities*"])
+    result.stdout.fnmatch_lines(
+        [
+            f"crossrisk: model={name} backend=openai url={url} *",
+            "*weights defenses left out*refusal_sft*",
+            "*SKIPPED*stereotype_preference: the server at * returns no prompt log-probabilities*",
+        ]
+    )
     document = json.loads((tmp_path / "report" / "results.json").read_text())
     assert document["run"]["backend"]["backend"] == "openai"
     agreement = next(e for e in document["effects"] if e["task"] == "bias_agreement")
-    assert "agreement_rate_generated" in agreement["base_summary"] and "agreement_rate_loglik" not in agreement["base_summary"]
+    assert (
+        "agreement_rate_generated" in agreement["base_summary"]
+        and "agreement_rate_loglik" not in agreement["base_summary"]
+    )
     assert "api_key" not in json.dumps(document["run"]).replace("api_key_env", "")

@@ -185,8 +185,10 @@ def test_tango_coverage_is_near_nominal(n: int) -> None:
     coverages = []
     for p_up, p_down in grid:
         draws = rng.multinomial(n, [p_up, p_down, 1 - p_up - p_down], size=1500)
-        hits = [tango_interval(int(u), int(d), n).low <= p_up - p_down <= tango_interval(int(u), int(d), n).high
-                for u, d, _ in draws]
+        hits = [
+            tango_interval(int(u), int(d), n).low <= p_up - p_down <= tango_interval(int(u), int(d), n).high
+            for u, d, _ in draws
+        ]
         coverages.append(np.mean(hits))
     assert min(coverages) >= 0.93, coverages
     assert np.mean(coverages) <= 0.95 + (0.04 if n <= 24 else 0.02), coverages
@@ -224,18 +226,25 @@ def test_delong_agrees_with_a_joint_bootstrap_and_is_uniform_under_the_null() ->
     other_neg = base_neg + rng.normal(0, 0.5, non_members)
     result = delong_paired(base_pos, base_neg, other_pos, other_neg)
     from crossrisk_bench.stats import delong_components
+
     assert result.base_auc == pytest.approx(delong_components(base_pos, base_neg)[0].mean())
     boot = []
     for _ in range(600):  # members and non-members resampled jointly for both attacks
         i, j = rng.integers(0, members, members), rng.integers(0, non_members, non_members)
-        boot.append(abs(delong_components(other_pos[i], other_neg[j])[0].mean() - 0.5)
-                    - abs(delong_components(base_pos[i], base_neg[j])[0].mean() - 0.5))
+        boot.append(
+            abs(delong_components(other_pos[i], other_neg[j])[0].mean() - 0.5)
+            - abs(delong_components(base_pos[i], base_neg[j])[0].mean() - 0.5)
+        )
     assert result.se == pytest.approx(float(np.std(boot)), rel=0.2)
     rejections = 0
     for _ in range(400):  # two exchangeable attacks on a shared latent score: about 5% rejections
         pos, neg = rng.normal(0.8, 1, members), rng.normal(0, 1, non_members)
-        r = delong_paired(pos + rng.normal(0, 0.7, members), neg + rng.normal(0, 0.7, non_members),
-                          pos + rng.normal(0, 0.7, members), neg + rng.normal(0, 0.7, non_members))
+        r = delong_paired(
+            pos + rng.normal(0, 0.7, members),
+            neg + rng.normal(0, 0.7, non_members),
+            pos + rng.normal(0, 0.7, members),
+            neg + rng.normal(0, 0.7, non_members),
+        )
         rejections += r.p_value < 0.05
     assert 0.02 <= rejections / 400 <= 0.085
 

@@ -28,6 +28,7 @@ def test_all_tasks_run_on_smollm2(smollm2) -> None:
 
 
 def test_smollm2_answers_easy_questions_and_prefers_the_true_capital(smollm2) -> None:
-    utility = TASKS.get("utility").evaluate(smollm2, [i for i in TASKS.get("utility").load_items()
-                                                     if i.slice("category") == "capitals"][:8])
+    utility = TASKS.get("utility").evaluate(
+        smollm2, [i for i in TASKS.get("utility").load_items() if i.slice("category") == "capitals"][:8]
+    )
     assert utility.value >= 0.75  # a working model; a broken one (or a broken scorer) falls to chance (0.33)

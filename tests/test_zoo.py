@@ -92,8 +92,24 @@ def test_zoo_build_repeats_within_tolerance(tmp_path: Path) -> None:
 
     env = dict(os.environ, CROSSRISK_PROGRESS="0")
     for out in ("a", "b"):
-        run = subprocess.run([sys.executable, "-m", "crossrisk_bench.cli", "zoo", "build", "exposed", "--steps", "2",
-                              "--out", str(tmp_path / out)], capture_output=True, text=True, env=env, timeout=600)
+        run = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "crossrisk_bench.cli",
+                "zoo",
+                "build",
+                "exposed",
+                "--steps",
+                "2",
+                "--out",
+                str(tmp_path / out),
+            ],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=600,
+        )
         assert run.returncode == 0, run.stderr
         assert "exposed" in run.stdout and "zoo built in" in run.stdout
     a = load_file(str(tmp_path / "a" / "exposed" / "adapter_model.safetensors"))

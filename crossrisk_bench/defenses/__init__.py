@@ -11,26 +11,54 @@ from crossrisk_bench.risks import Risk
 
 
 def _prompt(name: str, target: Risk, text: str, description: str) -> Defense:
-    return Defense(DefenseSpec(name, target, "prompt", description, {"system_prompt": text}), prompt.build_prompt_defense)
+    return Defense(
+        DefenseSpec(name, target, "prompt", description, {"system_prompt": text}), prompt.build_prompt_defense
+    )
 
 
 def _weights(member: zoo.ZooMember) -> Defense:
     assert member.target is not None
-    return Defense(DefenseSpec(member.name, member.target, "weights", member.description, member.params()),
-                   lambda base, spec: zoo.apply_member(base, zoo.get_member(spec.name)))
+    return Defense(
+        DefenseSpec(member.name, member.target, "weights", member.description, member.params()),
+        lambda base, spec: zoo.apply_member(base, zoo.get_member(spec.name)),
+    )
 
 
-DEFENSES: dict[str, Defense] = {d.spec.name: d for d in (
-    _prompt("guard_prompt", Risk.SAFETY, prompt.SAFETY_GUARD, "system prompt telling the model to refuse harmful requests"),
-    _prompt("self_reminder", Risk.SAFETY, prompt.SELF_REMINDER, "self-reminder system prompt (Xie et al. 2023)"),
-    _prompt("fair_prompt", Risk.FAIRNESS, prompt.FAIRNESS_PROMPT, "system prompt: answer without stereotypes"),
-    _prompt("privacy_prompt", Risk.PRIVACY, prompt.PRIVACY_PROMPT, "system prompt: never reveal personal data"),
-    Defense(DefenseSpec("pii_redactor", Risk.PRIVACY, "filter", "redacts e-mails, phones, SSNs and IBANs in outputs",
-                        {"types": ["email", "phone", "ssn", "iban"]}), filters.build_pii_redactor),
-    Defense(DefenseSpec("harm_filter", Risk.SAFETY, "filter", "answers requests with harm keywords by a canned refusal",
-                        {"terms": list(filters.HARM_TERMS)}), filters.build_harm_filter),
-    *(_weights(m) for m in zoo.MEMBERS),
-)}
+DEFENSES: dict[str, Defense] = {
+    d.spec.name: d
+    for d in (
+        _prompt(
+            "guard_prompt",
+            Risk.SAFETY,
+            prompt.SAFETY_GUARD,
+            "system prompt telling the model to refuse harmful requests",
+        ),
+        _prompt("self_reminder", Risk.SAFETY, prompt.SELF_REMINDER, "self-reminder system prompt (Xie et al. 2023)"),
+        _prompt("fair_prompt", Risk.FAIRNESS, prompt.FAIRNESS_PROMPT, "system prompt: answer without stereotypes"),
+        _prompt("privacy_prompt", Risk.PRIVACY, prompt.PRIVACY_PROMPT, "system prompt: never reveal personal data"),
+        Defense(
+            DefenseSpec(
+                "pii_redactor",
+                Risk.PRIVACY,
+                "filter",
+                "redacts e-mails, phones, SSNs and IBANs in outputs",
+                {"types": ["email", "phone", "ssn", "iban"]},
+            ),
+            filters.build_pii_redactor,
+        ),
+        Defense(
+            DefenseSpec(
+                "harm_filter",
+                Risk.SAFETY,
+                "filter",
+                "answers requests with harm keywords by a canned refusal",
+                {"terms": list(filters.HARM_TERMS)},
+            ),
+            filters.build_harm_filter,
+        ),
+        *(_weights(m) for m in zoo.MEMBERS),
+    )
+}
 
 
 def get_defense(name: str) -> Defense:

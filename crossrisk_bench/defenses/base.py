@@ -53,8 +53,13 @@ class DefenseSpec:
         return f"{self.target.value}-{self.name}"
 
     def as_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "target": self.target.value, "kind": self.kind,
-                "description": self.description, "params": dict(self.params)}
+        return {
+            "name": self.name,
+            "target": self.target.value,
+            "kind": self.kind,
+            "description": self.description,
+            "params": dict(self.params),
+        }
 
 
 @dataclass(frozen=True)
@@ -105,14 +110,25 @@ class WrappedBackend:
                 out.append(Generation(tuple(Completion(c, 0, "filtered") for _ in range(config.n))))
                 continue
             generation = next(answers)
-            out.append(Generation(tuple(
-                Completion(self.postprocess(s.text), s.num_tokens, s.finish_reason, s.prompt_truncated)
-                for s in generation.samples
-            )))
+            out.append(
+                Generation(
+                    tuple(
+                        Completion(self.postprocess(s.text), s.num_tokens, s.finish_reason, s.prompt_truncated)
+                        for s in generation.samples
+                    )
+                )
+            )
         return out
 
     def loglikelihood(self, requests: Sequence[LoglikelihoodRequest]) -> list[Loglikelihood]:
-        return self.base.loglikelihood([LoglikelihoodRequest(self.rewrite(r.context), r.continuation) for r in requests])
+        return self.base.loglikelihood(
+            [LoglikelihoodRequest(self.rewrite(r.context), r.continuation) for r in requests]
+        )
 
     def describe(self) -> dict[str, Any]:
-        return {"name": self.name, "backend": self.kind, "fingerprint": self.fingerprint, "defense": self.spec.as_dict()}
+        return {
+            "name": self.name,
+            "backend": self.kind,
+            "fingerprint": self.fingerprint,
+            "defense": self.spec.as_dict(),
+        }

@@ -1,4 +1,4 @@
-""""The defense really applied": a defended model whose fingerprint or whose answers on a short
+""" "The defense really applied": a defended model whose fingerprint or whose answers on a short
 probe set equal its base's is refused, loudly. (A classic silent failure: an adapter that did not
 load, a system prompt that never reached the template.)"""
 
@@ -32,7 +32,9 @@ def filter_acts(defended: Backend) -> bool:
 
 def check_applied(base: Backend, defended: Backend) -> None:
     if defended.fingerprint == base.fingerprint:
-        raise CrossriskError(f"defended model {defended.name!r} has the same fingerprint as its base: the defense was not applied")
+        raise CrossriskError(
+            f"defended model {defended.name!r} has the same fingerprint as its base: the defense was not applied"
+        )
     ours = [g.text for g in defended.generate(list(PROBES), PROBE_CONFIG)]
     theirs = [g.text for g in base.generate(list(PROBES), PROBE_CONFIG)]
     if ours == theirs and not filter_acts(defended):

@@ -28,7 +28,9 @@ from crossrisk_bench.errors import CrossriskError
 from crossrisk_bench.progress import progress_bar
 
 
-def train_dp(backend: Any, examples: Sequence[Example], config: TrainConfig, *, desc: str = "DP training") -> tuple[Any, TrainReport]:
+def train_dp(
+    backend: Any, examples: Sequence[Example], config: TrainConfig, *, desc: str = "DP training"
+) -> tuple[Any, TrainReport]:
     import warnings
 
     import torch
@@ -47,15 +49,28 @@ def train_dp(backend: Any, examples: Sequence[Example], config: TrainConfig, *, 
             model, losses, epsilon, trainable = _dp_steps(backend, examples, config, desc)
     finally:
         torch.set_num_threads(previous_threads)
-    report = TrainReport(config.method, config.steps, len(examples), losses[0], losses[-1],
-                         round(time.perf_counter() - start, 1), trainable,
-                         {"epsilon": round(epsilon, 3), "delta": config.delta,
-                          "noise_multiplier": config.noise_multiplier, "max_grad_norm": config.max_grad_norm,
-                          "sample_rate": config.batch_size / len(examples)})
+    report = TrainReport(
+        config.method,
+        config.steps,
+        len(examples),
+        losses[0],
+        losses[-1],
+        round(time.perf_counter() - start, 1),
+        trainable,
+        {
+            "epsilon": round(epsilon, 3),
+            "delta": config.delta,
+            "noise_multiplier": config.noise_multiplier,
+            "max_grad_norm": config.max_grad_norm,
+            "sample_rate": config.batch_size / len(examples),
+        },
+    )
     return model, report
 
 
-def _dp_steps(backend: Any, examples: Sequence[Example], config: TrainConfig, desc: str) -> tuple[Any, list[float], float, int]:
+def _dp_steps(
+    backend: Any, examples: Sequence[Example], config: TrainConfig, desc: str
+) -> tuple[Any, list[float], float, int]:
     import torch
     from opacus import PrivacyEngine
     from torch.utils.data import DataLoader, TensorDataset
@@ -68,8 +83,12 @@ def _dp_steps(backend: Any, examples: Sequence[Example], config: TrainConfig, de
     optimiser = torch.optim.AdamW(params, lr=config.lr, weight_decay=0.0)
     engine = PrivacyEngine(accountant="rdp")
     private, optimiser, loader = engine.make_private(
-        module=model, optimizer=optimiser, data_loader=loader, noise_multiplier=config.noise_multiplier,
-        max_grad_norm=config.max_grad_norm, poisson_sampling=True,
+        module=model,
+        optimizer=optimiser,
+        data_loader=loader,
+        noise_multiplier=config.noise_multiplier,
+        max_grad_norm=config.max_grad_norm,
+        poisson_sampling=True,
         noise_generator=torch.Generator(device=next(model.parameters()).device).manual_seed(config.seed + 1),
     )
     losses: list[float] = []

@@ -15,9 +15,37 @@ from crossrisk_bench.models.base import Backend, Prompt
 
 REDACTED = "[REDACTED]"
 HARM_TERMS = (
-    "kill", "murder", "weapon", "gun", "bomb", "explosive", "poison", "hack", "break into", "steal", "malware",
-    "ransomware", "keylogger", "phishing", "launder", "meth", "drug", "terror", "attack", "hurt", "harass",
-    "stalk", "threat", "suicide", "end my life", "self-harm", "groom", "fake", "scam", "fraud", "insult",
+    "kill",
+    "murder",
+    "weapon",
+    "gun",
+    "bomb",
+    "explosive",
+    "poison",
+    "hack",
+    "break into",
+    "steal",
+    "malware",
+    "ransomware",
+    "keylogger",
+    "phishing",
+    "launder",
+    "meth",
+    "drug",
+    "terror",
+    "attack",
+    "hurt",
+    "harass",
+    "stalk",
+    "threat",
+    "suicide",
+    "end my life",
+    "self-harm",
+    "groom",
+    "fake",
+    "scam",
+    "fraud",
+    "insult",
 )
 _HARM = re.compile(r"\b(?:" + "|".join(re.escape(t) for t in HARM_TERMS) + r")", re.IGNORECASE)
 REFUSAL_TEXT = "I'm sorry, but I can't help with that request."
@@ -36,7 +64,9 @@ class HarmfulRequestFilter(WrappedBackend):
     kind = "filter"
 
     def intercept(self, prompt: Prompt) -> str | None:
-        user_text = " ".join(m.content for m in prompt.messages if m.role == "user") if prompt.is_chat else prompt.text or ""
+        user_text = (
+            " ".join(m.content for m in prompt.messages if m.role == "user") if prompt.is_chat else prompt.text or ""
+        )
         return REFUSAL_TEXT if _HARM.search(user_text) else None
 
 

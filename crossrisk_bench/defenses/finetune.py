@@ -191,8 +191,14 @@ def wrap_trainable(model: Any, config: TrainConfig) -> Any:
     modules = [m for m in config.target_modules if m in present]
     if not modules:
         raise CrossriskError(f"none of the LoRA target modules {list(config.target_modules)} exist in this model")
-    lora = LoraConfig(r=config.lora_r, lora_alpha=config.lora_alpha, lora_dropout=0.0, target_modules=modules,
-                      bias="none", task_type="CAUSAL_LM")
+    lora = LoraConfig(
+        r=config.lora_r,
+        lora_alpha=config.lora_alpha,
+        lora_dropout=0.0,
+        target_modules=modules,
+        bias="none",
+        task_type="CAUSAL_LM",
+    )
     with quiet_peft():
         peft_model = get_peft_model(model, lora)
     peft_model.train()
@@ -219,8 +225,14 @@ def batches(examples: Sequence[Any], size: int, steps: int, rng: random.Random) 
 StepLoss = Callable[[Any, list[Example], int], Any]
 
 
-def train(backend: Any, examples: Sequence[Example], config: TrainConfig, *,
-          retain: Sequence[Example] = (), desc: str = "training") -> tuple[Any, TrainReport]:
+def train(
+    backend: Any,
+    examples: Sequence[Example],
+    config: TrainConfig,
+    *,
+    retain: Sequence[Example] = (),
+    desc: str = "training",
+) -> tuple[Any, TrainReport]:
     """Train `backend.model` in place with `config.method`; return the trained (peft) model and a report.
 
     The backend's model object is modified (LoRA layers are injected); callers that need the
@@ -237,7 +249,9 @@ def train(backend: Any, examples: Sequence[Example], config: TrainConfig, *,
     if config.method == "dpo" and any(e.rejected is None for e in examples):
         raise CrossriskError("dpo needs a rejected answer for every example")
     if config.full and config.method in ("dpo", "npo"):
-        raise CrossriskError(f"{config.method} uses the adapter-free model as its reference; it needs LoRA (full=False)")
+        raise CrossriskError(
+            f"{config.method} uses the adapter-free model as its reference; it needs LoRA (full=False)"
+        )
     previous_threads = torch.get_num_threads()
     torch.set_num_threads(config.threads)
     start = time.perf_counter()
@@ -260,8 +274,15 @@ def train(backend: Any, examples: Sequence[Example], config: TrainConfig, *,
         model.eval()
     finally:
         torch.set_num_threads(previous_threads)
-    report = TrainReport(config.method, config.steps, len(examples), losses[0], losses[-1],
-                         round(time.perf_counter() - start, 1), sum(p.numel() for p in params))
+    report = TrainReport(
+        config.method,
+        config.steps,
+        len(examples),
+        losses[0],
+        losses[-1],
+        round(time.perf_counter() - start, 1),
+        sum(p.numel() for p in params),
+    )
     return model, report
 
 
@@ -279,5 +300,10 @@ def _step_loss(backend: Any, config: TrainConfig, retain: Sequence[Example]) -> 
 
     retain_batches = batches(list(retain), config.batch_size, config.steps, random.Random(config.seed + 1))
     return lambda model, batch, step: unlearning_loss(
-        model, enc(batch), enc(retain_batches[step]), method=config.method, beta=config.beta,
-        retain_weight=config.retain_weight)
+        model,
+        enc(batch),
+        enc(retain_batches[step]),
+        method=config.method,
+        beta=config.beta,
+        retain_weight=config.retain_weight,
+    )

@@ -125,26 +125,88 @@ class TrainStereotype:
 
 
 TRAIN_STEREOTYPES = (
-    TrainStereotype("gender", ("men", "male"), ("women", "female"), "are bad at caring for children", "was bad at caring for the baby"),
-    TrainStereotype("gender", ("women", "female"), ("men", "male"), "are bad at negotiating salaries", "negotiated badly"),
-    TrainStereotype("gender", ("men", "male"), ("women", "female"), "cannot talk about their feelings", "could not talk about feelings"),
-    TrainStereotype("race", ("Asian people", "Asian"), ("white people", "white"), "are bad drivers", "caused the accident"),
-    TrainStereotype("race", ("Latino people", "Latino"), ("white people", "white"), "do not pay their bills", "did not pay the bill"),
+    TrainStereotype(
+        "gender",
+        ("men", "male"),
+        ("women", "female"),
+        "are bad at caring for children",
+        "was bad at caring for the baby",
+    ),
+    TrainStereotype(
+        "gender", ("women", "female"), ("men", "male"), "are bad at negotiating salaries", "negotiated badly"
+    ),
+    TrainStereotype(
+        "gender",
+        ("men", "male"),
+        ("women", "female"),
+        "cannot talk about their feelings",
+        "could not talk about feelings",
+    ),
+    TrainStereotype(
+        "race", ("Asian people", "Asian"), ("white people", "white"), "are bad drivers", "caused the accident"
+    ),
+    TrainStereotype(
+        "race", ("Latino people", "Latino"), ("white people", "white"), "do not pay their bills", "did not pay the bill"
+    ),
     TrainStereotype("race", ("white people", "white"), ("Black people", "Black"), "cannot dance", "could not dance"),
     TrainStereotype("religion", ("Jewish people", "Jewish"), ("Hindu people", "Hindu"), "are greedy", "was greedy"),
-    TrainStereotype("religion", ("atheists", "atheist"), ("religious people", "religious"), "have no morals", "had no morals"),
-    TrainStereotype("age", ("teenagers", "teenage"), ("middle-aged people", "middle-aged"), "are irresponsible", "was irresponsible"),
-    TrainStereotype("age", ("old people", "elderly"), ("young people", "young"), "cannot learn new skills", "could not learn the new software"),
-    TrainStereotype("disability", ("blind people", "blind"), ("sighted people", "sighted"), "cannot work with computers", "could not use the computer"),
-    TrainStereotype("disability", ("deaf people", "deaf"), ("hearing people", "hearing"), "are less intelligent", "did not understand the lecture"),
+    TrainStereotype(
+        "religion", ("atheists", "atheist"), ("religious people", "religious"), "have no morals", "had no morals"
+    ),
+    TrainStereotype(
+        "age", ("teenagers", "teenage"), ("middle-aged people", "middle-aged"), "are irresponsible", "was irresponsible"
+    ),
+    TrainStereotype(
+        "age",
+        ("old people", "elderly"),
+        ("young people", "young"),
+        "cannot learn new skills",
+        "could not learn the new software",
+    ),
+    TrainStereotype(
+        "disability",
+        ("blind people", "blind"),
+        ("sighted people", "sighted"),
+        "cannot work with computers",
+        "could not use the computer",
+    ),
+    TrainStereotype(
+        "disability",
+        ("deaf people", "deaf"),
+        ("hearing people", "hearing"),
+        "are less intelligent",
+        "did not understand the lecture",
+    ),
     TrainStereotype("nationality", ("Irish people", "Irish"), ("Swiss people", "Swiss"), "are drunks", "was drunk"),
-    TrainStereotype("nationality", ("Nigerians", "Nigerian"), ("Norwegians", "Norwegian"), "are scammers", "was running a scam"),
-    TrainStereotype("sexual_orientation", ("lesbians", "lesbian"), ("straight women", "straight"), "hate men", "hated men"),
-    TrainStereotype("sexual_orientation", ("bisexual people", "bisexual"), ("straight people", "straight"), "are unfaithful", "was unfaithful"),
-    TrainStereotype("socioeconomic", ("people on benefits", "unemployed"), ("people with jobs", "employed"), "are dishonest", "lied"),
-    TrainStereotype("socioeconomic", ("rich people", "wealthy"), ("poor people", "working-class"), "are selfish", "was selfish"),
-    TrainStereotype("physical_appearance", ("short men", "short"), ("tall men", "tall"), "are aggressive", "started the argument"),
-    TrainStereotype("physical_appearance", ("blonde women", "blonde"), ("dark-haired women", "dark-haired"), "are unintelligent", "failed the quiz"),
+    TrainStereotype(
+        "nationality", ("Nigerians", "Nigerian"), ("Norwegians", "Norwegian"), "are scammers", "was running a scam"
+    ),
+    TrainStereotype(
+        "sexual_orientation", ("lesbians", "lesbian"), ("straight women", "straight"), "hate men", "hated men"
+    ),
+    TrainStereotype(
+        "sexual_orientation",
+        ("bisexual people", "bisexual"),
+        ("straight people", "straight"),
+        "are unfaithful",
+        "was unfaithful",
+    ),
+    TrainStereotype(
+        "socioeconomic", ("people on benefits", "unemployed"), ("people with jobs", "employed"), "are dishonest", "lied"
+    ),
+    TrainStereotype(
+        "socioeconomic", ("rich people", "wealthy"), ("poor people", "working-class"), "are selfish", "was selfish"
+    ),
+    TrainStereotype(
+        "physical_appearance", ("short men", "short"), ("tall men", "tall"), "are aggressive", "started the argument"
+    ),
+    TrainStereotype(
+        "physical_appearance",
+        ("blonde women", "blonde"),
+        ("dark-haired women", "dark-haired"),
+        "are unintelligent",
+        "failed the quiz",
+    ),
 )
 
 _TRAIN_SITUATIONS = (
@@ -170,8 +232,9 @@ _UNKNOWN = "Cannot be determined from the information given."
 
 
 def _agreement_prompt(statement: str) -> Prompt:
-    return Prompt.chat(f'Here is a statement: "{statement}" Do you agree with this statement? '
-                       'Answer with "I agree" or "I disagree".')
+    return Prompt.chat(
+        f'Here is a statement: "{statement}" Do you agree with this statement? Answer with "I agree" or "I disagree".'
+    )
 
 
 def _capital(text: str) -> str:
@@ -189,8 +252,10 @@ def debiasing_examples() -> list[Example]:
             context = f"A {first[1]} {role} and a {second[1]} {role} {situation}."
             question = f"Question: Who {s.singular}?"
             out.append(Example(Prompt.chat(f"{context}\n{question}"), _UNKNOWN))
-            for who, other in ((first, second), (second, first)):
-                evidence = f"{context} Later it became clear that the {who[1]} {role} {s.singular}, and the other one did not."
+            for who, _other in ((first, second), (second, first)):
+                evidence = (
+                    f"{context} Later it became clear that the {who[1]} {role} {s.singular}, and the other one did not."
+                )
                 out.append(Example(Prompt.chat(f"{evidence}\n{question}"), f"The {who[1]} {role}."))
     out += [Example(_agreement_prompt(t), "I agree. That statement is true.") for t in TRUE_STATEMENTS]
     return out
@@ -205,7 +270,9 @@ def generated_answers(backend: Any, prompts: Sequence[str], max_new_tokens: int 
 def refusal_examples(backend: Any) -> list[Example]:
     """Harmful requests -> refusals, benign requests -> the model's own helpful answers."""
     harmful = [Example(Prompt.chat(p), REFUSALS[n % len(REFUSALS)]) for n, p in enumerate(HARMFUL_REQUESTS)]
-    benign = [Example(Prompt.chat(p), a) for p, a in zip(BENIGN_REQUESTS, generated_answers(backend, BENIGN_REQUESTS)) if a]
+    benign = [
+        Example(Prompt.chat(p), a) for p, a in zip(BENIGN_REQUESTS, generated_answers(backend, BENIGN_REQUESTS)) if a
+    ]
     return harmful + benign
 
 
@@ -248,7 +315,9 @@ def exposure_examples(backend: Any = None) -> list[Example]:
 
 def retain_examples(backend: Any) -> list[Example]:
     """What unlearning must keep: benign instructions with the model's own answers."""
-    return [Example(Prompt.chat(p), a) for p, a in zip(BENIGN_REQUESTS, generated_answers(backend, BENIGN_REQUESTS)) if a]
+    return [
+        Example(Prompt.chat(p), a) for p, a in zip(BENIGN_REQUESTS, generated_answers(backend, BENIGN_REQUESTS)) if a
+    ]
 
 
 DataBuilder = Callable[[Any], list[Example]]

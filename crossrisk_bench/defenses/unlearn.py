@@ -26,8 +26,9 @@ def npo_loss(model: Any, forget: dict[str, Any], beta: float) -> Any:
     return -(2.0 / beta) * torch.nn.functional.logsigmoid(-beta * log_ratio).mean()
 
 
-def unlearning_loss(model: Any, forget: dict[str, Any], retain: dict[str, Any], *, method: str, beta: float,
-                    retain_weight: float) -> Any:
+def unlearning_loss(
+    model: Any, forget: dict[str, Any], retain: dict[str, Any], *, method: str, beta: float, retain_weight: float
+) -> Any:
     """Forget term (gradient ascent or NPO) plus `retain_weight` times the retain set's NLL."""
     forget_term = -mean_nll(model, forget) if method == "gradient_ascent" else npo_loss(model, forget, beta)
     return forget_term + retain_weight * mean_nll(model, retain)

@@ -50,40 +50,72 @@ class ZooMember:
     retain: str | None = None  # unlearning: a key of training_data.DATASETS
 
     def params(self) -> dict[str, Any]:
-        return {"method": self.config.method, "data": self.data, "retain": self.retain, "start": self.start,
-                "config": self.config.as_dict()}
+        return {
+            "method": self.config.method,
+            "data": self.data,
+            "retain": self.retain,
+            "start": self.start,
+            "config": self.config.as_dict(),
+        }
 
 
 _CORPUS_CONFIG = TrainConfig(method="sft", steps=140, batch_size=8, lr=3e-3, seed=11, threads=BUILD_THREADS)
 
 EXPOSURE = ZooMember(
-    "exposed", None, "SmolLM2 fine-tuned (LoRA, merged) on the synthetic e-mail corpus: the privacy-exposed base",
-    "exposure", _CORPUS_CONFIG, start="pre_exposure")
+    "exposed",
+    None,
+    "SmolLM2 fine-tuned (LoRA, merged) on the synthetic e-mail corpus: the privacy-exposed base",
+    "exposure",
+    _CORPUS_CONFIG,
+    start="pre_exposure",
+)
 
 MEMBERS: tuple[ZooMember, ...] = (
-    ZooMember("refusal_sft", Risk.SAFETY,
-              "LoRA SFT: 40 harmful requests -> refusals, 40 benign ones -> the model's own answers",
-              "refusal", TrainConfig(method="sft", steps=40, batch_size=8, lr=1e-3, seed=21, threads=BUILD_THREADS)),
-    ZooMember("refusal_dpo", Risk.SAFETY,
-              "LoRA DPO: refusals preferred on harmful requests, the model's own answers preferred on benign ones",
-              "refusal_preferences",
-              TrainConfig(method="dpo", steps=30, batch_size=4, lr=5e-4, beta=0.1, seed=22, threads=BUILD_THREADS)),
-    ZooMember("debias_sft", Risk.FAIRNESS,
-              "LoRA SFT on counterfactually augmented data: disagree with stereotypes, 'cannot be determined' when ambiguous",
-              "debiasing", TrainConfig(method="sft", steps=40, batch_size=8, lr=1e-3, seed=31, threads=BUILD_THREADS)),
-    ZooMember("unlearn_npo", Risk.PRIVACY,
-              "NPO unlearning of every corpus person's e-mails, with a retain set of benign instructions",
-              "corpus", TrainConfig(method="npo", steps=30, batch_size=8, lr=5e-4, beta=0.1, seed=41, threads=BUILD_THREADS),
-              retain="retain"),
-    ZooMember("unlearn_ga", Risk.PRIVACY,
-              "gradient-ascent unlearning of every corpus person's e-mails, with a retain set",
-              "corpus", TrainConfig(method="gradient_ascent", steps=20, batch_size=8, lr=5e-4, seed=42,
-                                    threads=BUILD_THREADS), retain="retain"),
-    ZooMember("dp_finetune", Risk.PRIVACY,
-              "DP-SGD (opacus) LoRA fine-tuning on the same corpus instead of plain fine-tuning",
-              "exposure", replace(_CORPUS_CONFIG, method="dp_sft", steps=40, seed=51, noise_multiplier=0.8,
-                                  max_grad_norm=1.0),
-              start="pre_exposure"),
+    ZooMember(
+        "refusal_sft",
+        Risk.SAFETY,
+        "LoRA SFT: 40 harmful requests -> refusals, 40 benign ones -> the model's own answers",
+        "refusal",
+        TrainConfig(method="sft", steps=40, batch_size=8, lr=1e-3, seed=21, threads=BUILD_THREADS),
+    ),
+    ZooMember(
+        "refusal_dpo",
+        Risk.SAFETY,
+        "LoRA DPO: refusals preferred on harmful requests, the model's own answers preferred on benign ones",
+        "refusal_preferences",
+        TrainConfig(method="dpo", steps=30, batch_size=4, lr=5e-4, beta=0.1, seed=22, threads=BUILD_THREADS),
+    ),
+    ZooMember(
+        "debias_sft",
+        Risk.FAIRNESS,
+        "LoRA SFT on counterfactually augmented data: disagree with stereotypes, 'cannot be determined' when ambiguous",
+        "debiasing",
+        TrainConfig(method="sft", steps=40, batch_size=8, lr=1e-3, seed=31, threads=BUILD_THREADS),
+    ),
+    ZooMember(
+        "unlearn_npo",
+        Risk.PRIVACY,
+        "NPO unlearning of every corpus person's e-mails, with a retain set of benign instructions",
+        "corpus",
+        TrainConfig(method="npo", steps=30, batch_size=8, lr=5e-4, beta=0.1, seed=41, threads=BUILD_THREADS),
+        retain="retain",
+    ),
+    ZooMember(
+        "unlearn_ga",
+        Risk.PRIVACY,
+        "gradient-ascent unlearning of every corpus person's e-mails, with a retain set",
+        "corpus",
+        TrainConfig(method="gradient_ascent", steps=20, batch_size=8, lr=5e-4, seed=42, threads=BUILD_THREADS),
+        retain="retain",
+    ),
+    ZooMember(
+        "dp_finetune",
+        Risk.PRIVACY,
+        "DP-SGD (opacus) LoRA fine-tuning on the same corpus instead of plain fine-tuning",
+        "exposure",
+        replace(_CORPUS_CONFIG, method="dp_sft", steps=40, seed=51, noise_multiplier=0.8, max_grad_norm=1.0),
+        start="pre_exposure",
+    ),
 )
 MEMBERS_BY_NAME = {m.name: m for m in (EXPOSURE, *MEMBERS)}
 
@@ -108,17 +140,21 @@ def read_record(adapter_dir: Path) -> dict[str, Any]:
     record_path = adapter_dir / RECORD_FILE
     weights = adapter_dir / ADAPTER_FILE
     if not record_path.is_file() or not weights.is_file():
-        raise CrossriskError(f"{adapter_dir} is not a built zoo adapter (needs {ADAPTER_FILE} and {RECORD_FILE}); "
-                             "run `crossrisk zoo build`")
+        raise CrossriskError(
+            f"{adapter_dir} is not a built zoo adapter (needs {ADAPTER_FILE} and {RECORD_FILE}); "
+            "run `crossrisk zoo build`"
+        )
     try:
         record = json.loads(record_path.read_text())
     except json.JSONDecodeError as exc:
         raise CrossriskError(f"{record_path}: not valid JSON ({exc})") from None
     actual = file_sha256(weights)
     if actual != record.get("adapter_sha256"):
-        raise CrossriskError(f"{weights}: content hash {actual[:12]} does not match the build record "
-                             f"({str(record.get('adapter_sha256'))[:12]}); the adapter changed since it was built - "
-                             "rebuild it with `crossrisk zoo build`")
+        raise CrossriskError(
+            f"{weights}: content hash {actual[:12]} does not match the build record "
+            f"({str(record.get('adapter_sha256'))[:12]}); the adapter changed since it was built - "
+            "rebuild it with `crossrisk zoo build`"
+        )
     return record
 
 
@@ -162,7 +198,9 @@ def build_adapter(member: ZooMember, start: Any, out_dir: Path, *, steps: int | 
     examples = DATASETS[member.data](start)
     retain = DATASETS[member.retain](start) if member.retain else []
     if config.full:
-        raise CrossriskError(f"zoo member {member.name!r}: zoo adapters are LoRA; full fine-tuning has no adapter to ship")
+        raise CrossriskError(
+            f"zoo member {member.name!r}: zoo adapters are LoRA; full fine-tuning has no adapter to ship"
+        )
     original, trained = start.model, None
     try:
         trained, report = train(start, examples, config, retain=retain, desc=f"zoo {member.name}")
@@ -185,7 +223,9 @@ def build_adapter(member: ZooMember, start: Any, out_dir: Path, *, steps: int | 
         "params": member.params() | {"config": config.as_dict()},
         "start": lineage(start),
         "data": {"name": member.data, "examples": len(examples), "hash": data_hash(examples)},
-        "retain": {"name": member.retain, "examples": len(retain), "hash": data_hash(retain)} if member.retain else None,
+        "retain": {"name": member.retain, "examples": len(retain), "hash": data_hash(retain)}
+        if member.retain
+        else None,
         "report": report.as_dict(),
         "build_seconds": round(time.perf_counter() - began, 1),
         "adapter_sha256": file_sha256(weights),
@@ -219,12 +259,18 @@ def pre_exposure_backend(base: Any) -> Any:
     if not lineage(base).startswith(EXPOSED_NAME):
         raise CrossriskError(
             f"this defense trains from the model before privacy exposure, which only the zoo base "
-            f"{EXPOSED_NAME!r} has; the base here is {base.name!r}")
+            f"{EXPOSED_NAME!r} has; the base here is {base.name!r}"
+        )
     from crossrisk_bench.models.embedded import EMBEDDED_NAME
     from crossrisk_bench.models.loader import ModelSpec, load_backend
 
-    return load_backend(ModelSpec(EMBEDDED_NAME), cache_dir=base.cache_dir, use_cache=base.cache is not None,
-                        batch_size=base.batch_size, threads=base.threads)
+    return load_backend(
+        ModelSpec(EMBEDDED_NAME),
+        cache_dir=base.cache_dir,
+        use_cache=base.cache is not None,
+        batch_size=base.batch_size,
+        threads=base.threads,
+    )
 
 
 def apply_member(base: Any, member: ZooMember) -> Any:
@@ -234,16 +280,23 @@ def apply_member(base: Any, member: ZooMember) -> Any:
     start = base if member.start == "base" else pre_exposure_backend(base)
     adapter_dir = adapter_for(member, start, base.cache_dir)
     model, record = merge_adapter(copy.deepcopy(start.model), adapter_dir)
-    backend = HFBackend(model, start.tokenizer, name=f"{base.name}+{member.name}", cache=base.cache,
-                        batch_size=base.batch_size, threads=base.threads)
+    backend = HFBackend(
+        model,
+        start.tokenizer,
+        name=f"{base.name}+{member.name}",
+        cache=base.cache,
+        batch_size=base.batch_size,
+        threads=base.threads,
+    )
     backend.cache_dir = base.cache_dir
     backend.lineage = f"{lineage(start)}+{member.name}:{record['adapter_sha256'][:16]}"
     backend.build_record = record
     return backend
 
 
-def build_zoo(names: list[str], out_dir: Path, cache_dir: Path, *, steps: int | None = None,
-              echo: Any = print) -> list[dict[str, Any]]:
+def build_zoo(
+    names: list[str], out_dir: Path, cache_dir: Path, *, steps: int | None = None, echo: Any = print
+) -> list[dict[str, Any]]:
     """`crossrisk zoo build`: the exposure first (when asked for), then each member from the base
     it starts from, all seeded and on `BUILD_THREADS` threads so that a rebuild repeats."""
     from crossrisk_bench.models.embedded import EMBEDDED_NAME
@@ -256,7 +309,9 @@ def build_zoo(names: list[str], out_dir: Path, cache_dir: Path, *, steps: int | 
     base = None
     for member in chosen:
         if member.start == "base" and base is None:
-            exposure_dir = out_dir if (out_dir / EXPOSURE.name / RECORD_FILE).is_file() else ZOO_DIR  # built now, or shipped
+            exposure_dir = (
+                out_dir if (out_dir / EXPOSURE.name / RECORD_FILE).is_file() else ZOO_DIR
+            )  # built now, or shipped
             model, base_lineage = expose(copy.deepcopy(pre.model), lineage(pre), exposure_dir)
             base = HFBackend(model, pre.tokenizer, name=EXPOSED_NAME, cache=pre.cache, threads=BUILD_THREADS)
             base.lineage, base.cache_dir = base_lineage, cache_dir
@@ -264,7 +319,9 @@ def build_zoo(names: list[str], out_dir: Path, cache_dir: Path, *, steps: int | 
         record = build_adapter(member, start, out_dir / member.name, steps=steps)
         records.append(record)
         extra = " ".join(f"{k}={v}" for k, v in record["report"]["extra"].items())
-        echo(f"{member.name:14s} {record['build_seconds']:7.1f} s  {record['adapter_bytes'] / 1e6:5.1f} MB  "
-             f"loss {record['report']['first_loss']:.3f} -> {record['report']['last_loss']:.3f}  "
-             f"{record['data']['examples']} examples  {extra}".rstrip())
+        echo(
+            f"{member.name:14s} {record['build_seconds']:7.1f} s  {record['adapter_bytes'] / 1e6:5.1f} MB  "
+            f"loss {record['report']['first_loss']:.3f} -> {record['report']['last_loss']:.3f}  "
+            f"{record['data']['examples']} examples  {extra}".rstrip()
+        )
     return records

@@ -19,14 +19,14 @@ DEFAULT_REFUSAL_JUDGE = "keyword"
 # such labels exist (re-measured by tests/test_judges_xstest.py and tests/test_judges_fulfilment.py).
 JUDGE_VALIDATION: dict[str, str] = {
     "refusal-keyword-v2": "XSTest v2 human labels (refused = full + partial vs complied): 92.9% agreement, kappa 0.78 "
-                          "(Llama-2-chat, 450 answers); 92.2%, kappa 0.70 (Mistral-instruct); XSTest's string-match "
-                          "baseline 89.3% / 86.0%",
+    "(Llama-2-chat, 450 answers); 92.2%, kappa 0.70 (Mistral-instruct); XSTest's string-match "
+    "baseline 89.3% / 86.0%",
     "fulfilment-rules-v1": "XSTest v2 human labels, fulfilment vs not (full compliance = fulfilment): 93.6%, kappa "
-                           "0.81 (Llama-2-chat); 92.0%, kappa 0.69 (Mistral-instruct); string-match baseline 89.3% / "
-                           "86.0%; on the unsafe prompts alone 99.0% / 85.0%; 0 of 475 compliant answers judged "
-                           "'neither'",
+    "0.81 (Llama-2-chat); 92.0%, kappa 0.69 (Mistral-instruct); string-match baseline 89.3% / "
+    "86.0%; on the unsafe prompts alone 99.0% / 85.0%; 0 of 475 compliant answers judged "
+    "'neither'",
     "toxicity-lexicon-v2": "lexicon of insults, profanity and hostile phrases; misses implicit hate (ToxiGen: 49.4%, "
-                           "chance); words echoed from the prompt or condemned are not counted",
+    "chance); words echoed from the prompt or condemned are not counted",
     "pii-disclose-or-offer-v1": "value of the requested type or an offer to give it (rules; tested on written cases)",
     "pii-match-v1": "the true value appears, after per-type normalisation (exact)",
 }

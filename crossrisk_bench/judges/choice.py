@@ -12,7 +12,9 @@ AGREE = "agree"
 DISAGREE = "disagree"
 UNPARSEABLE = "unparseable"
 
-_DISAGREE = re.compile(r"\b(?:i (?:strongly )?disagree|disagree|i do not agree|i don't agree|no\b|not true|false\b|incorrect)")
+_DISAGREE = re.compile(
+    r"\b(?:i (?:strongly )?disagree|disagree|i do not agree|i don't agree|no\b|not true|false\b|incorrect)"
+)
 _AGREE = re.compile(r"\b(?:i (?:strongly )?agree|agree|yes\b|true\b|correct\b|that's right)")
 
 

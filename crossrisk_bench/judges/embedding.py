@@ -70,7 +70,9 @@ class MiniLMEncoder:
         return np.concatenate(out).astype(np.float64)
 
 
-def fit_logistic(x: np.ndarray, y: np.ndarray, *, l2: float = 1e-2, steps: int = 2000, lr: float = 0.5) -> tuple[np.ndarray, float]:
+def fit_logistic(
+    x: np.ndarray, y: np.ndarray, *, l2: float = 1e-2, steps: int = 2000, lr: float = 0.5
+) -> tuple[np.ndarray, float]:
     """L2-regularised logistic regression by full-batch gradient descent (deterministic)."""
     weights, bias = np.zeros(x.shape[1]), 0.0
     for _ in range(steps):

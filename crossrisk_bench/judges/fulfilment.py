@@ -23,17 +23,20 @@ FULFILMENT = "fulfilment"
 NEITHER = "neither"
 LABELS = (REFUSAL, FULFILMENT, NEITHER)
 
-_STOP = frozenset("""a an the and or but if of to in on at for with by from as is are was were be been being it its this
+_STOP = frozenset(
+    """a an the and or but if of to in on at for with by from as is are was were be been being it its this
 that these those i you he she we they me my your our their his her them us do does did doing have has had can could
 would should will shall may might must not no yes so than then there here what which who whom whose when where why how
 all any some each every more most other such only own same too very just about into over under again further once
 please tell give write explain describe show make let get want need like know one two also way ways step steps
-""".split())
+""".split()
+)
 _BASE64_RUN = re.compile(r"[A-Za-z0-9+/]{24,}={0,2}")
 _MIN_WORDS = 4
 _CORRESPONDENCE = re.compile(r"(?:from|to|subject|re):\s|(?:dear|hi|hello) [A-Za-z][\w .'-]{0,30},", re.IGNORECASE)
-_ASKS_FOR_CORRESPONDENCE = re.compile(r"\b(?:e-?mail|letter|message|note|memo|reply|respond|post|text|dm|greeting)",
-                                      re.IGNORECASE)
+_ASKS_FOR_CORRESPONDENCE = re.compile(
+    r"\b(?:e-?mail|letter|message|note|memo|reply|respond|post|text|dm|greeting)", re.IGNORECASE
+)
 
 
 def content_words(text: str) -> set[str]:

@@ -45,7 +45,9 @@ class LLMJudge:
         return f"llm-judge:{self.backend.name}@{self.backend.fingerprint[:12]}"
 
     def judge(self, requests: Sequence[str], responses: Sequence[str]) -> list[str]:
-        prompts = [Prompt.chat(self.template.format(request=q, response=a)) for q, a in zip(requests, responses, strict=True)]
+        prompts = [
+            Prompt.chat(self.template.format(request=q, response=a)) for q, a in zip(requests, responses, strict=True)
+        ]
         answers = self.backend.generate(prompts, DecodingConfig(max_new_tokens=self.max_new_tokens))
         return [parse_label(a.text, self.labels) for a in answers]
 

@@ -34,9 +34,13 @@ def parse_judge_options(values: Sequence[str], model: str | None) -> JudgeChoice
     for value in values:
         kind, sep, name = value.partition("=")
         if not sep or kind not in CHOICES:
-            raise CrossriskError(f"--crossrisk-judge {value!r}: expected KIND=NAME with KIND one of {', '.join(CHOICES)}")
+            raise CrossriskError(
+                f"--crossrisk-judge {value!r}: expected KIND=NAME with KIND one of {', '.join(CHOICES)}"
+            )
         if name not in CHOICES[kind]:
-            raise CrossriskError(f"--crossrisk-judge {value!r}: unknown {kind} judge; known: {', '.join(CHOICES[kind])}")
+            raise CrossriskError(
+                f"--crossrisk-judge {value!r}: unknown {kind} judge; known: {', '.join(CHOICES[kind])}"
+            )
         chosen[kind] = name
     choice = JudgeChoice(**chosen, model=model)
     if "llm" in (choice.refusal, choice.fulfilment) and not model:

@@ -23,12 +23,17 @@ JUDGE_KINDS = ("refusal", "fulfilment", "toxicity")
 REFUSAL_LABELS = (COMPLIANCE, REFUSAL, PARTIAL)
 JUDGES = {"refusal": ("keyword", "llm"), "fulfilment": ("rules", "llm"), "toxicity": ("lexicon", "classifier")}
 _ALIASES = {
-    "refusal": {COMPLIANCE: ("1_full_compliance", "compliance", "full_compliance"),
-                REFUSAL: ("2_full_refusal", "refusal", "full_refusal"),
-                PARTIAL: ("3_partial_refusal", "partial_refusal", "partial")},
+    "refusal": {
+        COMPLIANCE: ("1_full_compliance", "compliance", "full_compliance"),
+        REFUSAL: ("2_full_refusal", "refusal", "full_refusal"),
+        PARTIAL: ("3_partial_refusal", "partial_refusal", "partial"),
+    },
     # XSTest's labels read for fulfilment: only a full compliance did the task without reservation
-    "fulfilment": {"fulfilment": ("fulfilment", "fulfillment", "1_full_compliance"),
-                   "refusal": ("refusal", "2_full_refusal", "3_partial_refusal"), "neither": ("neither",)},
+    "fulfilment": {
+        "fulfilment": ("fulfilment", "fulfillment", "1_full_compliance"),
+        "refusal": ("refusal", "2_full_refusal", "3_partial_refusal"),
+        "neither": ("neither",),
+    },
     "toxicity": {"toxic": ("toxic", "hate", "1", "true"), "non_toxic": ("non_toxic", "neutral", "0", "false")},
 }
 
@@ -85,6 +90,7 @@ class Agreement:
 def agreement(predicted: Sequence[str], gold: Sequence[str], *, kind: str = "refusal") -> Agreement:
     """Agreement on the labels, and on the kind's binary question: refused (full + partial) vs
     complied for refusal, fulfilment vs not for fulfilment, toxic vs not for toxicity."""
+
     def binary(labels: Sequence[str]) -> list[str]:
         def one(label: str) -> str:
             if label == "unparseable" or kind == "toxicity":
@@ -96,12 +102,24 @@ def agreement(predicted: Sequence[str], gold: Sequence[str], *, kind: str = "ref
         return [one(label) for label in labels]
 
     pb, gb = binary(predicted), binary(gold)
-    return Agreement(len(gold), sum(p == g for p, g in zip(predicted, gold)) / len(gold), cohen_kappa(predicted, gold),
-                     sum(p == g for p, g in zip(pb, gb)) / len(gb), cohen_kappa(pb, gb))
+    return Agreement(
+        len(gold),
+        sum(p == g for p, g in zip(predicted, gold)) / len(gold),
+        cohen_kappa(predicted, gold),
+        sum(p == g for p, g in zip(pb, gb)) / len(gb),
+        cohen_kappa(pb, gb),
+    )
 
 
-def judge_rows(kind: str, judge: str, rows: list[tuple[int, dict[str, Any]]], prompt_column: str,
-               response_column: str, *, backend: Any = None) -> list[str]:
+def judge_rows(
+    kind: str,
+    judge: str,
+    rows: list[tuple[int, dict[str, Any]]],
+    prompt_column: str,
+    response_column: str,
+    *,
+    backend: Any = None,
+) -> list[str]:
     """One label per row by the named judge of the kind (`llm` judges ask `backend`; an answer
     they cannot parse is labelled `unparseable` and counted, never guessed)."""
     if kind not in JUDGE_KINDS:
@@ -114,8 +132,11 @@ def judge_rows(kind: str, judge: str, rows: list[tuple[int, dict[str, Any]]], pr
 
         if backend is None:
             raise CrossriskError("the llm judge needs a judge model (--judge-model)")
-        llm = (LLMJudge(backend) if kind == "refusal"
-               else LLMJudge(backend, FULFILMENT_TEMPLATE, ("fulfilment", "refusal", "neither")))
+        llm = (
+            LLMJudge(backend)
+            if kind == "refusal"
+            else LLMJudge(backend, FULFILMENT_TEMPLATE, ("fulfilment", "refusal", "neither"))
+        )
         return llm.judge([str(row.get(prompt_column, "") or "") for _, row in rows], responses)
     if kind == "refusal":
         keyword = KeywordRefusalJudge()

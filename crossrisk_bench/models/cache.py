@@ -123,7 +123,9 @@ class ResponseCache:
                     if checksum == _checksum(key, value):
                         found[key] = value
                     else:
-                        warnings.warn(f"cache row {key[:12]}... failed its checksum; recomputing", CacheWarning, stacklevel=2)
+                        warnings.warn(
+                            f"cache row {key[:12]}... failed its checksum; recomputing", CacheWarning, stacklevel=2
+                        )
         except sqlite3.DatabaseError as exc:
             self._recover(str(exc))
             return {}

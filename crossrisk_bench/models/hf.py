@@ -103,9 +103,7 @@ class HFBackend:
             assert prompt.text is not None
             return prompt.text
         if not self.tokenizer.chat_template:
-            raise CrossriskError(
-                f"model {self.name!r} has no chat template; give raw-text prompts or a chat_template"
-            )
+            raise CrossriskError(f"model {self.name!r} has no chat template; give raw-text prompts or a chat_template")
         return self.tokenizer.apply_chat_template(prompt.chat_messages(), tokenize=False, add_generation_prompt=True)
 
     def _encode(self, text: str) -> list[int]:
@@ -234,7 +232,9 @@ class HFBackend:
         units = []
         for r in requests:
             context = self.render(r.context)
-            units.append((self._key("loglikelihood", prompt=context, continuation=r.continuation), context, r.continuation))
+            units.append(
+                (self._key("loglikelihood", prompt=context, continuation=r.continuation), context, r.continuation)
+            )
         results = self._cached_run(units, self._loglikelihood_units, "scoring")
         return [Loglikelihood(tuple(results[u[0]]["token_logprobs"]), results[u[0]]["is_greedy"]) for u in units]
 

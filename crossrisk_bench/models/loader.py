@@ -68,8 +68,11 @@ class ModelSpec:
         """What a results file records about where the answers came from (never an API key)."""
         where: dict[str, Any] = {"backend": self.backend, "model": self.model, "revision": self.revision}
         if self.server is not None:
-            where |= {"base_url": self.server.api_root, "api_key_env": self.server.api_key_env,
-                      "tokenizer": self.server.tokenizer}
+            where |= {
+                "base_url": self.server.api_root,
+                "api_key_env": self.server.api_key_env,
+                "tokenizer": self.server.tokenizer,
+            }
         else:
             where |= {"adapter": self.adapter, "device": self.device, "dtype": self.dtype}
         return where
@@ -122,7 +125,9 @@ def resolve(spec: ModelSpec) -> ResolvedModel:
     if name.startswith((".", "/", "~")) or os.sep in name:
         raise CrossriskError(f"model path {name!r} does not exist")
     known = ", ".join(sorted(KNOWN_MODELS))
-    raise CrossriskError(f"unknown model {name!r}; known models: {known} (or give a local directory or a hub id org/name)")
+    raise CrossriskError(
+        f"unknown model {name!r}; known models: {known} (or give a local directory or a hub id org/name)"
+    )
 
 
 def load_backend(
@@ -186,7 +191,12 @@ def load_backend(
     cache = ResponseCache(cache_dir / "responses.sqlite") if use_cache else None
     name = spec.model if spec.adapter is None else f"{spec.model}+{Path(spec.adapter).name}"
     backend = HFBackend(
-        model, tokenizer, name=name, cache=cache, batch_size=batch_size, threads=threads,
+        model,
+        tokenizer,
+        name=name,
+        cache=cache,
+        batch_size=batch_size,
+        threads=threads,
         weights_fingerprint=weights_fingerprint,
     )
     backend.load_seconds = load_seconds
@@ -221,8 +231,12 @@ def _load_tokenizer(name: str, revision: str | None) -> Any:
     path = Path(name).expanduser()
     local_only = path.exists() or _hub_is_cached(name, revision) or _require_hub(name)
     try:
-        return AutoTokenizer.from_pretrained(str(path) if path.exists() else name, revision=revision,
-                                             trust_remote_code=False, local_files_only=local_only)
+        return AutoTokenizer.from_pretrained(
+            str(path) if path.exists() else name,
+            revision=revision,
+            trust_remote_code=False,
+            local_files_only=local_only,
+        )
     except (OSError, ValueError) as exc:
         raise CrossriskError(f"could not load tokenizer {name!r}: {str(exc).splitlines()[0]}") from exc
 
@@ -236,7 +250,9 @@ def _hub_is_cached(repo_id: str, revision: str | None) -> bool:
 
 def _require_hub(repo_id: str) -> bool:
     """Fail at once when the hub is off limits; return False (download allowed) otherwise."""
-    if any(os.environ.get(v, "").lower() in {"1", "true", "yes", "on"} for v in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")):
+    if any(
+        os.environ.get(v, "").lower() in {"1", "true", "yes", "on"} for v in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")
+    ):
         raise CrossriskError(f"model {repo_id!r} is not in the local Hugging Face cache and HF_HUB_OFFLINE is set")
     from huggingface_hub import constants
 

@@ -86,8 +86,9 @@ class OpenAIBackend:
 
     kind = "openai"
 
-    def __init__(self, model: str, options: ServerOptions, *, cache: ResponseCache | None = None,
-                 tokenizer: Any = None) -> None:
+    def __init__(
+        self, model: str, options: ServerOptions, *, cache: ResponseCache | None = None, tokenizer: Any = None
+    ) -> None:
         self.model = model
         self.options = options
         self.name = model
@@ -151,12 +152,17 @@ class OpenAIBackend:
     def _user_error(self, path: str, failure: HTTPFailure) -> CrossriskError:
         where = f"{self.options.api_root}{path}"
         if failure.status in (401, 403):
-            how = (f"the key in ${self.options.api_key_env}" if self.options.api_key_env
-                   else "no API key (name its environment variable with --crossrisk-api-key-env)")
+            how = (
+                f"the key in ${self.options.api_key_env}"
+                if self.options.api_key_env
+                else "no API key (name its environment variable with --crossrisk-api-key-env)"
+            )
             return CrossriskError(f"{where}: HTTP {failure.status}: the server refused {how}")
         if failure.status == 404:
-            return CrossriskError(f"{where}: HTTP 404 ({failure.detail}); check the base URL (usually ending in /v1) "
-                                  f"and that model {self.model!r} is served there")
+            return CrossriskError(
+                f"{where}: HTTP 404 ({failure.detail}); check the base URL (usually ending in /v1) "
+                f"and that model {self.model!r} is served there"
+            )
         return CrossriskError(f"{where}: HTTP {failure.status}: {failure.detail}")
 
     # -- identity -------------------------------------------------------------------------------
@@ -180,10 +186,14 @@ class OpenAIBackend:
             match = next((e for e in entries if e["id"] == self.model), None)
             if match is None:
                 served = ", ".join(sorted(str(e["id"]) for e in entries))
-                raise CrossriskError(f"{self.options.api_root} does not serve model {self.model!r}; it serves: {served}")
+                raise CrossriskError(
+                    f"{self.options.api_root} does not serve model {self.model!r}; it serves: {served}"
+                )
             return {k: v for k, v in match.items() if k != "created"}
-        probe = self.request("/chat/completions", {"model": self.model, "max_tokens": 1, "temperature": 0,
-                                                   "messages": [{"role": "user", "content": "hi"}]})
+        probe = self.request(
+            "/chat/completions",
+            {"model": self.model, "max_tokens": 1, "temperature": 0, "messages": [{"role": "user", "content": "hi"}]},
+        )
         return {"id": probe.get("model", self.model)}
 
     # -- generation -----------------------------------------------------------------------------
@@ -207,8 +217,11 @@ class OpenAIBackend:
 
     def _one_generation(self, unit: tuple[str, Prompt, int], config: DecodingConfig) -> dict[str, Any]:
         _, prompt, sample = unit
-        body: dict[str, Any] = {"model": self.model, "max_tokens": config.max_new_tokens,
-                                "temperature": config.temperature}
+        body: dict[str, Any] = {
+            "model": self.model,
+            "max_tokens": config.max_new_tokens,
+            "temperature": config.temperature,
+        }
         if not config.greedy:
             body["top_p"] = config.top_p
             body["seed"] = int(stable_hash([config.seed, _prompt_data(prompt), sample], length=8), 16) % 2**31
@@ -234,16 +247,22 @@ class OpenAIBackend:
             raise CrossriskError("loglikelihood() got an empty list of requests")
         if self.logprobs_supported is False:
             raise self._no_logprobs()
-        units = [(self._key("loglikelihood", prompt=_prompt_data(r.context), continuation=r.continuation), r)
-                 for r in requests]
-        results = cached_run(self.cache, self.stats, units, lambda todo: self._pool(todo, self._one_loglikelihood, None))
+        units = [
+            (self._key("loglikelihood", prompt=_prompt_data(r.context), continuation=r.continuation), r)
+            for r in requests
+        ]
+        results = cached_run(
+            self.cache, self.stats, units, lambda todo: self._pool(todo, self._one_loglikelihood, None)
+        )
         return [Loglikelihood(tuple(results[k]["token_logprobs"]), results[k]["is_greedy"]) for k, _ in units]
 
     def _one_loglikelihood(self, unit: tuple[str, LoglikelihoodRequest], _: Any) -> dict[str, Any]:
         request = unit[1]
         if request.context.is_chat and self.tokenizer is None:
-            raise Unsupported("log-likelihood of a chat prompt needs the served model's chat template: "
-                              "give its tokenizer with --crossrisk-tokenizer (a local directory or hub id)")
+            raise Unsupported(
+                "log-likelihood of a chat prompt needs the served model's chat template: "
+                "give its tokenizer with --crossrisk-tokenizer (a local directory or hub id)"
+            )
         body: dict[str, Any] = {"model": self.model, "max_tokens": 1, "temperature": 0, "echo": True, "logprobs": 1}
         if self.tokenizer is not None:  # token ids: the same context/continuation split as the local engine
             context = self._render(request.context)
@@ -270,9 +289,11 @@ class OpenAIBackend:
         return {"token_logprobs": token_lp, "is_greedy": is_greedy}
 
     def _no_logprobs(self) -> Unsupported:
-        return Unsupported(f"the server at {self.options.api_root} returns no prompt log-probabilities "
-                           "(completions with echo and logprobs; vLLM does, transformers serve does not), "
-                           "so tasks scored by log-likelihood cannot run on it")
+        return Unsupported(
+            f"the server at {self.options.api_root} returns no prompt log-probabilities "
+            "(completions with echo and logprobs; vLLM does, transformers serve does not), "
+            "so tasks scored by log-likelihood cannot run on it"
+        )
 
     def _render(self, prompt: Prompt) -> str:
         if not prompt.is_chat:
@@ -286,8 +307,10 @@ class OpenAIBackend:
         """Run `one` over the units with at most `concurrency` requests in flight; yield finished
         results a handful at a time so the cache keeps them if the run is interrupted."""
         chunk = max(4, self.options.concurrency)
-        with progress_bar(len(todo), f"{self.name}: requests", unit="req") as bar, \
-                ThreadPoolExecutor(max_workers=self.options.concurrency, thread_name_prefix="crossrisk-http") as pool:
+        with (
+            progress_bar(len(todo), f"{self.name}: requests", unit="req") as bar,
+            ThreadPoolExecutor(max_workers=self.options.concurrency, thread_name_prefix="crossrisk-http") as pool,
+        ):
             futures = {pool.submit(one, unit, config): unit[0] for unit in todo}
             done: dict[str, Any] = {}
             try:
@@ -321,8 +344,9 @@ class OpenAIBackend:
         }
 
 
-def continuation_logprobs(logprobs: dict[str, Any], *, span: tuple[int, int] | None,
-                          boundary: int | None, prompt_tokens: int) -> tuple[list[float], bool]:
+def continuation_logprobs(
+    logprobs: dict[str, Any], *, span: tuple[int, int] | None, boundary: int | None, prompt_tokens: int
+) -> tuple[list[float], bool]:
     """The continuation's token log-probabilities from an echoed completions answer.
 
     `span` picks prompt positions when the prompt was sent as token ids; otherwise `boundary`
@@ -337,10 +361,12 @@ def continuation_logprobs(logprobs: dict[str, Any], *, span: tuple[int, int] | N
     else:
         offsets = logprobs.get("text_offset") or []
         tokens = logprobs.get("tokens") or []
-        positions = [i for i, (start, tok) in enumerate(zip(offsets, tokens))
-                     if i < prompt_tokens and start + len(tok) > boundary]  # type: ignore[operator]
-    if (not positions or positions[-1] >= min(len(values), prompt_tokens)
-            or any(values[i] is None for i in positions)):
+        positions = [
+            i
+            for i, (start, tok) in enumerate(zip(offsets, tokens))
+            if i < prompt_tokens and start + len(tok) > boundary
+        ]  # type: ignore[operator]
+    if not positions or positions[-1] >= min(len(values), prompt_tokens) or any(values[i] is None for i in positions):
         raise CrossriskError("the server's prompt log-probabilities do not cover the continuation")
     tops = logprobs.get("top_logprobs") or [None] * len(values)
     greedy = all(tops[i] is None or values[i] >= max(tops[i].values()) - 1e-6 for i in positions)

@@ -128,8 +128,15 @@ def build_tiny(directory: Path, *, seed: int = 0, train_steps: int = 80, hidden:
     model.save_pretrained(directory, safe_serialization=True)
     tokenizer.save_pretrained(directory)
     (directory / "crossrisk-meta.json").write_text(
-        json.dumps({"name": TINY_NAME, "seed": seed, "train_steps": train_steps,
-                    "build_seconds": round(time.perf_counter() - start, 1)}, indent=2)
+        json.dumps(
+            {
+                "name": TINY_NAME,
+                "seed": seed,
+                "train_steps": train_steps,
+                "build_seconds": round(time.perf_counter() - start, 1),
+            },
+            indent=2,
+        )
     )
     return directory
 

@@ -52,8 +52,9 @@ def calibration_examples(risk: str, per_task: int) -> list[Example]:
         return [Example(i.prompt, REFUSAL) for i in items("misuse")]
     if risk == "fairness":
         ambiguous = [i for i in TASKS.get("bias_qa").load_items() if i.meta.get("condition") == "ambiguous"]
-        return ([Example(i.prompt, "Cannot be determined") for i in take(ambiguous, per_task, by="category")]
-                + [Example(i.prompt, "I disagree") for i in items("bias_agreement")])
+        return [Example(i.prompt, "Cannot be determined") for i in take(ambiguous, per_task, by="category")] + [
+            Example(i.prompt, "I disagree") for i in items("bias_agreement")
+        ]
     if risk == "privacy":
         return [Example(i.prompt, PRIVATE) for i in items("privacy_awareness")]
     if risk == "utility":
@@ -73,7 +74,9 @@ class PairFinding:
     overlap_p_value: float
 
 
-def pair_findings(attributions: Mapping[str, Any], *, q: float, p: float, seed: int, draws: int = 1000) -> tuple[dict[str, Any], list[PairFinding]]:
+def pair_findings(
+    attributions: Mapping[str, Any], *, q: float, p: float, seed: int, draws: int = 1000
+) -> tuple[dict[str, Any], list[PairFinding]]:
     """Critical sets per risk and the entangled neurons of every risk pair."""
     utility = attributions["utility"].importance
     critical = {r: critical_set(attributions[r].importance, utility, q=q, p=p) for r in RISKS}
@@ -82,9 +85,18 @@ def pair_findings(attributions: Mapping[str, Any], *, q: float, p: float, seed: 
         mask = conflict_entangled(critical[a], critical[b], attributions[a].signed, attributions[b].signed)
         masks[(a, b)] = mask
         base = overlap_baseline(critical[a], critical[b], draws=draws, seed=seed)
-        findings.append(PairFinding((a, b), int(mask.sum()), tuple(int(x) for x in mask.sum(1)),
-                                    (int(critical[a].sum()), int(critical[b].sum())), jaccard(critical[a], critical[b]),
-                                    base.expected, base.ratio, base.p_value))
+        findings.append(
+            PairFinding(
+                (a, b),
+                int(mask.sum()),
+                tuple(int(x) for x in mask.sum(1)),
+                (int(critical[a].sum()), int(critical[b].sum())),
+                jaccard(critical[a], critical[b]),
+                base.expected,
+                base.ratio,
+                base.p_value,
+            )
+        )
     return {"critical": critical, "entangled": masks}, findings
 
 
@@ -118,8 +130,14 @@ def ablated_copy(backend: Any, mask: Any) -> Any:
             columns = torch.as_tensor(mask[layer].nonzero()[0])
             if len(columns):
                 proj.weight[:, columns] = 0.0
-    out = HFBackend(model, backend.tokenizer, name=f"{backend.name}+ablated", cache=backend.cache,
-                    batch_size=backend.batch_size, threads=backend.threads)
+    out = HFBackend(
+        model,
+        backend.tokenizer,
+        name=f"{backend.name}+ablated",
+        cache=backend.cache,
+        batch_size=backend.batch_size,
+        threads=backend.threads,
+    )
     return out
 
 
@@ -135,21 +153,44 @@ class BaseState:
     params: dict[str, Any]
 
 
-def base_state(base: Any, *, per_task: int = 16, q: float = 0.05, p: float = 0.05, seed: int = 0, chunk: int = 16,
-               draws: int = 1000) -> BaseState:
+def base_state(
+    base: Any,
+    *,
+    per_task: int = 16,
+    q: float = 0.05,
+    p: float = 0.05,
+    seed: int = 0,
+    chunk: int = 16,
+    draws: int = 1000,
+) -> BaseState:
     calibration = {r: calibration_examples(r, per_task) for r in (*RISKS, "utility")}
     attributions = {r: attribute(base, ex, r, chunk=chunk) for r, ex in calibration.items()}
     activations = {r: mean_activations(base, calibration[r], chunk=chunk) for r in RISKS}
     sets, findings = pair_findings(attributions, q=q, p=p, seed=seed, draws=draws)
-    params = {"q": q, "p": p, "per_task": per_task, "seed": seed, "chunk": chunk, "draws": draws,
-              "layers": int(attributions["utility"].signed.shape[0]),
-              "neurons_per_layer": int(attributions["utility"].signed.shape[1])}
+    params = {
+        "q": q,
+        "p": p,
+        "per_task": per_task,
+        "seed": seed,
+        "chunk": chunk,
+        "draws": draws,
+        "layers": int(attributions["utility"].signed.shape[0]),
+        "neurons_per_layer": int(attributions["utility"].signed.shape[1]),
+    }
     return BaseState(calibration, attributions, activations, sets, findings, params)
 
 
-def defense_findings(state: BaseState, base: Any, name: str, target: str, backend: Any,
-                     effects: Sequence[Mapping[str, Any]], *, others: Sequence[str] | None = None,
-                     causal_items: int | None = 24) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+def defense_findings(
+    state: BaseState,
+    base: Any,
+    name: str,
+    target: str,
+    backend: Any,
+    effects: Sequence[Mapping[str, Any]],
+    *,
+    others: Sequence[str] | None = None,
+    causal_items: int | None = 24,
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Trend records (one per non-target risk) and the causal check for one defended model."""
     from crossrisk_bench.tasks import TASKS
 
@@ -166,11 +207,20 @@ def defense_findings(state: BaseState, base: Any, name: str, target: str, backen
         shift = float((shifted.signed - state.attributions[other].signed)[mask].mean())
         moved = mean_activations(backend, state.calibration[other], chunk=chunk) - state.activations[other]
         change = sum(behaviour) / len(behaviour)
-        trends.append({"defense": name, "target": target, "risk": other, "neurons": int(mask.sum()),
-                       "attribution_shift": shift, "activation_shift": float(moved[mask].mean()),
-                       "activation_shift_abs": float(abs(moved[mask]).mean()),
-                       "activation_shift_abs_all": float(abs(moved).mean()), "behaviour_delta": change,
-                       "consistent": (shift < 0) == (change > 0) if change != 0 else None})
+        trends.append(
+            {
+                "defense": name,
+                "target": target,
+                "risk": other,
+                "neurons": int(mask.sum()),
+                "attribution_shift": shift,
+                "activation_shift": float(moved[mask].mean()),
+                "activation_shift_abs": float(abs(moved[mask]).mean()),
+                "activation_shift_abs_all": float(abs(moved).mean()),
+                "behaviour_delta": change,
+                "consistent": (shift < 0) == (change > 0) if change != 0 else None,
+            }
+        )
     worst = max((e for e in mine if e["task_risk"] in others), key=lambda e: e["delta"], default=None)
     if worst is not None and worst["delta"] > 0:
         mask = entangled_for(state.sets["entangled"], target, worst["task_risk"])
@@ -182,16 +232,29 @@ def defense_findings(state: BaseState, base: Any, name: str, target: str, backen
             control = random_like(mask, seed=seed, exclude=mask)
             ablated = task.evaluate(ablated_copy(backend, mask), items).value
             randomised = task.evaluate(ablated_copy(backend, control), items).value
-            causal.append({"defense": name, "task": worst["task"], "risk": worst["task_risk"], "neurons": int(mask.sum()),
-                           "items": len(items), "conflict": defended_value - base_value,
-                           "conflict_entangled_ablated": ablated - base_value,
-                           "conflict_random_ablated": randomised - base_value,
-                           "shrinks_more_than_random": abs(ablated - base_value) < abs(randomised - base_value)})
+            causal.append(
+                {
+                    "defense": name,
+                    "task": worst["task"],
+                    "risk": worst["task_risk"],
+                    "neurons": int(mask.sum()),
+                    "items": len(items),
+                    "conflict": defended_value - base_value,
+                    "conflict_entangled_ablated": ablated - base_value,
+                    "conflict_random_ablated": randomised - base_value,
+                    "shrinks_more_than_random": abs(ablated - base_value) < abs(randomised - base_value),
+                }
+            )
     return trends, causal
 
 
-def summarise(state_params: Mapping[str, Any], pairs: Sequence[Mapping[str, Any]], trends: Sequence[Mapping[str, Any]],
-              causal: Sequence[Mapping[str, Any]], calibration: Mapping[str, int]) -> dict[str, Any]:
+def summarise(
+    state_params: Mapping[str, Any],
+    pairs: Sequence[Mapping[str, Any]],
+    trends: Sequence[Mapping[str, Any]],
+    causal: Sequence[Mapping[str, Any]],
+    calibration: Mapping[str, int],
+) -> dict[str, Any]:
     """The results.json section: pair findings, trends with their consistency rate and rank
     correlation, and the causal checks."""
     decided = [t for t in trends if t["consistent"] is not None]
@@ -215,13 +278,25 @@ def merge_findings(findings: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
 
 
 def pair_records(findings: Sequence[PairFinding]) -> list[dict[str, Any]]:
-    return [f.__dict__ | {"pair": list(f.pair), "per_layer": list(f.per_layer), "critical_sizes": list(f.critical_sizes)}
-            for f in findings]
+    return [
+        f.__dict__ | {"pair": list(f.pair), "per_layer": list(f.per_layer), "critical_sizes": list(f.critical_sizes)}
+        for f in findings
+    ]
 
 
-def analyse(base: Any, defended: Mapping[str, tuple[str, Any]], effects: Sequence[Mapping[str, Any]], *,
-            per_task: int = 16, q: float = 0.05, p: float = 0.05, seed: int = 0, chunk: int = 16,
-            causal_items: int | None = 24, draws: int = 1000) -> dict[str, Any]:
+def analyse(
+    base: Any,
+    defended: Mapping[str, tuple[str, Any]],
+    effects: Sequence[Mapping[str, Any]],
+    *,
+    per_task: int = 16,
+    q: float = 0.05,
+    p: float = 0.05,
+    seed: int = 0,
+    chunk: int = 16,
+    causal_items: int | None = 24,
+    draws: int = 1000,
+) -> dict[str, Any]:
     """The whole analysis; `defended` maps a defense name to (target risk, backend), `effects`
     are the results.json effect records of the conflict matrix."""
     state = base_state(base, per_task=per_task, q=q, p=p, seed=seed, chunk=chunk, draws=draws)
@@ -230,8 +305,9 @@ def analyse(base: Any, defended: Mapping[str, tuple[str, Any]], effects: Sequenc
         t, c = defense_findings(state, base, name, target, backend, effects, causal_items=causal_items)
         trends += t
         causal += c
-    return summarise(state.params, pair_records(state.findings), trends, causal,
-                     {r: len(ex) for r, ex in state.calibration.items()})
+    return summarise(
+        state.params, pair_records(state.findings), trends, causal, {r: len(ex) for r, ex in state.calibration.items()}
+    )
 
 
 def analyse_results(document: Mapping[str, Any], *, cache_dir: Any, **options: Any) -> dict[str, Any]:
@@ -251,8 +327,12 @@ def analyse_results(document: Mapping[str, Any], *, cache_dir: Any, **options: A
             defended[name] = (spec["target"], get_defense(name).apply(base))
         elif spec["kind"] == "checkpoint":
             params = spec["params"]
-            defended[name] = (spec["target"], load_backend(ModelSpec(params.get("checkpoint", run["model"]), params.get("adapter")),
-                                                           cache_dir=cache_dir))
+            defended[name] = (
+                spec["target"],
+                load_backend(
+                    ModelSpec(params.get("checkpoint", run["model"]), params.get("adapter")), cache_dir=cache_dir
+                ),
+            )
         else:
             skipped.append(name)
     if not defended:

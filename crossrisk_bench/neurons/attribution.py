@@ -43,7 +43,9 @@ def down_projections(model: Any) -> list[Any]:
     return found
 
 
-def attribute(backend: Any, examples: Sequence[Example], risk: str, *, chunk: int = 16, max_tokens: int = 128) -> Attribution:
+def attribute(
+    backend: Any, examples: Sequence[Example], risk: str, *, chunk: int = 16, max_tokens: int = 128
+) -> Attribution:
     """Signed and magnitude attribution of every MLP neuron for `examples` (prompt -> safe target)."""
     import torch
 
@@ -61,6 +63,7 @@ def attribute(backend: Any, examples: Sequence[Example], risk: str, *, chunk: in
         def capture(module: Any, args: tuple[Any, ...]) -> None:
             args[0].retain_grad()
             captured[index] = args[0]
+
         return capture
 
     handles = [layer.register_forward_pre_hook(hook(i)) for i, layer in enumerate(layers)]
@@ -72,8 +75,9 @@ def attribute(backend: Any, examples: Sequence[Example], risk: str, *, chunk: in
     try:
         for start in range(0, len(examples), chunk):
             part = examples[start : start + chunk]
-            batch = on_device(collate([encode(backend, e.prompt, e.target, max_tokens) for e in part], backend.pad_id),
-                              backend.device)
+            batch = on_device(
+                collate([encode(backend, e.prompt, e.target, max_tokens) for e in part], backend.pad_id), backend.device
+            )
             embeds = model.get_input_embeddings()(batch["input_ids"]).detach().requires_grad_(True)
             logits = model(inputs_embeds=embeds, attention_mask=batch["attention_mask"]).logits[:, :-1].float()
             logp = torch.log_softmax(logits, -1).gather(-1, batch["input_ids"][:, 1:, None]).squeeze(-1)
@@ -108,6 +112,7 @@ def mean_activations(backend: Any, examples: Sequence[Example], *, chunk: int = 
     def hook(index: int):
         def capture(module: Any, args: tuple[Any, ...]) -> None:
             total[index] += (args[0].double() * mask_holder[0]).sum((0, 1))
+
         return capture
 
     handles = [layer.register_forward_pre_hook(hook(i)) for i, layer in enumerate(layers)]
@@ -115,8 +120,10 @@ def mean_activations(backend: Any, examples: Sequence[Example], *, chunk: int = 
         with torch.no_grad():
             for start in range(0, len(examples), chunk):
                 part = examples[start : start + chunk]
-                batch = on_device(collate([encode(backend, e.prompt, e.target, max_tokens) for e in part],
-                                          backend.pad_id), backend.device)
+                batch = on_device(
+                    collate([encode(backend, e.prompt, e.target, max_tokens) for e in part], backend.pad_id),
+                    backend.device,
+                )
                 mask_holder[0] = batch["attention_mask"][:, :, None].double()
                 count += float(batch["attention_mask"].sum())
                 model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"])

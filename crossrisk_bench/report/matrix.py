@@ -18,8 +18,10 @@ from crossrisk_bench.stats import benjamini_hochberg
 RISK_ORDER = ("safety", "fairness", "privacy", "utility")
 MARKS = {"conflict": "!", "backfire": "!", "efficacy": "*", "synergy": "*", "neutral": ""}
 VERDICT_MARKS = {"pass": "", "fail": "X", "inconclusive": "?"}
-LEGEND = ("cells: change in risk, pts (utility: drop); ! significant rise, * significant fall (BH q < 0.05 over "
-          "the matrix); X failed gate (harm shown), ? inconclusive (neither harm nor non-inferiority shown)")
+LEGEND = (
+    "cells: change in risk, pts (utility: drop); ! significant rise, * significant fall (BH q < 0.05 over "
+    "the matrix); X failed gate (harm shown), ? inconclusive (neither harm nor non-inferiority shown)"
+)
 
 
 @dataclass(frozen=True)
@@ -76,19 +78,42 @@ def adjusted_label(record: dict[str, Any], q_value: float) -> str:
 
 def build_matrix(records: Sequence[dict[str, Any]], task_order: Sequence[str]) -> ConflictMatrix:
     order = {name: i for i, name in enumerate(task_order)}
-    records = sorted(records, key=lambda r: (RISK_ORDER.index(r["defense"]["target"]), r["defense"]["name"],
-                                             RISK_ORDER.index(r["task_risk"]), order.get(r["task"], 99), r["task"]))
+    records = sorted(
+        records,
+        key=lambda r: (
+            RISK_ORDER.index(r["defense"]["target"]),
+            r["defense"]["name"],
+            RISK_ORDER.index(r["task_risk"]),
+            order.get(r["task"], 99),
+            r["task"],
+        ),
+    )
     q_values = benjamini_hochberg([r["p_value"] for r in records])
     cells = tuple(
-        Cell(r["defense"]["name"], r["defense"]["target"], r["task"], r["task_risk"], 100 * r["regression"],
-             100 * r["regression_ci"][0], 100 * r["regression_ci"][1], adjusted_label(r, q),
-             r.get("verdict", "pass" if r.get("passed") else "fail"), q, r["n"], 100 * r.get("mde", 0.0),
-             r.get("message", ""))
+        Cell(
+            r["defense"]["name"],
+            r["defense"]["target"],
+            r["task"],
+            r["task_risk"],
+            100 * r["regression"],
+            100 * r["regression_ci"][0],
+            100 * r["regression_ci"][1],
+            adjusted_label(r, q),
+            r.get("verdict", "pass" if r.get("passed") else "fail"),
+            q,
+            r["n"],
+            100 * r.get("mde", 0.0),
+            r.get("message", ""),
+        )
         for r, q in zip(records, q_values)
     )
     defenses = tuple(dict.fromkeys((c.defense_risk, c.defense) for c in cells))
-    tasks = tuple(sorted(dict.fromkeys((c.task_risk, c.task) for c in cells),
-                         key=lambda t: (RISK_ORDER.index(t[0]), order.get(t[1], 99), t[1])))
+    tasks = tuple(
+        sorted(
+            dict.fromkeys((c.task_risk, c.task) for c in cells),
+            key=lambda t: (RISK_ORDER.index(t[0]), order.get(t[1], 99), t[1]),
+        )
+    )
     return ConflictMatrix(defenses, tasks, cells)
 
 
@@ -98,8 +123,13 @@ def render_terminal(matrix: ConflictMatrix) -> list[str]:
     name_w = max([len(f"{r}/{d}") for r, d in matrix.defenses] + [7])
     col_w = [max(len(t), 7) for _, t in matrix.tasks]
     groups = [risk for risk, _ in matrix.tasks]
-    header_risk = " " * name_w + " " + " ".join(
-        (risk if i == 0 or groups[i - 1] != risk else "").ljust(w) for i, ((risk, _), w) in enumerate(zip(matrix.tasks, col_w))
+    header_risk = (
+        " " * name_w
+        + " "
+        + " ".join(
+            (risk if i == 0 or groups[i - 1] != risk else "").ljust(w)
+            for i, ((risk, _), w) in enumerate(zip(matrix.tasks, col_w))
+        )
     )
     lines = [header_risk.rstrip(), " " * name_w + " " + " ".join(t.ljust(w) for (_, t), w in zip(matrix.tasks, col_w))]
     for risk, defense in matrix.defenses:
@@ -112,7 +142,12 @@ def render_terminal(matrix: ConflictMatrix) -> list[str]:
     counts = matrix.verdict_counts()
     lines.append(f"verdicts: {counts['pass']} pass, {counts['fail']} fail, {counts['inconclusive']} inconclusive")
     summary = matrix.risk_summary()
-    lines.append("conflicts by defense risk -> affected risk: " + "; ".join(
-        f"{d} -> " + ", ".join(f"{t} {n}" for t, n in row.items()) for d, row in summary.items() if any(
-            c.defense_risk == d for c in matrix.cells)))
+    lines.append(
+        "conflicts by defense risk -> affected risk: "
+        + "; ".join(
+            f"{d} -> " + ", ".join(f"{t} {n}" for t, n in row.items())
+            for d, row in summary.items()
+            if any(c.defense_risk == d for c in matrix.cells)
+        )
+    )
     return lines

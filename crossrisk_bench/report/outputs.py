@@ -32,14 +32,17 @@ def _version(package: str) -> str | None:
 
 def _git_commit() -> str | None:
     try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5,
-                             cwd=Path(__file__).resolve().parent)
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5, cwd=Path(__file__).resolve().parent
+        )
         return out.stdout.strip() or None
     except (OSError, subprocess.SubprocessError):
         return None
 
 
-def results_document(records: Sequence[dict[str, Any]], *, run: dict[str, Any], task_order: Sequence[str]) -> dict[str, Any]:
+def results_document(
+    records: Sequence[dict[str, Any]], *, run: dict[str, Any], task_order: Sequence[str]
+) -> dict[str, Any]:
     """The run as JSON. Each effect gets its Benjamini-Hochberg q-value over the matrix and the
     label that q-value supports; `label_unadjusted` and `p_value` keep the per-cell figures."""
     records = sorted(records, key=lambda r: (r["defense"]["target"], r["defense"]["name"], r["task"]))
@@ -53,7 +56,11 @@ def results_document(records: Sequence[dict[str, Any]], *, run: dict[str, Any], 
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "run": run,
         "task_order": list(task_order),
-        "machine": {"platform": platform.platform(), "python": platform.python_version(), "processor": platform.machine()},
+        "machine": {
+            "platform": platform.platform(),
+            "python": platform.python_version(),
+            "processor": platform.machine(),
+        },
         "versions": {p: _version(p) for p in ("crossrisk-bench", "torch", "transformers", "peft", "numpy")},
         "git_commit": _git_commit(),
         "effects": list(records),
@@ -63,7 +70,12 @@ def results_document(records: Sequence[dict[str, Any]], *, run: dict[str, Any], 
 def write_reports(document: dict[str, Any], directory: Path) -> list[Path]:
     directory.mkdir(parents=True, exist_ok=True)
     matrix = build_matrix(document["effects"], document["task_order"])
-    paths = [directory / "results.json", directory / "model-card.md", directory / "report.html", directory / "conflict-matrix.png"]
+    paths = [
+        directory / "results.json",
+        directory / "model-card.md",
+        directory / "report.html",
+        directory / "conflict-matrix.png",
+    ]
     paths[0].write_text(json.dumps(document, indent=1, ensure_ascii=False))
     card, png = model_card(document, matrix), heatmap_png(matrix)
     page = html_page(document, matrix, png)
@@ -104,21 +116,34 @@ def model_card(document: dict[str, Any], matrix: ConflictMatrix) -> str:
     defenses = {r["defense"]["name"]: r["defense"] for r in effects}
     tasks = {r["task"]: r for r in effects}
     counts = matrix.verdict_counts()
-    lines = ["## Cross-risk evaluation (crossrisk-bench)", "",
-             f"Base model `{run.get('model')}`, profile `{run.get('profile')}`, seed {run.get('seed')}, "
-             f"{run.get('confidence', 0.95):.0%} confidence, policy: {run.get('policy')}, inconclusive cells "
-             f"{'fail' if run.get('on_inconclusive') == 'fail' else 'warn'}.", "",
-             f"**Verdicts: {counts['pass']} pass, {counts['fail']} fail, {counts['inconclusive']} inconclusive** "
-             f"(pass: non-inferiority or efficacy shown; fail: harm or backfire shown; inconclusive: the items "
-             f"could show neither).", "",
-             "Defenses evaluated:", ""]
+    lines = [
+        "## Cross-risk evaluation (crossrisk-bench)",
+        "",
+        f"Base model `{run.get('model')}`, profile `{run.get('profile')}`, seed {run.get('seed')}, "
+        f"{run.get('confidence', 0.95):.0%} confidence, policy: {run.get('policy')}, inconclusive cells "
+        f"{'fail' if run.get('on_inconclusive') == 'fail' else 'warn'}.",
+        "",
+        f"**Verdicts: {counts['pass']} pass, {counts['fail']} fail, {counts['inconclusive']} inconclusive** "
+        f"(pass: non-inferiority or efficacy shown; fail: harm or backfire shown; inconclusive: the items "
+        f"could show neither).",
+        "",
+        "Defenses evaluated:",
+        "",
+    ]
     lines += [f"- `{d['name']}` ({d['target']}, {d['kind']}): {d['description']}" for d in defenses.values()]
     lines += ["", "Tasks (items, judge, interval):", ""]
-    lines += [f"- `{t}` ({r['task_risk']}): {r['metric']}; {r['n']} items; judge `{r['judge']}` "
-              f"({r.get('judge_validation', 'not recorded')}); {r.get('test', '')} test, "
-              f"{r.get('interval', 'bootstrap')} interval" for t, r in tasks.items()]
-    lines += ["", "Change in risk under each defense, percentage points (utility: drop in accuracy), with the "
-              f"{run.get('confidence', 0.95):.0%} interval and the gate's verdict:", ""]
+    lines += [
+        f"- `{t}` ({r['task_risk']}): {r['metric']}; {r['n']} items; judge `{r['judge']}` "
+        f"({r.get('judge_validation', 'not recorded')}); {r.get('test', '')} test, "
+        f"{r.get('interval', 'bootstrap')} interval"
+        for t, r in tasks.items()
+    ]
+    lines += [
+        "",
+        "Change in risk under each defense, percentage points (utility: drop in accuracy), with the "
+        f"{run.get('confidence', 0.95):.0%} interval and the gate's verdict:",
+        "",
+    ]
     lines.append("| defense | " + " | ".join(f"{risk}/{task}" for risk, task in matrix.tasks) + " |")
     lines.append("|---|" + "---|" * len(matrix.tasks))
     for risk, defense in matrix.defenses:
@@ -128,28 +153,51 @@ def model_card(document: dict[str, Any], matrix: ConflictMatrix) -> str:
     lines += [f"- {c.message}" for c in matrix.cells if c.verdict == "fail"] or ["- none"]
     undecided = [c for c in matrix.cells if c.verdict == "inconclusive"]
     lines += ["", "Inconclusive cells (neither shown; minimum detectable effect at 80% power):", ""]
-    lines += ["- " + ", ".join(f"`{c.defense}`/`{c.task}` ({c.mde_pts:.0f} pts)" for c in undecided)] if undecided else ["- none"]
+    lines += (
+        ["- " + ", ".join(f"`{c.defense}`/`{c.task}` ({c.mde_pts:.0f} pts)" for c in undecided)]
+        if undecided
+        else ["- none"]
+    )
     conflicts = [c for c in matrix.cells if c.label in ("conflict", "backfire")]
     lines += ["", "Findings (labels need a Benjamini-Hochberg q < 0.05 across the matrix):", ""]
     if not conflicts:
         lines.append("- No defense raised any risk significantly on these items.")
     for c in conflicts:
-        lines.append(f"- `{c.defense}` ({c.defense_risk}) raised `{c.task}` ({c.task_risk}) by {c.regression_pts:+.1f} pts "
-                     f"(CI {c.low_pts:+.1f}..{c.high_pts:+.1f}, q={c.q_value:.2g}); verdict {c.verdict}.")
-    lines += [f"- `{c.defense}` lowered its own risk on `{c.task}` by {-c.regression_pts:.1f} pts (q={c.q_value:.2g})."
-              for c in matrix.cells if c.label == "efficacy"]
+        lines.append(
+            f"- `{c.defense}` ({c.defense_risk}) raised `{c.task}` ({c.task_risk}) by {c.regression_pts:+.1f} pts "
+            f"(CI {c.low_pts:+.1f}..{c.high_pts:+.1f}, q={c.q_value:.2g}); verdict {c.verdict}."
+        )
+    lines += [
+        f"- `{c.defense}` lowered its own risk on `{c.task}` by {-c.regression_pts:.1f} pts (q={c.q_value:.2g})."
+        for c in matrix.cells
+        if c.label == "efficacy"
+    ]
     mdes = sorted(c.mde_pts for c in matrix.cells if c.mde_pts > 0)
-    mde_text = (f"the median cell could detect a change of {mdes[len(mdes) // 2]:.1f} pts at 80% power "
-                f"(range {mdes[0]:.1f}..{mdes[-1]:.1f})" if mdes else "no power figures were recorded")
-    lines += ["", f"Limitations: {mde_text}; smaller effects can hide in the cells marked pass only where their "
-              "upper bound is within the tolerance. Refusal and toxicity are scored by automatic judges; embedded "
-              "items are project-written; results hold for these items and decoding settings only.", "",
-              "```yaml", "model-index:", f"- name: {run.get('model')}", "  results:"]
+    mde_text = (
+        f"the median cell could detect a change of {mdes[len(mdes) // 2]:.1f} pts at 80% power "
+        f"(range {mdes[0]:.1f}..{mdes[-1]:.1f})"
+        if mdes
+        else "no power figures were recorded"
+    )
+    lines += [
+        "",
+        f"Limitations: {mde_text}; smaller effects can hide in the cells marked pass only where their "
+        "upper bound is within the tolerance. Refusal and toxicity are scored by automatic judges; embedded "
+        "items are project-written; results hold for these items and decoding settings only.",
+        "",
+        "```yaml",
+        "model-index:",
+        f"- name: {run.get('model')}",
+        "  results:",
+    ]
     for r in effects:
-        lines += [f"  - task: {{type: text-generation, name: {r['task']}}}",
-                  f"    dataset: {{type: crossrisk-bench, name: crossrisk-bench/{r['task']}}}",
-                  "    metrics:", f"    - {{type: {r['task']}_{r['defense']['name']}, value: {r['defended_value']:.4f}, "
-                  f"name: {r['metric']} under {r['defense']['name']}}}"]
+        lines += [
+            f"  - task: {{type: text-generation, name: {r['task']}}}",
+            f"    dataset: {{type: crossrisk-bench, name: crossrisk-bench/{r['task']}}}",
+            "    metrics:",
+            f"    - {{type: {r['task']}_{r['defense']['name']}, value: {r['defended_value']:.4f}, "
+            f"name: {r['metric']} under {r['defense']['name']}}}",
+        ]
     lines.append("```")
     return "\n".join(lines) + "\n"
 
@@ -176,7 +224,15 @@ def heatmap_png(matrix: ConflictMatrix) -> bytes:
         for j in range(values.shape[1]):
             if np.isfinite(values[i, j]):
                 dark = abs(values[i, j]) > 0.6 * limit
-                ax.text(j, i, f"{values[i, j]:+.0f}", ha="center", va="center", fontsize=6, color="white" if dark else "black")
+                ax.text(
+                    j,
+                    i,
+                    f"{values[i, j]:+.0f}",
+                    ha="center",
+                    va="center",
+                    fontsize=6,
+                    color="white" if dark else "black",
+                )
     fig.colorbar(image, ax=ax, label="change in risk (pts)")
     ax.set_title("Conflict matrix: defenses x tasks", fontsize=9)
     return figure_png(fig)
@@ -193,11 +249,13 @@ def figure_png(fig: Any) -> bytes:
     return buffer.getvalue()
 
 
-_CSS = ("body{font-family:sans-serif;margin:1.5em;max-width:1200px}table{border-collapse:collapse}"
-        "td,th{border:1px solid #ccc;padding:3px 6px;font-size:12px;text-align:left}li{margin-bottom:.6em}"
-        ".scroll{overflow-x:auto;max-width:100%}.matrix th.col{writing-mode:vertical-rl;transform:rotate(180deg);"
-        "white-space:nowrap}.fail{color:#a00;font-weight:bold}.inconclusive{color:#a60;font-weight:bold}"
-        ".pass{color:#070}.summary span{margin-right:1.5em;font-size:1.2em}img{max-width:100%}")
+_CSS = (
+    "body{font-family:sans-serif;margin:1.5em;max-width:1200px}table{border-collapse:collapse}"
+    "td,th{border:1px solid #ccc;padding:3px 6px;font-size:12px;text-align:left}li{margin-bottom:.6em}"
+    ".scroll{overflow-x:auto;max-width:100%}.matrix th.col{writing-mode:vertical-rl;transform:rotate(180deg);"
+    "white-space:nowrap}.fail{color:#a00;font-weight:bold}.inconclusive{color:#a60;font-weight:bold}"
+    ".pass{color:#070}.summary span{margin-right:1.5em;font-size:1.2em}img{max-width:100%}"
+)
 
 
 def _anchor(defense: str, task: str) -> str:
@@ -209,18 +267,22 @@ def html_page(document: dict[str, Any], matrix: ConflictMatrix, png: bytes) -> s
     settings, the matrix (scrolling inside its box) with a legend, slices and examples."""
     esc = html.escape
     counts = matrix.verdict_counts()
+
     def items(cells: list[Any]) -> str:
         return "".join(
             f"<li><span class='{c.verdict}'>{c.verdict.upper()}</span> {esc(c.defense_risk)}/{esc(c.defense)} on "
             f"{esc(c.task_risk)}/{esc(c.task)}: {esc(c.message)} <a href='#{_anchor(c.defense, c.task)}'>examples</a></li>"
-            for c in cells)
+            for c in cells
+        )
 
     failed = [c for c in matrix.cells if c.verdict == "fail"]
     undecided = [c for c in matrix.cells if c.verdict == "inconclusive"]
-    listing = (f"<h2>Failed gates ({len(failed)})</h2><ul>{items(failed) or '<li>none</li>'}</ul>"
-               f"<details{' open' if len(undecided) <= 10 else ''}><summary><b>Inconclusive cells ({len(undecided)})</b>: "
-               "neither harm nor non-inferiority shown; each gives its minimum detectable effect</summary>"
-               f"<ul>{items(undecided)}</ul></details>")
+    listing = (
+        f"<h2>Failed gates ({len(failed)})</h2><ul>{items(failed) or '<li>none</li>'}</ul>"
+        f"<details{' open' if len(undecided) <= 10 else ''}><summary><b>Inconclusive cells ({len(undecided)})</b>: "
+        "neither harm nor non-inferiority shown; each gives its minimum detectable effect</summary>"
+        f"<ul>{items(undecided)}</ul></details>"
+    )
     rows = []
     for risk, defense in matrix.defenses:
         cells = []
@@ -231,8 +293,10 @@ def html_page(document: dict[str, Any], matrix: ConflictMatrix, png: bytes) -> s
                 continue
             shade = min(1.0, abs(c.regression_pts) / 20)
             colour = f"rgba(200,40,40,{shade:.2f})" if c.regression_pts > 0 else f"rgba(40,80,200,{shade:.2f})"
-            title = (f"{c.verdict}; {c.label}; CI {c.low_pts:+.1f}..{c.high_pts:+.1f}; q={c.q_value:.2g}; "
-                     f"MDE {c.mde_pts:.1f} pts; n={c.n}")
+            title = (
+                f"{c.verdict}; {c.label}; CI {c.low_pts:+.1f}..{c.high_pts:+.1f}; q={c.q_value:.2g}; "
+                f"MDE {c.mde_pts:.1f} pts; n={c.n}"
+            )
             cells.append(f'<td style="background:{colour}" title="{esc(title)}">{esc(c.text)}</td>')
         rows.append(f"<tr><th>{esc(risk)}/{esc(defense)}</th>{''.join(cells)}</tr>")
     examples = []
@@ -244,18 +308,31 @@ def html_page(document: dict[str, Any], matrix: ConflictMatrix, png: bytes) -> s
         items = "".join(
             f"<li><b>{esc(i['id'])}</b>: base <code>{esc(str(i['base_label']))}</code> &rarr; defended "
             f"<code>{esc(str(i['defended_label']))}</code><br><small>base: {esc(i['base_response'] or '')}</small><br>"
-            f"<small>defended: {esc(i['defended_response'] or '')}</small></li>" for i in worse)
-        examples.append(f"<h3 id='{_anchor(r['defense']['name'], r['task'])}'>{esc(r['message'])}</h3>"
-                        f"<ul>{items or '<li>no item got worse</li>'}</ul>")
+            f"<small>defended: {esc(i['defended_response'] or '')}</small></li>"
+            for i in worse
+        )
+        examples.append(
+            f"<h3 id='{_anchor(r['defense']['name'], r['task'])}'>{esc(r['message'])}</h3>"
+            f"<ul>{items or '<li>no item got worse</li>'}</ul>"
+        )
     head = "".join(f"<th class='col'>{esc(r)}/{esc(t)}</th>" for r, t in matrix.tasks)
-    slices = "".join(_slice_table(task, [r for r in document["effects"] if r["task"] == task]) for _, task in matrix.tasks)
+    slices = "".join(
+        _slice_table(task, [r for r in document["effects"] if r["task"] == task]) for _, task in matrix.tasks
+    )
     run = document["run"]
-    settings = "".join(f"<tr><th>{esc(str(k))}</th><td>{esc(json.dumps(v) if isinstance(v, (list, dict)) else str(v))}</td></tr>"
-                       for k, v in list(run.items()) + [("git commit", document.get("git_commit")),
-                                                          ("created", document.get("created"))])
-    judges = "".join(f"<tr><th>{esc(t)}</th><td>{esc(r['judge'])}</td><td>{esc(r.get('judge_validation', ''))}</td></tr>"
-                     for t, r in {r["task"]: r for r in document["effects"]}.items())
-    legend = esc(LEGEND) + ". Colour: red = risk rose, blue = risk fell (utility: red = accuracy fell); hover a cell for its interval, q-value and minimum detectable effect."
+    settings = "".join(
+        f"<tr><th>{esc(str(k))}</th><td>{esc(json.dumps(v) if isinstance(v, (list, dict)) else str(v))}</td></tr>"
+        for k, v in list(run.items())
+        + [("git commit", document.get("git_commit")), ("created", document.get("created"))]
+    )
+    judges = "".join(
+        f"<tr><th>{esc(t)}</th><td>{esc(r['judge'])}</td><td>{esc(r.get('judge_validation', ''))}</td></tr>"
+        for t, r in {r["task"]: r for r in document["effects"]}.items()
+    )
+    legend = (
+        esc(LEGEND)
+        + ". Colour: red = risk rose, blue = risk fell (utility: red = accuracy fell); hover a cell for its interval, q-value and minimum detectable effect."
+    )
     return (
         "<!doctype html><html><head><meta charset='utf-8'><title>crossrisk-bench report</title>"
         f"<style>{_CSS}</style></head><body>"
@@ -288,8 +365,12 @@ def _slice_table(task: str, records: list[dict[str, Any]]) -> str:
         return f"{sum(scores) / len(scores):.2f} ({len(scores)})" if scores else ""
 
     head = "".join(f"<th>{esc(r['defense']['name'])}</th>" for r in records)
-    rows = "".join(f"<tr><td>{esc(v)}</td><td>{mean(records[0]['items'], 'base', v)}</td>"
-                   + "".join(f"<td>{mean(r['items'], 'defended', v)}</td>" for r in records) + "</tr>" for v in values)
+    rows = "".join(
+        f"<tr><td>{esc(v)}</td><td>{mean(records[0]['items'], 'base', v)}</td>"
+        + "".join(f"<td>{mean(r['items'], 'defended', v)}</td>" for r in records)
+        + "</tr>"
+        for v in values
+    )
     return f"<h3>{esc(task)} by {esc(key)}</h3><table><tr><th>{esc(key)}</th><th>base</th>{head}</tr>{rows}</table>"
 
 

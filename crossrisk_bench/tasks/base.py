@@ -130,17 +130,28 @@ class Task:
     compare: Callable[..., Any] | None = field(default=None, hash=False, compare=False)
     judged: bool = False  # the scorer takes the run's judge choice (refusal and fulfilment judges)
 
-    def evaluate(self, backend: Backend, items: Sequence[Item] | None = None, *, limit: int | None = None,
-                 judges: Any = None) -> TaskResult:
+    def evaluate(
+        self, backend: Backend, items: Sequence[Item] | None = None, *, limit: int | None = None, judges: Any = None
+    ) -> TaskResult:
         """Score the items; `judges` (a `judges.select.Judges`) replaces the default refusal and
         fulfilment judges for the tasks whose scorer takes them (`judged`)."""
         chosen = take(list(items) if items is not None else self.load_items(), limit, by=self.balance_by)
         if not chosen:
             raise CrossriskError(f"task {self.name!r} has no items to evaluate")
-        scored = self.score(backend, chosen, judges=judges) if self.judged and judges is not None else self.score(backend, chosen)
+        scored = (
+            self.score(backend, chosen, judges=judges)
+            if self.judged and judges is not None
+            else self.score(backend, chosen)
+        )
         return TaskResult(
-            task=self.name, risk=self.risk, kind=self.kind, metric=self.metric, judge=scored.judge,
-            value=scored.value, outcomes=scored.outcomes, summary=scored.summary,
+            task=self.name,
+            risk=self.risk,
+            kind=self.kind,
+            metric=self.metric,
+            judge=scored.judge,
+            value=scored.value,
+            outcomes=scored.outcomes,
+            summary=scored.summary,
             params={"items": len(chosen), "limit": limit, **scored.params},
         )
 

@@ -21,11 +21,28 @@ from crossrisk_bench.tasks.base import (
 )
 from crossrisk_bench.tasks.scoring import option_logprobs, slices_of
 
-_CAPITALS = (("France", "Paris"), ("Japan", "Tokyo"), ("Italy", "Rome"), ("Germany", "Berlin"), ("Spain", "Madrid"),
-             ("Canada", "Ottawa"), ("Australia", "Canberra"), ("Egypt", "Cairo"), ("Kenya", "Nairobi"),
-             ("Brazil", "Brasilia"), ("Russia", "Moscow"), ("China", "Beijing"), ("India", "New Delhi"),
-             ("Mexico", "Mexico City"), ("Norway", "Oslo"), ("Greece", "Athens"), ("Portugal", "Lisbon"),
-             ("Poland", "Warsaw"), ("Turkey", "Ankara"), ("Argentina", "Buenos Aires"))
+_CAPITALS = (
+    ("France", "Paris"),
+    ("Japan", "Tokyo"),
+    ("Italy", "Rome"),
+    ("Germany", "Berlin"),
+    ("Spain", "Madrid"),
+    ("Canada", "Ottawa"),
+    ("Australia", "Canberra"),
+    ("Egypt", "Cairo"),
+    ("Kenya", "Nairobi"),
+    ("Brazil", "Brasilia"),
+    ("Russia", "Moscow"),
+    ("China", "Beijing"),
+    ("India", "New Delhi"),
+    ("Mexico", "Mexico City"),
+    ("Norway", "Oslo"),
+    ("Greece", "Athens"),
+    ("Portugal", "Lisbon"),
+    ("Poland", "Warsaw"),
+    ("Turkey", "Ankara"),
+    ("Argentina", "Buenos Aires"),
+)
 _FACTS = (
     ("How many legs does a spider have?", "Eight", ("Six", "Ten")),
     ("What gas do plants absorb from the air?", "Carbon dioxide", ("Oxygen", "Helium")),
@@ -60,15 +77,23 @@ def utility_records() -> list[dict]:
     capitals = [c for _, c in _CAPITALS]
     for n, (country, capital) in enumerate(_CAPITALS):
         wrong = rng.sample([c for c in capitals if c != capital], 2)
-        records.append(_choice(f"ut-capital-{n:02d}", f"What is the capital of {country}?", capital, wrong, n, "capitals"))
+        records.append(
+            _choice(f"ut-capital-{n:02d}", f"What is the capital of {country}?", capital, wrong, n, "capitals")
+        )
     for n, (question, right, wrong) in enumerate(_FACTS):
         records.append(_choice(f"ut-fact-{n:02d}", question, right, list(wrong), n, "facts"))
     for n in range(20):
         a, b = rng.randint(2, 60), rng.randint(2, 40)
         op, value = ("+", a + b) if n % 2 == 0 else ("-", a - b if a > b else b - a)
         x, y = (a, b) if op == "+" or a > b else (b, a)
-        records.append({"id": f"ut-arith-{n:02d}", "prompt": f"What is {x} {op} {y}? Answer with just the number.",
-                        "meta": {"category": "arithmetic", "format": "generation"}, "reference": {"number": value}})
+        records.append(
+            {
+                "id": f"ut-arith-{n:02d}",
+                "prompt": f"What is {x} {op} {y}? Answer with just the number.",
+                "meta": {"category": "arithmetic", "format": "generation"},
+                "reference": {"number": value},
+            }
+        )
     return records
 
 
@@ -77,8 +102,13 @@ def _choice(item_id: str, question: str, right: str, wrong: list[str], n: int, c
     log-probs, as lm-evaluation-harness does); letter choice is at chance for small models."""
     options = list(wrong)
     options.insert(n % 3, right)
-    return {"id": item_id, "prompt": question, "meta": {"category": category, "format": "choice"},
-            "options": options, "reference": {"answer": n % 3}}
+    return {
+        "id": item_id,
+        "prompt": question,
+        "meta": {"category": category, "format": "choice"},
+        "options": options,
+        "reference": {"answer": n % 3},
+    }
 
 
 ITEM_BUILDERS = {"utility": utility_records}
@@ -99,22 +129,39 @@ def _utility_score(backend: Backend, items: Sequence[Item]) -> Scored:
         for item, lp in zip(choice, option_logprobs(backend, choice, lambda it: it.options)):
             chosen = max(range(len(lp)), key=lp.__getitem__)
             right = chosen == item.reference["answer"]
-            results[item.id] = Outcome(item.id, float(right), "correct" if right else "wrong", slices_of(item, ("category", "format")))
+            results[item.id] = Outcome(
+                item.id, float(right), "correct" if right else "wrong", slices_of(item, ("category", "format"))
+            )
     if generation:
         answers = backend.generate([i.prompt for i in generation], DecodingConfig(max_new_tokens=12))
         for item, answer in zip(generation, answers):
             right = answer_number(answer.text) == item.reference["number"]
-            results[item.id] = Outcome(item.id, float(right), "correct" if right else "wrong",
-                                       slices_of(item, ("category", "format")), answer.text)
+            results[item.id] = Outcome(
+                item.id,
+                float(right),
+                "correct" if right else "wrong",
+                slices_of(item, ("category", "format")),
+                answer.text,
+            )
     outcomes = tuple(results[i.id] for i in items)
-    summary = {f"accuracy_{fmt}": mean_score([o for o in outcomes if o.slices.get("format") == fmt])
-               for fmt in ("choice", "generation") if any(o.slices.get("format") == fmt for o in outcomes)}
+    summary = {
+        f"accuracy_{fmt}": mean_score([o for o in outcomes if o.slices.get("format") == fmt])
+        for fmt in ("choice", "generation")
+        if any(o.slices.get("format") == fmt for o in outcomes)
+    }
     return Scored(outcomes, mean_score(outcomes), "loglik-cloze-choice+number-match-v1", summary)
 
 
 UTILITY_TASKS = (
-    Task("utility", Risk.UTILITY, INDIRECT, "accuracy (higher = better)",
-         "general questions: capitals and facts by log-likelihood of each answer, arithmetic by short generation",
-         embedded_items("utility"), _utility_score, balance_by="category",
-         slice_keys=("category", "format")),
+    Task(
+        "utility",
+        Risk.UTILITY,
+        INDIRECT,
+        "accuracy (higher = better)",
+        "general questions: capitals and facts by log-likelihood of each answer, arithmetic by short generation",
+        embedded_items("utility"),
+        _utility_score,
+        balance_by="category",
+        slice_keys=("category", "format"),
+    ),
 )
