@@ -12,9 +12,9 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from crossrisk_bench.errors import CrossriskError
+from crossrisk_bench.errors import CrossriskError, Unsupported
 from crossrisk_bench.models.cache import default_cache_dir
-from crossrisk_bench.models.loader import DEFAULT_MODEL, KNOWN_MODELS, ModelSpec
+from crossrisk_bench.models.loader import DEFAULT_MODEL, KNOWN_MODELS, ModelSpec, build_spec
 
 
 def _model_args(parser: argparse.ArgumentParser) -> None:
@@ -23,6 +23,17 @@ def _model_args(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--adapter", default=None, help="PEFT/LoRA adapter directory on top of the model")
     parser.add_argument("--cache", type=Path, default=None, help="cache directory (default: ~/.cache/crossrisk-bench)")
+    parser.add_argument(
+        "--device", default="auto", help="auto (a GPU where one exists, else the CPU), cpu, cuda, cuda:N"
+    )
+    parser.add_argument(
+        "--dtype", default=None, help="float32, bfloat16, float16 (default: float32 on CPU, bf16 on GPU)"
+    )
+    parser.add_argument("--revision", default=None, help="hub revision of a hub model")
+    parser.add_argument("--backend", default="hf", help="hf (default) or openai (a served model; needs --base-url)")
+    parser.add_argument("--base-url", default=None, help="OpenAI-compatible server, e.g. http://127.0.0.1:8000/v1")
+    parser.add_argument("--api-key-env", default=None, help="environment variable holding the server's API key")
+    parser.add_argument("--tokenizer", default=None, help="the served model's tokenizer (for log-likelihood tasks)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -234,7 +245,17 @@ def _run(args: argparse.Namespace) -> int:
         return 0
     from crossrisk_bench.models.loader import load_backend
 
-    spec = ModelSpec(model=args.model, adapter=args.adapter)
+    spec = build_spec(
+        args.model,
+        adapter=args.adapter,
+        dtype=args.dtype,
+        revision=args.revision,
+        device=args.device,
+        backend=args.backend,
+        base_url=args.base_url,
+        api_key_env=args.api_key_env,
+        tokenizer=args.tokenizer,
+    )
     start = time.perf_counter()
     backend = load_backend(spec, cache_dir=cache_dir, use_cache=not getattr(args, "no_cache", False))
     total = time.perf_counter() - start
@@ -255,7 +276,11 @@ def _run(args: argparse.Namespace) -> int:
         judges = build_judges(choice, judge_backend)
         for task in tasks:
             start = time.perf_counter()
-            result = task.evaluate(backend, limit=limit, judges=judges)
+            try:
+                result = task.evaluate(backend, limit=limit, judges=judges)
+            except Unsupported as exc:
+                print(f"{task.name:22s} skipped: {exc}")
+                continue
             extra = " ".join(f"{k}={v:.3f}" for k, v in result.summary.items())
             print(
                 f"{task.name:22s} {result.value:6.3f}  ({task.metric}; n={result.n}; judge {result.judge}; "

@@ -50,30 +50,20 @@ class CrossriskSettings:
 
 def model_spec_from_options(option: Any, model: str) -> Any:
     """The base model's `ModelSpec` from the command line (local, hub or served)."""
-    from crossrisk_bench.models.loader import ModelSpec
-    from crossrisk_bench.models.served import ServerOptions
+    from crossrisk_bench.models.loader import build_spec
 
-    server = None
-    if option.crossrisk_backend == "openai" or option.crossrisk_base_url:
-        if not option.crossrisk_base_url:
-            raise CrossriskError("--crossrisk-backend openai needs --crossrisk-base-url URL")
-        if option.crossrisk_backend != "openai":
-            raise CrossriskError("--crossrisk-base-url is for --crossrisk-backend openai")
-        server = ServerOptions(
-            option.crossrisk_base_url,
-            api_key_env=option.crossrisk_api_key_env,
-            concurrency=option.crossrisk_concurrency,
-            timeout=option.crossrisk_timeout,
-            tokenizer=option.crossrisk_tokenizer,
-        )
-    return ModelSpec(
-        model=model,
+    return build_spec(
+        model,
         adapter=option.crossrisk_adapter,
         dtype=option.crossrisk_dtype,
         revision=option.crossrisk_revision,
         device=option.crossrisk_device,
         backend=option.crossrisk_backend,
-        server=server,
+        base_url=option.crossrisk_base_url,
+        api_key_env=option.crossrisk_api_key_env,
+        concurrency=option.crossrisk_concurrency,
+        timeout=option.crossrisk_timeout,
+        tokenizer=option.crossrisk_tokenizer,
     )
 
 

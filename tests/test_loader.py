@@ -86,3 +86,24 @@ def test_tiny_build_is_deterministic(tmp_path: Path) -> None:
     b = load_file(build_tiny(tmp_path / "b", train_steps=5) / "model.safetensors")
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
     assert 0.5e6 < sum(t.numel() for t in a.values()) < 2e6
+
+
+def test_device_and_backend_options_are_checked_before_loading() -> None:
+    from crossrisk_bench.models.loader import ModelSpec, build_spec, resolve_device, resolve_dtype
+
+    with pytest.raises(CrossriskError, match="unknown device 'gpu'; use auto, cpu, cuda or cuda:N"):
+        ModelSpec("tiny-llama", device="gpu")
+    with pytest.raises(CrossriskError, match="unknown backend 'vllm'; known backends: hf, openai"):
+        ModelSpec("tiny-llama", backend="vllm")
+    with pytest.raises(CrossriskError, match="needs a base URL"):
+        build_spec("m", backend="openai")
+    with pytest.raises(CrossriskError, match="is not an http"):
+        build_spec("m", backend="openai", base_url="localhost:8000")
+    assert build_spec("m", backend="openai", base_url="http://h:8000").server.api_root == "http://h:8000/v1"
+    assert resolve_dtype(None, "cpu") == "float32" and resolve_dtype(None, "cuda") == "bfloat16"
+    import torch
+
+    if not torch.cuda.is_available():
+        assert resolve_device("auto") == "cpu"
+        with pytest.raises(CrossriskError, match="torch sees no CUDA GPU"):
+            resolve_device("cuda:0")

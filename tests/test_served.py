@@ -306,3 +306,33 @@ def test_pytest_run_against_the_server(server, pytester: pytest.Pytester, tmp_pa
         and "agreement_rate_loglik" not in agreement["base_summary"]
     )
     assert "api_key" not in json.dumps(document["run"]).replace("api_key_env", "")
+
+
+def test_crossrisk_eval_against_the_server(server) -> None:
+    """The `crossrisk` command reaches a served model the same way; log-likelihood tasks say why they skip."""
+    url, name = server
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "crossrisk_bench.cli",
+            "eval",
+            "over_refusal",
+            "stereotype_preference",
+            "--limit",
+            "3",
+            "--backend",
+            "openai",
+            "--base-url",
+            url,
+            "--model",
+            name,
+            "--no-cache",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert out.returncode == 0, out.stderr
+    assert "over_refusal" in out.stdout and "n=3" in out.stdout
+    assert "stereotype_preference  skipped: the server at" in out.stdout

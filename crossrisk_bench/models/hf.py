@@ -305,6 +305,7 @@ class HFBackend:
             "backend": self.kind,
             "fingerprint": self.fingerprint,
             "dtype": str(self.model.dtype),
+            "device": str(self.device),
             "threads": self.threads,
             "batch_size": self.batch_size,
             "cache": str(self.cache.path) if self.cache is not None else None,

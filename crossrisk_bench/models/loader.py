@@ -82,6 +82,35 @@ class ModelSpec:
         return replace(self, model=model, adapter=adapter)
 
 
+def build_spec(
+    model: str,
+    *,
+    adapter: str | None = None,
+    dtype: str | None = None,
+    revision: str | None = None,
+    device: str = "auto",
+    backend: str = "hf",
+    base_url: str | None = None,
+    api_key_env: str | None = None,
+    concurrency: int = 8,
+    timeout: float = 120.0,
+    tokenizer: str | None = None,
+) -> ModelSpec:
+    """A `ModelSpec` from command-line values (the pytest options and the `crossrisk` command share it)."""
+    server = None
+    if backend == "openai" or base_url:
+        if not base_url:
+            raise CrossriskError("the openai backend needs a base URL (--crossrisk-base-url / --base-url)")
+        if backend != "openai":
+            raise CrossriskError("a base URL is for the openai backend (--crossrisk-backend openai / --backend openai)")
+        server = ServerOptions(
+            base_url, api_key_env=api_key_env, concurrency=concurrency, timeout=timeout, tokenizer=tokenizer
+        )
+    return ModelSpec(
+        model=model, adapter=adapter, dtype=dtype, revision=revision, device=device, backend=backend, server=server
+    )
+
+
 def resolve_device(device: str) -> str:
     """`auto` becomes `cuda` where a GPU exists, else `cpu`; anything else stays (torch imported here)."""
     import torch
