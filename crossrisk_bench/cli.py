@@ -74,7 +74,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     judge.add_argument("--judge-model", default=None, help="model for --judge llm (a known name, directory or hub id)")
     judge.add_argument("--cache", type=Path, default=None)
-    judge.add_argument("--out", type=Path, default=None, help="write one JSON line per row: row index, line, label")
+    judge.add_argument(
+        "--out", type=Path, default=None, help="write one JSON line per row: row index, where (file:line), label"
+    )
     plan = sub.add_parser(
         "plan",
         help="items each task needs for a minimum detectable effect within a tolerance, from a saved results.json",
@@ -176,8 +178,8 @@ def _run(args: argparse.Namespace) -> int:
         labels = judge_rows(args.kind, name, rows, args.prompt_column, args.response_column, backend=backend)
         if args.out is not None:
             with args.out.open("w", encoding="utf-8") as fh:
-                for index, ((line, _), label) in enumerate(zip(rows, labels)):
-                    fh.write(json.dumps({"row": index, "line": line, "label": label}) + "\n")
+                for index, ((where, _), label) in enumerate(zip(rows, labels)):
+                    fh.write(json.dumps({"row": index, "where": where, "label": label}) + "\n")
         counts = {label: labels.count(label) for label in sorted(set(labels))}
         print(
             f"{args.file}: {len(labels)} rows judged by {args.kind}-{name}: {counts}"
@@ -188,7 +190,7 @@ def _run(args: argparse.Namespace) -> int:
             )
         )
         if args.labels_column:
-            gold = [normalise_label(args.kind, row[args.labels_column], f"{args.file}:{line}") for line, row in rows]
+            gold = [normalise_label(args.kind, row[args.labels_column], where) for where, row in rows]
             a = agreement(labels, gold, kind=args.kind)
             question = {
                 "refusal": "refused (full + partial) vs complied",

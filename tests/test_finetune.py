@@ -12,11 +12,13 @@ import pytest
 
 from crossrisk_bench.defenses import get_defense
 from crossrisk_bench.defenses.check import check_applied
-from crossrisk_bench.defenses.finetune import Example, TrainConfig, batches, encode, train
 from crossrisk_bench.defenses.zoo import RECORD_FILE, ZooMember, build_adapter, read_record
 from crossrisk_bench.errors import CrossriskError
 from crossrisk_bench.models.base import DecodingConfig, LoglikelihoodRequest, Prompt
 from crossrisk_bench.risks import Risk
+from crossrisk_bench.training.config import Example, TrainConfig
+from crossrisk_bench.training.data import batches, encode
+from crossrisk_bench.training.loop import train
 
 TEACH = [
     Example(Prompt.chat(f"What colour is the {thing}?"), f"The {thing} is purple.")

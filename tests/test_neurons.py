@@ -6,7 +6,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from crossrisk_bench.defenses.finetune import Example, collate, encode
 from crossrisk_bench.errors import CrossriskError
 from crossrisk_bench.models.base import Prompt
 from crossrisk_bench.neurons.attribution import attribute, down_projections, mean_activations
@@ -18,6 +17,8 @@ from crossrisk_bench.neurons.sets import (
     random_like,
     top_fraction,
 )
+from crossrisk_bench.training.config import Example
+from crossrisk_bench.training.data import collate, encode
 
 CALIBRATION = [Example(Prompt.chat(f"What colour is the {t}?"), f"The {t} is red.") for t in ("apple", "car", "door")]
 
@@ -114,8 +115,9 @@ def test_random_baseline_is_seeded_and_detects_excess_overlap() -> None:
 
 
 def test_pipeline_end_to_end_on_the_tiny_model(make_backend) -> None:
-    from crossrisk_bench.defenses.finetune import TrainConfig, train
     from crossrisk_bench.neurons.analysis import analyse, calibration_examples
+    from crossrisk_bench.training.config import TrainConfig
+    from crossrisk_bench.training.loop import train
 
     base = make_backend()
     defended = make_backend()

@@ -16,7 +16,6 @@ on first use and kept in the cache directory, so the defenses apply to any HF ca
 from __future__ import annotations
 
 import copy
-import hashlib
 import json
 import shutil
 import time
@@ -24,16 +23,23 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from crossrisk_bench.defenses.finetune import TrainConfig
 from crossrisk_bench.errors import CrossriskError
 from crossrisk_bench.fingerprint import stable_hash
-from crossrisk_bench.models.loader import EXPOSED_NAME
-from crossrisk_bench.paths import FIXTURES
+from crossrisk_bench.models.adapters import (
+    ADAPTER_FILE,
+    EXPOSED_NAME,
+    EXPOSURE_DIR,
+    RECORD_FILE,
+    ZOO_DIR,
+    expose,
+    file_sha256,
+    lineage,
+    merge_adapter,
+    read_record,
+)
 from crossrisk_bench.risks import Risk
+from crossrisk_bench.training.config import TrainConfig
 
-ZOO_DIR = FIXTURES / "zoo"
-ADAPTER_FILE = "adapter_model.safetensors"
-RECORD_FILE = "build.json"
 BUILD_THREADS = 2
 
 
@@ -62,7 +68,7 @@ class ZooMember:
 _CORPUS_CONFIG = TrainConfig(method="sft", steps=140, batch_size=8, lr=3e-3, seed=11, threads=BUILD_THREADS)
 
 EXPOSURE = ZooMember(
-    "exposed",
+    EXPOSURE_DIR,
     None,
     "SmolLM2 fine-tuned (LoRA, merged) on the synthetic e-mail corpus: the privacy-exposed base",
     "exposure",
@@ -127,60 +133,6 @@ def get_member(name: str) -> ZooMember:
         raise CrossriskError(f"unknown zoo member {name!r}; known: {', '.join(MEMBERS_BY_NAME)}") from None
 
 
-def file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
-def read_record(adapter_dir: Path) -> dict[str, Any]:
-    """The build record of an adapter, after checking that the adapter file is the one built."""
-    record_path = adapter_dir / RECORD_FILE
-    weights = adapter_dir / ADAPTER_FILE
-    if not record_path.is_file() or not weights.is_file():
-        raise CrossriskError(
-            f"{adapter_dir} is not a built zoo adapter (needs {ADAPTER_FILE} and {RECORD_FILE}); "
-            "run `crossrisk zoo build`"
-        )
-    try:
-        record = json.loads(record_path.read_text())
-    except json.JSONDecodeError as exc:
-        raise CrossriskError(f"{record_path}: not valid JSON ({exc})") from None
-    actual = file_sha256(weights)
-    if actual != record.get("adapter_sha256"):
-        raise CrossriskError(
-            f"{weights}: content hash {actual[:12]} does not match the build record "
-            f"({str(record.get('adapter_sha256'))[:12]}); the adapter changed since it was built - "
-            "rebuild it with `crossrisk zoo build`"
-        )
-    return record
-
-
-def merge_adapter(model: Any, adapter_dir: Path) -> tuple[Any, dict[str, Any]]:
-    """`model` with the LoRA adapter merged into its weights, and the adapter's (hash-checked) build record."""
-    from peft import PeftModel
-
-    from crossrisk_bench.defenses.finetune import quiet_peft
-
-    record = read_record(adapter_dir)
-    with quiet_peft():
-        return PeftModel.from_pretrained(model, str(adapter_dir)).merge_and_unload().eval(), record
-
-
-def expose(model: Any, start_lineage: str, zoo_dir: Path = ZOO_DIR) -> tuple[Any, str]:
-    """The zoo base: `model` (SmolLM2 before exposure) with the exposure adapter merged, and its lineage."""
-    merged, record = merge_adapter(model, zoo_dir / EXPOSURE.name)
-    return merged, f"{EXPOSED_NAME}:{start_lineage}+{EXPOSURE.name}:{record['adapter_sha256'][:16]}"
-
-
-def lineage(backend: Any) -> str:
-    """What a model is, stably across machines: a known model's source plus the adapters merged
-    into it (merged weights can differ in the last bit between CPUs; this cannot)."""
-    return getattr(backend, "lineage", None) or backend.fingerprint
-
-
 def build_adapter(member: ZooMember, start: Any, out_dir: Path, *, steps: int | None = None) -> dict[str, Any]:
     """Train `member` from the `start` backend and save the adapter with its build record.
 
@@ -190,8 +142,8 @@ def build_adapter(member: ZooMember, start: Any, out_dir: Path, *, steps: int | 
     import torch
     from safetensors.torch import load_file, save_file
 
-    from crossrisk_bench.defenses.finetune import train
     from crossrisk_bench.defenses.training_data import DATASETS, data_hash
+    from crossrisk_bench.training.loop import train
 
     config = member.config if steps is None else replace(member.config, steps=steps)
     began = time.perf_counter()

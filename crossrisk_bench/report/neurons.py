@@ -84,6 +84,6 @@ def heatmap_png(section: dict[str, Any]) -> bytes:
     ax.set_xlabel("layer", fontsize=8)
     fig.colorbar(image, ax=ax, label="entangled neurons")
     ax.set_title("Conflict-entangled neurons per layer", fontsize=9)
-    from crossrisk_bench.report.outputs import figure_png
+    from crossrisk_bench.report.figures import figure_png
 
     return figure_png(fig)

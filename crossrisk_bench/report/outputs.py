@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import base64
 import html
-import io
 import json
 import platform
 import subprocess
@@ -16,6 +15,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from crossrisk_bench.report.figures import figure_png
 from crossrisk_bench.report.matrix import LEGEND, ConflictMatrix, build_matrix, render_terminal
 from crossrisk_bench.risks import Risk
 
@@ -236,17 +236,6 @@ def heatmap_png(matrix: ConflictMatrix) -> bytes:
     fig.colorbar(image, ax=ax, label="change in risk (pts)")
     ax.set_title("Conflict matrix: defenses x tasks", fontsize=9)
     return figure_png(fig)
-
-
-def figure_png(fig: Any) -> bytes:
-    """A finished matplotlib figure as PNG bytes (the figure is closed)."""
-    import matplotlib.pyplot as plt
-
-    fig.tight_layout()
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=110)
-    plt.close(fig)
-    return buffer.getvalue()
 
 
 _CSS = (

@@ -15,17 +15,12 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from crossrisk_bench.defenses.finetune import (
-    Example,
-    TrainConfig,
-    TrainReport,
-    collate,
-    encode,
-    mean_nll,
-    wrap_trainable,
-)
 from crossrisk_bench.errors import CrossriskError
 from crossrisk_bench.progress import progress_bar
+from crossrisk_bench.training.config import Example, TrainConfig, TrainReport
+from crossrisk_bench.training.data import collate, encode
+from crossrisk_bench.training.lora import wrap_trainable
+from crossrisk_bench.training.losses import mean_nll
 
 
 def train_dp(
