@@ -151,7 +151,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.command == "defenses":
         from crossrisk_bench.defenses import DEFENSES
 
-        for defense in DEFENSES.values():
+        for defense in DEFENSES:
             spec = defense.spec
             print(f"{spec.id:26s} {spec.kind:9s} {spec.description}")
         return 0

@@ -28,6 +28,7 @@ from typing import Any
 from crossrisk_bench.errors import CrossriskError
 from crossrisk_bench.items import Item
 from crossrisk_bench.models.base import Prompt
+from crossrisk_bench.registry import Registry
 from crossrisk_bench.sources import csv_rows, is_hub, json_lines
 
 
@@ -256,9 +257,10 @@ class DatasetLoader:
     load: Callable[[Path], list[Item]]
 
 
-LOADERS: dict[str, DatasetLoader] = {
-    loader.name: loader
-    for loader in (
+LOADERS: Registry[DatasetLoader] = Registry(
+    "dataset",
+    lambda loader: loader.name,
+    (
         DatasetLoader("advbench", "misuse", advbench),
         DatasetLoader("harmbench", "misuse", harmbench),
         DatasetLoader("xstest", "over_refusal", xstest),
@@ -267,8 +269,8 @@ LOADERS: dict[str, DatasetLoader] = {
         DatasetLoader("stereoset", "stereotype_preference", stereoset),
         DatasetLoader("decodingtrust_stereotype", "bias_agreement", decodingtrust_stereotype),
         DatasetLoader("decodingtrust_enron", "pii_leakage", decodingtrust_enron),
-    )
-}
+    ),
+)
 
 
 def load_dataset_items(name: str, path: str | Path) -> tuple[str, list[Item]]:
@@ -284,7 +286,7 @@ def load_dataset_items(name: str, path: str | Path) -> tuple[str, list[Item]]:
         items, task = load_jsonl(source), name
     else:
         raise CrossriskError(
-            f"unknown dataset or task {name!r}; known datasets: {', '.join(LOADERS)}; "
+            f"unknown dataset or task {name!r}; known datasets: {', '.join(LOADERS.names())}; "
             f"tasks (your own items): {', '.join(task_names())}"
         )
     if not items:
@@ -311,7 +313,7 @@ def parse_data_option(value: str) -> tuple[str, str]:
         raise CrossriskError(f"--crossrisk-data expects NAME=PATH (e.g. bbq=../shared/data/bbq), got {value!r}")
     if name not in LOADERS and name not in task_names():
         raise CrossriskError(
-            f"unknown dataset or task {name!r}; known datasets: {', '.join(LOADERS)}; "
+            f"unknown dataset or task {name!r}; known datasets: {', '.join(LOADERS.names())}; "
             f"tasks (your own items): {', '.join(task_names())}"
         )
     return name, path

@@ -160,7 +160,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--crossrisk-profile",
         default="quick",
         metavar="NAME",
-        help="; ".join(f"{p.name}: {p.description}" for p in PROFILES.values()) + " (default quick)",
+        help="; ".join(f"{p.name}: {p.description}" for p in PROFILES) + " (default quick)",
     )
     group.addoption(
         "--crossrisk-limit",

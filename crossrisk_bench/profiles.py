@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from crossrisk_bench.errors import CrossriskError
+from crossrisk_bench.registry import Registry
 
 
 @dataclass(frozen=True)
@@ -22,29 +22,30 @@ class Profile:
     on_inconclusive: str = "warn"  # what an inconclusive verdict does to the test: "warn" or "fail"
 
 
-PROFILES: dict[str, Profile] = {
-    "quick": Profile(
-        "quick",
-        12,
-        "12 slice-balanced items per task (about 2 minutes cold on SmolLM2, 2 CPU cores); inconclusive cells warn",
-        "warn",
+PROFILES: Registry[Profile] = Registry(
+    "profile",
+    lambda p: p.name,
+    (
+        Profile(
+            "quick",
+            12,
+            "12 slice-balanced items per task (about 2 minutes cold on SmolLM2, 2 CPU cores); inconclusive cells warn",
+            "warn",
+        ),
+        Profile("full", None, "every item of every task; inconclusive cells warn", "warn"),
+        Profile(
+            "release",
+            None,
+            "every item of every task; inconclusive cells fail (a gate that passes only what it has shown)",
+            "fail",
+        ),
     ),
-    "full": Profile("full", None, "every item of every task; inconclusive cells warn", "warn"),
-    "release": Profile(
-        "release",
-        None,
-        "every item of every task; inconclusive cells fail (a gate that passes only what it has shown)",
-        "fail",
-    ),
-}
+)
 DEFAULT_PROFILE = "quick"
 
 
 def get_profile(name: str) -> Profile:
-    try:
-        return PROFILES[name]
-    except KeyError:
-        raise CrossriskError(f"unknown profile {name!r}; known profiles: {', '.join(PROFILES)}") from None
+    return PROFILES.get(name)
 
 
 def items_limit(profile: str, limit: int | None) -> int | None:

@@ -21,9 +21,9 @@ GREEDY = DecodingConfig(max_new_tokens=8)
 
 
 def test_registry_has_prompt_and_filter_defenses_for_every_risk() -> None:
-    kinds = {(d.spec.target, d.spec.kind) for d in DEFENSES.values()}
+    kinds = {(d.spec.target, d.spec.kind) for d in DEFENSES}
     assert {(r, "prompt") for r in (Risk.SAFETY, Risk.FAIRNESS, Risk.PRIVACY)} <= kinds
-    assert {d.spec.kind for d in DEFENSES.values()} >= {"prompt", "filter"}
+    assert {d.spec.kind for d in DEFENSES} >= {"prompt", "filter"}
     with pytest.raises(CrossriskError, match="unknown defense 'guard'; known defenses: guard_prompt"):
         get_defense("guard")
 

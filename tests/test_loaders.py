@@ -28,8 +28,8 @@ CASES = {
 
 
 def test_every_loader_has_a_case_and_a_known_task() -> None:
-    assert set(CASES) == set(LOADERS)
-    assert all(TASKS.get(loader.task) for loader in LOADERS.values())
+    assert set(CASES) == set(LOADERS.names())
+    assert all(TASKS.get(loader.task) for loader in LOADERS)
 
 
 @needs_data

@@ -66,7 +66,7 @@ def test_task_runs_on_the_tiny_model(name: str, make_backend) -> None:
 
 
 def test_unknown_task_lists_known_ones() -> None:
-    with pytest.raises(CrossriskError, match="unknown task 'pii'; known tasks: .*context_leakage.*pii_leakage"):
+    with pytest.raises(CrossriskError, match="unknown task 'pii'; known tasks: .*pii_leakage.*context_leakage"):
         TASKS.get("pii")
 
 

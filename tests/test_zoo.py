@@ -63,7 +63,7 @@ def test_default_models_file_lists_a_weights_and_a_prompt_defense_per_risk() -> 
     kinds = {(s.target, s.kind) for s in specs}
     assert all((risk, kind) in kinds for risk in RISKS for kind in ("weights", "prompt"))
     assert models_base(FIXTURES / "models.toml") == "smollm2-135m-exposed"
-    assert {s.name for s in specs if s.kind == "weights"} <= set(DEFENSES)
+    assert {s.name for s in specs if s.kind == "weights"} <= set(DEFENSES.names())
     assert {s.name for s in specs if s.kind == "weights"} <= {m.name for m in SHIPPED}  # the main job never trains
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from crossrisk_bench.defenses import filters, prompt, zoo
 from crossrisk_bench.defenses.base import Defense, DefenseSpec, WrappedBackend
-from crossrisk_bench.errors import CrossriskError
+from crossrisk_bench.registry import Registry
 from crossrisk_bench.risks import Risk
 
 
@@ -24,9 +24,10 @@ def _weights(member: zoo.ZooMember) -> Defense:
     )
 
 
-DEFENSES: dict[str, Defense] = {
-    d.spec.name: d
-    for d in (
+DEFENSES: Registry[Defense] = Registry(
+    "defense",
+    lambda d: d.spec.name,
+    (
         _prompt(
             "guard_prompt",
             Risk.SAFETY,
@@ -57,15 +58,12 @@ DEFENSES: dict[str, Defense] = {
             filters.build_harm_filter,
         ),
         *(_weights(m) for m in zoo.MEMBERS),
-    )
-}
+    ),
+)
 
 
 def get_defense(name: str) -> Defense:
-    try:
-        return DEFENSES[name]
-    except KeyError:
-        raise CrossriskError(f"unknown defense {name!r}; known defenses: {', '.join(DEFENSES)}") from None
+    return DEFENSES.get(name)
 
 
 __all__ = ["DEFENSES", "Defense", "DefenseSpec", "WrappedBackend", "get_defense"]

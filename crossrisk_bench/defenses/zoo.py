@@ -37,6 +37,7 @@ from crossrisk_bench.models.adapters import (
     merge_adapter,
     read_record,
 )
+from crossrisk_bench.registry import Registry
 from crossrisk_bench.risks import Risk
 from crossrisk_bench.training.config import TrainConfig
 
@@ -123,14 +124,11 @@ MEMBERS: tuple[ZooMember, ...] = (
         start="pre_exposure",
     ),
 )
-MEMBERS_BY_NAME = {m.name: m for m in (EXPOSURE, *MEMBERS)}
+MEMBERS_BY_NAME: Registry[ZooMember] = Registry("zoo member", lambda m: m.name, (EXPOSURE, *MEMBERS))
 
 
 def get_member(name: str) -> ZooMember:
-    try:
-        return MEMBERS_BY_NAME[name]
-    except KeyError:
-        raise CrossriskError(f"unknown zoo member {name!r}; known: {', '.join(MEMBERS_BY_NAME)}") from None
+    return MEMBERS_BY_NAME.get(name)
 
 
 def build_adapter(member: ZooMember, start: Any, out_dir: Path, *, steps: int | None = None) -> dict[str, Any]:

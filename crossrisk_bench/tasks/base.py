@@ -17,6 +17,7 @@ from typing import Any
 from crossrisk_bench.errors import CrossriskError
 from crossrisk_bench.items import Item, load_jsonl, take
 from crossrisk_bench.models.base import Backend
+from crossrisk_bench.registry import Registry
 from crossrisk_bench.risks import Risk
 
 DIRECT = "direct"
@@ -156,31 +157,11 @@ class Task:
         )
 
 
-class TaskRegistry:
+class TaskRegistry(Registry[Task]):
     """Tasks by name; the suite's registry is built once in `crossrisk_bench.tasks`."""
 
     def __init__(self, tasks: Sequence[Task] = ()) -> None:
-        self._tasks: dict[str, Task] = {}
-        for task in tasks:
-            self.add(task)
-
-    def add(self, task: Task) -> Task:
-        if task.name in self._tasks:
-            raise ValueError(f"task {task.name!r} registered twice")
-        self._tasks[task.name] = task
-        return task
-
-    def get(self, name: str) -> Task:
-        try:
-            return self._tasks[name]
-        except KeyError:
-            raise CrossriskError(f"unknown task {name!r}; known tasks: {', '.join(sorted(self._tasks))}") from None
+        super().__init__("task", lambda task: task.name, tasks)
 
     def names(self, risk: Risk | None = None) -> list[str]:
-        return [n for n, t in self._tasks.items() if risk is None or t.risk is risk]
-
-    def __iter__(self):
-        return iter(self._tasks.values())
-
-    def __len__(self) -> int:
-        return len(self._tasks)
+        return [t.name for t in self if risk is None or t.risk is risk]

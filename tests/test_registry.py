@@ -1,0 +1,42 @@
+"""The one registry behind tasks, defenses, profiles, datasets and zoo members."""
+
+from __future__ import annotations
+
+import pytest
+
+from crossrisk_bench.defenses import DEFENSES, get_defense
+from crossrisk_bench.defenses.zoo import get_member
+from crossrisk_bench.errors import CrossriskError
+from crossrisk_bench.loaders import LOADERS
+from crossrisk_bench.profiles import get_profile
+from crossrisk_bench.registry import Registry
+from crossrisk_bench.tasks import TASKS
+
+
+def test_registry_keeps_order_refuses_twins_and_names_the_known() -> None:
+    colours = Registry("colour", str.lower, ["Red", "Green"])
+    assert colours.names() == ["red", "green"] and list(colours) == ["Red", "Green"] and "red" in colours
+    with pytest.raises(ValueError, match="colour 'red' registered twice"):
+        colours.add("RED")
+    with pytest.raises(CrossriskError, match="unknown colour 'blue'; known colours: red, green"):
+        colours.get("blue")
+    assert colours.get("blue", None) is None
+
+
+@pytest.mark.parametrize(
+    ("lookup", "message"),
+    [
+        (lambda: TASKS.get("misues"), "unknown task 'misues'; known tasks: misuse, jailbreak"),
+        (lambda: get_defense("guard"), "unknown defense 'guard'; known defenses: guard_prompt"),
+        (lambda: get_profile("fast"), "unknown profile 'fast'; known profiles: quick, full, release"),
+        (lambda: LOADERS.get("bqq"), "unknown dataset 'bqq'; known datasets: advbench"),
+        (lambda: get_member("x"), "unknown zoo member 'x'; known zoo members: exposed"),
+    ],
+)
+def test_every_registry_gives_the_same_error(lookup, message: str) -> None:
+    with pytest.raises(CrossriskError, match=message):
+        lookup()
+
+
+def test_defense_names_are_the_registry_keys() -> None:
+    assert [d.spec.name for d in DEFENSES] == DEFENSES.names()
