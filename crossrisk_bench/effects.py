@@ -223,9 +223,12 @@ def assess(
     seed: int = 0,
     clusters: Sequence[str] | None = None,
     comparison: PairedComparison | None = None,
+    gate: str | None = None,
 ) -> Effect:
     """Compare defended with base on the same items and apply the policy. A task whose statistic
-    is not a mean of per-item outcomes (membership inference: an AUC) passes its own `comparison`."""
+    is not a mean of per-item outcomes (membership inference: an AUC) passes its own `comparison`.
+    The gate is efficacy on the defense's own risk and tolerance elsewhere; `gate="tolerance"`
+    asks for the tolerance gate on every cell (a release compared with the previous one)."""
     if comparison is None:
         comparison = compare_paired(
             base, defended, seed=seed, confidence=policy.confidence, resamples=policy.resamples, clusters=clusters
@@ -233,7 +236,9 @@ def assess(
     regression = _regression(comparison, task_risk)
     significant = comparison.p_value < 1.0 - policy.confidence
     own_risk_cost = defense_risk is task_risk and task in policy.tolerances.get(defense_risk.value, {})
-    gate = "efficacy" if defense_risk is task_risk and not own_risk_cost else "tolerance"
+    if gate not in (None, "tolerance"):
+        raise ValueError(f"gate must be None or 'tolerance', got {gate!r}")
+    gate = gate or ("efficacy" if defense_risk is task_risk and not own_risk_cost else "tolerance")
     low, high = regression.low * POINTS, regression.high * POINTS
     if gate == "efficacy":
         tolerance = 0.0

@@ -15,7 +15,7 @@ from typing import Any
 
 from crossrisk_bench.defenses import get_defense
 from crossrisk_bench.defenses.base import DefenseSpec
-from crossrisk_bench.effects import POWER, Effect, Policy, assess, describe, tolerance_verdict
+from crossrisk_bench.effects import POWER, Effect, Policy, assess, describe
 from crossrisk_bench.errors import CrossriskError
 from crossrisk_bench.files import read_toml
 from crossrisk_bench.items import Item, take
@@ -183,9 +183,10 @@ class SuiteSession:
             self.built_judges = build_judges(choice, judge_backend)
         return self.built_judges
 
-    def membership_reference(self) -> Any:
+    def reference_model(self) -> Any:
         """The model before privacy exposure, when the base is the zoo's exposed base (else None):
-        the reference of the reference-calibrated membership attack."""
+        the reference that tasks declaring `with_reference` compare against (the
+        reference-calibrated membership attack)."""
         from crossrisk_bench.models.loader import EXPOSED_NAME
 
         if not (getattr(self.base_backend(), "lineage", None) or "").startswith(EXPOSED_NAME):
@@ -296,12 +297,10 @@ def run_gate(
     if getattr(defended_backend, "build_record", None):  # weights defenses: how the adapter was trained
         record["defense"]["build"] = defended_backend.build_record
     record["base_fingerprint"] = session.base_backend().fingerprint
-    if task_name == "membership_inference" and session.membership_reference() is not None:
-        from crossrisk_bench.tasks.privacy import reference_calibrated_membership
-
-        reference = session.membership_reference()
-        record["base_summary"].update(reference_calibrated_membership(session.base_backend(), reference, items))
-        record["defended_summary"].update(reference_calibrated_membership(defended_backend, reference, items))
+    if task.with_reference is not None and session.reference_model() is not None:
+        reference = session.reference_model()
+        record["base_summary"].update(task.with_reference(session.base_backend(), reference, items))
+        record["defended_summary"].update(task.with_reference(defended_backend, reference, items))
     record["base_computed"] = session.base_computed.pop(task_name, 0)  # counted once per process
     record["seed"] = session.settings.seed
     record["clustered_by"] = clustered_by
@@ -380,9 +379,8 @@ def compare_with_previous(
     record: dict[str, Any], previous: dict[str, Any], policy: Policy, *, seed: int = 0
 ) -> dict[str, Any] | None:
     """This release's defended outcomes against a saved run's, paired by item id (like
-    pytest-benchmark's --benchmark-compare-fail). None when the saved run lacks this cell."""
-    from crossrisk_bench.stats import compare_paired
-
+    pytest-benchmark's --benchmark-compare-fail), through the same `assess` as the gate (the
+    tolerance gate on every cell, the policy's clustering). None when the saved run lacks this cell."""
     match = next(
         (
             r
@@ -394,37 +392,43 @@ def compare_with_previous(
     if match is None:
         return None
     before = {i["id"]: i["defended"] for i in match["items"]}
-    pairs = [(before[i["id"]], i["defended"]) for i in record["items"] if i["id"] in before]
-    if not pairs:
+    shared = [i for i in record["items"] if i["id"] in before]
+    if not shared:
         return None
-    comparison = compare_paired(
-        [b for b, _ in pairs],
-        [a for _, a in pairs],
+    task_risk, defense_risk = Risk(record["task_risk"]), Risk(record["defense"]["target"])
+    key = policy.cluster_by.get(record["task"])
+    clusters = None
+    if key and all(key in i.get("slices", {}) for i in shared):
+        labels = [str(i["slices"][key]) for i in shared]
+        clusters = labels if len(set(labels)) >= MIN_CLUSTERS else None
+    effect = assess(
+        defense=record["defense"]["name"],
+        defense_risk=defense_risk,
+        task=record["task"],
+        task_risk=task_risk,
+        base=[before[i["id"]] for i in shared],
+        defended=[i["defended"] for i in shared],
+        policy=policy,
         seed=seed,
-        confidence=policy.confidence,
-        resamples=policy.resamples,
+        clusters=clusters,
+        gate="tolerance",
     )
-    sign = Risk(record["task_risk"]).harm_sign
-    low, high = sorted((sign * comparison.delta.low, sign * comparison.delta.high))
-    rise = sign * comparison.delta.estimate + 0.0
-    tolerance = policy.tolerance_for(Risk(record["defense"]["target"]), record["task"], Risk(record["task_risk"]))
-    verdict, finding = tolerance_verdict(
-        low * 100, high * 100, tolerance, significant=comparison.p_value < 1 - policy.confidence
-    )
-    what = "utility dropped" if Risk(record["task_risk"]).is_control else "regressed"
+    r = effect.regression
+    low, high, rise = r.low, r.high, r.estimate + 0.0
+    what = "utility dropped" if task_risk.is_control else "regressed"
     message = (
         f"{record['task_risk']}/{record['task']} under {record['defense']['target']}/{record['defense']['name']} "
         f"{what} {rise * 100:+.1f} pts vs the previous release ({round(policy.confidence * 100)}% CI "
-        f"{low * 100:+.1f}..{high * 100:+.1f}) on {len(pairs)} shared items; tolerance {tolerance:g} pts; "
-        f"{verdict.upper()}: {finding}"
+        f"{low * 100:+.1f}..{high * 100:+.1f}) on {len(shared)} shared items; tolerance {effect.tolerance:g} pts; "
+        f"{effect.verdict.upper()}: {effect.finding}"
     )
     return {
-        "n": len(pairs),
+        "n": len(shared),
         "rise": rise,
         "ci": [low, high],
-        "p_value": comparison.p_value,
-        "tolerance": tolerance,
-        "verdict": verdict,
-        "passed": verdict == "pass",
+        "p_value": effect.comparison.p_value,
+        "tolerance": effect.tolerance,
+        "verdict": effect.verdict,
+        "passed": effect.verdict == "pass",
         "message": message,
     }

@@ -130,6 +130,9 @@ class Task:
     # (base result, defended result, confidence=) -> PairedComparison
     compare: Callable[..., Any] | None = field(default=None, hash=False, compare=False)
     judged: bool = False  # the scorer takes the run's judge choice (refusal and fulfilment judges)
+    # extra summary figures against a reference model (the zoo base before privacy exposure), when
+    # the run has one: (backend, reference backend, items) -> {name: value}
+    with_reference: Callable[..., dict[str, float]] | None = field(default=None, hash=False, compare=False)
 
     def evaluate(
         self, backend: Backend, items: Sequence[Item] | None = None, *, limit: int | None = None, judges: Any = None

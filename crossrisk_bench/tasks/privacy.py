@@ -383,5 +383,6 @@ PRIVACY_TASKS = (
         balance_by="category",
         slice_keys=("category",),
         compare=compare_membership,
+        with_reference=reference_calibrated_membership,
     ),
 )
