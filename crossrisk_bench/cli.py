@@ -218,7 +218,7 @@ def _run(args: argparse.Namespace) -> int:
         from crossrisk_bench.report.outputs import load_document, write_reports
 
         document = load_document(args.results)
-        print("\n".join(render_terminal(build_matrix(document["effects"], document["task_order"]))))
+        print("\n".join(render_terminal(build_matrix(document.effects, document.task_order))))
         for path in write_reports(document, args.out or args.results.parent):
             print(path)
         return 0
@@ -317,7 +317,7 @@ def _neurons(args: argparse.Namespace, cache_dir: Path) -> int:
         causal_items=args.causal_items,
     )
     section["seconds"] = round(time.perf_counter() - start, 1)
-    document["neurons"] = section
+    document = document.replace(neurons=section)
     for f in section["pairs"]:
         print(
             f"{'/'.join(f['pair']):18s} entangled {f['entangled']:5d}  Jaccard {f['jaccard']:.3f}  "

@@ -417,18 +417,23 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Any:
         report.crossrisk_neurons = list(carried["neurons"])
 
 
-def _carry(node: pytest.Item, kind: str, record: dict[str, Any]) -> None:
-    carried = node.stash.setdefault(item_records_key, {"effects": [], "neurons": []})
-    carried[kind].append(_plain_json(record))
-    if kind == "effects":
-        node.user_properties.append(
-            (
-                f"crossrisk {record['defense']['name']} {record['task']}",
-                f"{record['verdict']}: {record['regression'] * 100:+.1f} pts "
-                f"({record['regression_ci'][0] * 100:+.1f}..{record['regression_ci'][1] * 100:+.1f}), "
-                f"tolerance {record['tolerance']:g}, n={record['n']}",
-            )
+def _carry_effect(node: pytest.Item, record: Any) -> None:
+    """An `EffectRecord` travels as its JSON form; JUnit gets one short property per cell."""
+    node.stash.setdefault(item_records_key, {"effects": [], "neurons": []})["effects"].append(
+        _plain_json(record.to_json())
+    )
+    low, high = record.regression_ci
+    node.user_properties.append(
+        (
+            f"crossrisk {record.defense_name} {record.task}",
+            f"{record.verdict}: {record.regression * 100:+.1f} pts ({low * 100:+.1f}..{high * 100:+.1f}), "
+            f"tolerance {record.tolerance:g}, n={record.n}",
         )
+    )
+
+
+def _carry_neurons(node: pytest.Item, finding: dict[str, Any]) -> None:
+    node.stash.setdefault(item_records_key, {"effects": [], "neurons": []})["neurons"].append(_plain_json(finding))
 
 
 def _plain_json(record: dict[str, Any]) -> dict[str, Any]:
@@ -454,11 +459,14 @@ class _EffectCollector:
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         if report.when == "call":
-            seen = {(r["defense"]["name"], r["task"]) for r in self.records}
+            from crossrisk_bench.results import EffectRecord
+
+            seen = {r.key for r in self.records}
             for value in getattr(report, "crossrisk_effects", ()):  # a cell measured by two tests counts once
-                if (value["defense"]["name"], value["task"]) not in seen:
-                    self.records.append(value)
-                    seen.add((value["defense"]["name"], value["task"]))
+                record = EffectRecord.from_json(value, f"effect record of {report.nodeid}")
+                if record.key not in seen:
+                    self.records.append(record)
+                    seen.add(record.key)
             self.neurons.extend(getattr(report, "crossrisk_neurons", ()))
 
 
@@ -501,11 +509,12 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
             "multiplicity": "benjamini-hochberg",
             "judges": settings.judges.as_dict() if settings.judges else None,
         }
-        document = results_document(records, run=run, task_order=task_order)
+        neurons = None
         if config.stash[neurons_key]:
             from crossrisk_bench.neurons.analysis import merge_findings
 
-            document["neurons"] = merge_findings(config.stash[neurons_key])
+            neurons = merge_findings(config.stash[neurons_key])
+        document = results_document(records, run=run, task_order=task_order, neurons=neurons)
         paths = write_reports(document, settings.report_dir)
         terminalreporter.write_line("crossrisk report: " + ", ".join(str(p) for p in paths))
 
@@ -596,16 +605,16 @@ def crossrisk_gate(request: pytest.FixtureRequest, crossrisk_defense: Any, cross
         failures, doubts = [], []
         if effect.verdict != "pass":
             examples = write_examples(settings.report_dir, record) if settings.report_dir else None
-            message = record["message"] + (f"; regressed examples: {examples}" if examples else "")
+            message = record.message + (f"; regressed examples: {examples}" if examples else "")
             (failures if effect.verdict == "fail" else doubts).append(message)
         if settings.compare is not None:
             from crossrisk_bench.suite import compare_with_previous
 
             previous = compare_with_previous(record, settings.compare, session.policy, seed=settings.seed)
-            record["vs_previous"] = previous
+            record = record.replace(vs_previous=previous)
             if previous is not None and previous["verdict"] != "pass":
                 (failures if previous["verdict"] == "fail" else doubts).append(previous["message"])
-        _carry(request.node, "effects", record)
+        _carry_effect(request.node, record)
         if settings.on_inconclusive == "fail":
             failures, doubts = failures + doubts, []
         for doubt in doubts:
@@ -647,9 +656,9 @@ def crossrisk_neurons(request: pytest.FixtureRequest, crossrisk_defense: Any, cr
         except CrossriskError as exc:
             pytest.fail(f"crossrisk: {exc}", pytrace=False)
         for e in effects:
-            _carry(request.node, "effects", e)
-        _carry(request.node, "neurons", finding)
-        confirmed = [e for e in effects if e["label"] == "conflict"]
+            _carry_effect(request.node, e)
+        _carry_neurons(request.node, finding)
+        confirmed = [e for e in effects if e.label == "conflict"]
         for trend in finding["trends"]:
             if confirmed and trend["consistent"]:
                 causal = "; ".join(
@@ -660,7 +669,7 @@ def crossrisk_neurons(request: pytest.FixtureRequest, crossrisk_defense: Any, cr
                 pytest.fail(
                     f"{spec.target.value}/{spec.name} drags {other} through {trend['neurons']} conflict-entangled neurons: "
                     f"their attribution towards {other}'s safe responses shifted {trend['attribution_shift']:+.3g}, and "
-                    + ", ".join(f"{e['task']} rose {e['delta'] * 100:+.1f} pts" for e in confirmed)
+                    + ", ".join(f"{e.task} rose {e.delta * 100:+.1f} pts" for e in confirmed)
                     + (f"; {causal}" if causal else ""),
                     pytrace=False,
                 )

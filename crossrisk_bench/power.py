@@ -10,10 +10,9 @@ task is sized, and says how many items the task has now.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
+from crossrisk_bench.results import RunDocument
 from crossrisk_bench.stats import items_needed, minimum_detectable_effect
 
 
@@ -28,24 +27,24 @@ class TaskPlan:
     worst_defense: str
 
 
-def plan_items(document: Mapping[str, Any], *, tolerance: float, power: float = 0.8) -> list[TaskPlan]:
+def plan_items(document: RunDocument, *, tolerance: float, power: float = 0.8) -> list[TaskPlan]:
     """One plan row per task of a results document (`tolerance` in points)."""
     if tolerance <= 0:
         raise ValueError(f"tolerance must be > 0 points, got {tolerance}")
-    confidence = float(document.get("run", {}).get("confidence", 0.95))
+    confidence = float(document.run.get("confidence", 0.95))
     rows: dict[str, TaskPlan] = {}
-    for record in document["effects"]:
-        n, se = int(record["n"]), float(record.get("se", 0.0))
+    for record in document.effects:
+        n, se = int(record.n), float(record.se)
         if n < 1 or se <= 0:
             continue
         sd = se * math.sqrt(n)
         needed = items_needed(sd, tolerance / 100.0, confidence=confidence, power=power)
         mde = 100.0 * minimum_detectable_effect(n, sd, confidence=confidence, power=power)
-        plan = TaskPlan(record["task"], record["task_risk"], n, sd, mde, needed, record["defense"]["name"])
+        plan = TaskPlan(record.task, record.task_risk, n, sd, mde, needed, record.defense_name)
         current = rows.get(plan.task)
         if current is None or plan.sd > current.sd:
             rows[plan.task] = plan
-    order = {t: i for i, t in enumerate(document.get("task_order", []))}
+    order = {t: i for i, t in enumerate(document.task_order)}
     return sorted(rows.values(), key=lambda p: (order.get(p.task, 99), p.task))
 
 

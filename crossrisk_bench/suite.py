@@ -8,6 +8,7 @@ are shared across workers through the response cache, not recomputed per worker.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +21,7 @@ from crossrisk_bench.errors import CrossriskError
 from crossrisk_bench.files import read_toml
 from crossrisk_bench.items import Item, take
 from crossrisk_bench.judges import JUDGE_VALIDATION
+from crossrisk_bench.results import EffectRecord, ItemOutcome, RunDocument
 from crossrisk_bench.risks import Risk
 from crossrisk_bench.tasks import TASKS
 from crossrisk_bench.tasks.base import TaskResult
@@ -197,7 +199,7 @@ class SuiteSession:
             self.reference = pre_exposure_backend(self.base_backend())
         return self.reference
 
-    def neuron_findings(self, spec: DefenseSpec, other: str, effects: list[dict[str, Any]]) -> dict[str, Any]:
+    def neuron_findings(self, spec: DefenseSpec, other: str, effects: list[EffectRecord]) -> dict[str, Any]:
         """Neuron-level findings for one defended model and one non-target risk (the base's
         attributions are computed once per process)."""
         from crossrisk_bench.neurons.analysis import base_state, defense_findings, pair_records
@@ -261,7 +263,7 @@ def cluster_labels(task_name: str, key: str | None, outcomes: list[Any]) -> list
 
 def run_gate(
     session: SuiteSession, spec: DefenseSpec, task_name: str, items: list[Item]
-) -> tuple[Effect, dict[str, Any]]:
+) -> tuple[Effect, EffectRecord]:
     """Evaluate base and defended on the same items; return the effect and its report record."""
     task = TASKS.get(task_name)
     base = session.base_result(task_name, items)
@@ -273,7 +275,6 @@ def run_gate(
         raise CrossriskError(f"{task_name}: base and defended results do not cover the same items")
     cluster_key = session.policy.cluster_by.get(task_name)
     clusters = cluster_labels(task_name, cluster_key, [o for _, _, o in paired])
-    clustered_by = cluster_key if clusters is not None else None
     comparison = task.compare(base, defended, confidence=session.policy.confidence) if task.compare else None
     effect = assess(
         defense=spec.name,
@@ -287,127 +288,125 @@ def run_gate(
         clusters=clusters,
         comparison=comparison,
     )
-    record = effect_record(effect, spec, base, defended)
+    note = None
     if cluster_key and clusters is None:
-        record["clustering_note"] = (
+        note = (
             f"{len({o.slices[cluster_key] for _, _, o in paired})} {cluster_key} clusters "
             f"among {len(paired)} items, fewer than {MIN_CLUSTERS}: items resampled singly"
         )
-    record["defense"]["fingerprint"] = defended_backend.fingerprint
+    defense = spec.as_dict() | {"fingerprint": defended_backend.fingerprint}
     if getattr(defended_backend, "build_record", None):  # weights defenses: how the adapter was trained
-        record["defense"]["build"] = defended_backend.build_record
-    record["base_fingerprint"] = session.base_backend().fingerprint
+        defense["build"] = defended_backend.build_record
+    base_summary, defended_summary = dict(base.summary), dict(defended.summary)
     if task.with_reference is not None and session.reference_model() is not None:
         reference = session.reference_model()
-        record["base_summary"].update(task.with_reference(session.base_backend(), reference, items))
-        record["defended_summary"].update(task.with_reference(defended_backend, reference, items))
-    record["base_computed"] = session.base_computed.pop(task_name, 0)  # counted once per process
-    record["seed"] = session.settings.seed
-    record["clustered_by"] = clustered_by
+        base_summary.update(task.with_reference(session.base_backend(), reference, items))
+        defended_summary.update(task.with_reference(defended_backend, reference, items))
+    record = effect_record(effect, spec, base, defended).replace(
+        defense=defense,
+        base_summary=base_summary,
+        defended_summary=defended_summary,
+        clustering_note=note,
+        base_fingerprint=session.base_backend().fingerprint,
+        base_computed=session.base_computed.pop(task_name, 0),  # counted once per process
+        seed=session.settings.seed,
+        clustered_by=cluster_key if clusters is not None else None,
+    )
     return effect, record
 
 
-def effect_record(effect: Effect, spec: DefenseSpec, base: TaskResult, defended: TaskResult) -> dict[str, Any]:
-    """Everything the controller needs, as plain JSON (it crosses process boundaries under xdist)."""
+def effect_record(effect: Effect, spec: DefenseSpec, base: TaskResult, defended: TaskResult) -> EffectRecord:
+    """Everything the reports need about one cell (it crosses process boundaries under xdist as JSON)."""
     c, r = effect.comparison, effect.regression
     base_by_id = {o.item_id: o for o in base.outcomes}
-    return {
-        "defense": spec.as_dict(),
-        "task": effect.task,
-        "task_risk": effect.task_risk.value,
-        "metric": base.metric,
-        "judge": base.judge,
-        "judge_validation": JUDGE_VALIDATION.get(base.judge, "not validated against external labels"),
-        "n": c.n,
-        "base_value": base.value,
-        "defended_value": defended.value,
-        "base_mean": c.base_mean,
-        "defended_mean": c.other_mean,
-        "delta": c.delta.estimate,
-        "ci": [c.delta.low, c.delta.high],
-        "regression": r.estimate,
-        "regression_ci": [r.low, r.high],
-        "confidence": r.confidence,
-        "relative_change": c.relative_change,
-        "p_value": c.p_value,
-        "test": c.test,
-        "interval": c.interval,
-        "label_unadjusted": effect.label,
-        "label": effect.label,  # relabelled with BH q-values when the matrix is built
-        "gate": effect.gate,
-        "tolerance": effect.tolerance,
-        "verdict": effect.verdict,
-        "finding": effect.finding,
-        "passed": effect.passed,
-        "mde": c.mde(power=POWER),
-        "items_to_decide": effect.items_to_decide() if effect.verdict == "inconclusive" else None,
-        "se": c.se,
-        "rule": effect.rule,
-        "message": describe(effect),
-        "base_summary": dict(base.summary),
-        "defended_summary": dict(defended.summary),
-        "items": [
-            {
-                "id": o.item_id,
-                "base": base_by_id[o.item_id].score,
-                "defended": o.score,
-                "slices": dict(o.slices),
-                "base_label": base_by_id[o.item_id].label,
-                "defended_label": o.label,
-                "base_response": base_by_id[o.item_id].response,
-                "defended_response": o.response,
-            }
+    return EffectRecord(
+        defense=spec.as_dict(),
+        task=effect.task,
+        task_risk=effect.task_risk.value,
+        metric=base.metric,
+        judge=base.judge,
+        judge_validation=JUDGE_VALIDATION.get(base.judge, "not validated against external labels"),
+        n=c.n,
+        base_value=base.value,
+        defended_value=defended.value,
+        base_mean=c.base_mean,
+        defended_mean=c.other_mean,
+        delta=c.delta.estimate,
+        ci=(c.delta.low, c.delta.high),
+        regression=r.estimate,
+        regression_ci=(r.low, r.high),
+        confidence=r.confidence,
+        relative_change=c.relative_change,
+        p_value=c.p_value,
+        test=c.test,
+        interval=c.interval,
+        label_unadjusted=effect.label,
+        label=effect.label,  # relabelled with BH q-values when the matrix is built
+        gate=effect.gate,
+        tolerance=effect.tolerance,
+        verdict=effect.verdict,
+        finding=effect.finding,
+        passed=effect.passed,
+        mde=c.mde(power=POWER),
+        items_to_decide=effect.items_to_decide() if effect.verdict == "inconclusive" else None,
+        se=c.se,
+        rule=effect.rule,
+        message=describe(effect),
+        base_summary=dict(base.summary),
+        defended_summary=dict(defended.summary),
+        items=tuple(
+            ItemOutcome(
+                o.item_id,
+                base_by_id[o.item_id].score,
+                o.score,
+                dict(o.slices),
+                base_by_id[o.item_id].label,
+                o.label,
+                base_by_id[o.item_id].response,
+                o.response,
+            )
             for o in defended.outcomes
-        ],
-    }
+        ),
+    )
 
 
-def write_examples(report_dir: Path, record: dict[str, Any]) -> Path:
+def write_examples(report_dir: Path, record: EffectRecord) -> Path:
     """The items whose risk rose under the defense (for a utility task: whose accuracy fell)."""
     folder = report_dir / "examples"
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{record['defense']['name']}__{record['task']}.jsonl"
-    sign = Risk(record["task_risk"]).harm_sign
+    path = folder / f"{record.defense_name}__{record.task}.jsonl"
     with path.open("w", encoding="utf-8") as fh:
-        for item in record["items"]:
-            if sign * (item["defended"] - item["base"]) > 0:
-                fh.write(json.dumps(item, ensure_ascii=False) + "\n")
+        for item in record.worse_items():
+            fh.write(json.dumps(dataclasses.asdict(item) | {"slices": dict(item.slices)}, ensure_ascii=False) + "\n")
     return path
 
 
 def compare_with_previous(
-    record: dict[str, Any], previous: dict[str, Any], policy: Policy, *, seed: int = 0
+    record: EffectRecord, previous: RunDocument, policy: Policy, *, seed: int = 0
 ) -> dict[str, Any] | None:
     """This release's defended outcomes against a saved run's, paired by item id (like
     pytest-benchmark's --benchmark-compare-fail), through the same `assess` as the gate (the
     tolerance gate on every cell, the policy's clustering). None when the saved run lacks this cell."""
-    match = next(
-        (
-            r
-            for r in previous.get("effects", [])
-            if r["defense"]["name"] == record["defense"]["name"] and r["task"] == record["task"]
-        ),
-        None,
-    )
+    match = previous.effect(record.defense_name, record.task)
     if match is None:
         return None
-    before = {i["id"]: i["defended"] for i in match["items"]}
-    shared = [i for i in record["items"] if i["id"] in before]
+    before = {i.id: i.defended for i in match.items}
+    shared = [i for i in record.items if i.id in before]
     if not shared:
         return None
-    task_risk, defense_risk = Risk(record["task_risk"]), Risk(record["defense"]["target"])
-    key = policy.cluster_by.get(record["task"])
+    task_risk, defense_risk = Risk(record.task_risk), Risk(record.defense_target)
+    key = policy.cluster_by.get(record.task)
     clusters = None
-    if key and all(key in i.get("slices", {}) for i in shared):
-        labels = [str(i["slices"][key]) for i in shared]
+    if key and all(key in i.slices for i in shared):
+        labels = [str(i.slices[key]) for i in shared]
         clusters = labels if len(set(labels)) >= MIN_CLUSTERS else None
     effect = assess(
-        defense=record["defense"]["name"],
+        defense=record.defense_name,
         defense_risk=defense_risk,
-        task=record["task"],
+        task=record.task,
         task_risk=task_risk,
-        base=[before[i["id"]] for i in shared],
-        defended=[i["defended"] for i in shared],
+        base=[before[i.id] for i in shared],
+        defended=[i.defended for i in shared],
         policy=policy,
         seed=seed,
         clusters=clusters,
@@ -417,7 +416,7 @@ def compare_with_previous(
     low, high, rise = r.low, r.high, r.estimate + 0.0
     what = "utility dropped" if task_risk.is_control else "regressed"
     message = (
-        f"{record['task_risk']}/{record['task']} under {record['defense']['target']}/{record['defense']['name']} "
+        f"{record.task_risk}/{record.task} under {record.defense_target}/{record.defense_name} "
         f"{what} {rise * 100:+.1f} pts vs the previous release ({round(policy.confidence * 100)}% CI "
         f"{low * 100:+.1f}..{high * 100:+.1f}) on {len(shared)} shared items; tolerance {effect.tolerance:g} pts; "
         f"{effect.verdict.upper()}: {effect.finding}"

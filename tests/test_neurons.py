@@ -17,6 +17,7 @@ from crossrisk_bench.neurons.sets import (
     random_like,
     top_fraction,
 )
+from crossrisk_bench.results import EffectRecord
 from crossrisk_bench.training.config import Example
 from crossrisk_bench.training.data import collate, encode
 
@@ -114,6 +115,20 @@ def test_random_baseline_is_seeded_and_detects_excess_overlap() -> None:
     assert (random_like(a, seed=1, exclude=a) == control).all()
 
 
+def _effect(defense: str, task: str, risk: str, delta: float) -> EffectRecord:
+    return EffectRecord(
+        {"name": defense, "target": "safety"},
+        task,
+        risk,
+        n=1,
+        regression=delta,
+        regression_ci=(delta, delta),
+        p_value=1.0,
+        label="neutral",
+        delta=delta,
+    )
+
+
 def test_pipeline_end_to_end_on_the_tiny_model(make_backend) -> None:
     from crossrisk_bench.neurons.analysis import analyse, calibration_examples
     from crossrisk_bench.training.config import TrainConfig
@@ -126,8 +141,8 @@ def test_pipeline_end_to_end_on_the_tiny_model(make_backend) -> None:
     defended.model = model.merge_and_unload().eval()
     defended.refresh_fingerprint()
     effects = [
-        {"defense": {"name": "sft"}, "task": "bias_agreement", "task_risk": "fairness", "delta": 0.25},
-        {"defense": {"name": "sft"}, "task": "pii_leakage", "task_risk": "privacy", "delta": -0.1},
+        _effect("sft", "bias_agreement", "fairness", 0.25),
+        _effect("sft", "pii_leakage", "privacy", -0.1),
     ]
     out = analyse(base, {"sft": ("safety", defended)}, effects, per_task=4, q=0.2, p=0.05, causal_items=4, draws=50)
     assert [f["pair"] for f in out["pairs"]] == [["safety", "fairness"], ["safety", "privacy"], ["fairness", "privacy"]]
@@ -243,7 +258,7 @@ def test_pipeline_end_to_end_on_smollm2() -> None:
 
     base = load_backend(ModelSpec("smollm2-135m-exposed"), cache_dir=default_cache_dir())
     defended = get_defense("debias_sft").apply(base)
-    effects = [{"defense": {"name": "debias_sft"}, "task": "pii_leakage", "task_risk": "privacy", "delta": 0.1}]
+    effects = [_effect("debias_sft", "pii_leakage", "privacy", 0.1)]
     out = analyse(
         base, {"debias_sft": ("fairness", defended)}, effects, per_task=2, q=0.05, p=0.05, causal_items=2, draws=100
     )

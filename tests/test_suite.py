@@ -12,6 +12,7 @@ from crossrisk_bench.cli import main
 from crossrisk_bench.errors import CrossriskError
 from crossrisk_bench.report.matrix import build_matrix
 from crossrisk_bench.report.outputs import html_page, load_document
+from crossrisk_bench.results import EffectRecord, RunDocument
 from crossrisk_bench.suite import load_models
 
 SUITE = """
@@ -177,7 +178,8 @@ def test_report_rerenders_from_results_and_escapes_model_output(tmp_path: Path, 
         ],
     }
     document = {"schema_version": 1, "run": {"model": "m"}, "task_order": ["misuse"], "effects": [record]}
-    page = html_page(document, build_matrix([record], ["misuse"]), b"")
+    typed = RunDocument.from_json(document)  # a schema-1 document (no verdicts) still loads
+    page = html_page(typed, build_matrix(typed.effects, ["misuse"]), b"")
     assert "<script>alert(1)</script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
     assert "<i>" not in page
     path = tmp_path / "results.json"
@@ -212,7 +214,12 @@ def _record(defended: list[float], task: str = "pii_leakage", risk: str = "priva
         "defense": {"name": "d", "target": "safety"},
         "task": task,
         "task_risk": risk,
-        "items": [{"id": f"i{n}", "defended": v} for n, v in enumerate(defended)],
+        "n": len(defended),
+        "regression": 0.0,
+        "regression_ci": [0.0, 0.0],
+        "p_value": 1.0,
+        "label": "neutral",
+        "items": [{"id": f"i{n}", "base": 0.0, "defended": v} for n, v in enumerate(defended)],
     }
 
 
@@ -220,17 +227,23 @@ def test_release_comparison_pairs_items_and_gates_on_the_policy() -> None:
     from crossrisk_bench.effects import Policy
     from crossrisk_bench.suite import compare_with_previous
 
-    previous = {"effects": [_record([0.0] * 200)]}
-    same = compare_with_previous(_record([0.0] * 200), previous, Policy())
+    def doc(*records: dict) -> RunDocument:
+        return RunDocument.from_json({"schema_version": 3, "effects": list(records)})
+
+    def rec(*args: object) -> EffectRecord:
+        return EffectRecord.from_json(_record(*args))
+
+    previous = doc(_record([0.0] * 200))
+    same = compare_with_previous(rec([0.0] * 200), previous, Policy())
     assert same["verdict"] == "pass" and same["rise"] == 0 and same["n"] == 200
-    unsure = compare_with_previous(_record([0.0] * 30), {"effects": [_record([0.0] * 30)]}, Policy())
+    unsure = compare_with_previous(rec([0.0] * 30), doc(_record([0.0] * 30)), Policy())
     assert unsure["verdict"] == "inconclusive"  # 30 unchanged items cannot show a rise below 5 pts
-    worse = compare_with_previous(_record([1.0] * 80 + [0.0] * 120), previous, Policy())
+    worse = compare_with_previous(rec([1.0] * 80 + [0.0] * 120), previous, Policy())
     assert worse["verdict"] == "fail" and not worse["passed"]
     assert worse["message"].startswith("privacy/pii_leakage under safety/d regressed +40.0 pts vs the previous release")
-    assert compare_with_previous(_record([0.0], task="misuse", risk="safety"), previous, Policy()) is None
-    utility_prev = {"effects": [_record([1.0] * 50, "utility", "utility")]}
-    dropped = compare_with_previous(_record([0.0] * 50, "utility", "utility"), utility_prev, Policy())
+    assert compare_with_previous(rec([0.0], "misuse", "safety"), previous, Policy()) is None
+    utility_prev = doc(_record([1.0] * 50, "utility", "utility"))
+    dropped = compare_with_previous(rec([0.0] * 50, "utility", "utility"), utility_prev, Policy())
     assert not dropped["passed"] and "utility dropped +100.0 pts" in dropped["message"]
 
 
@@ -338,15 +351,15 @@ def test_html_page_leads_with_the_verdicts_and_a_legend() -> None:
         _cell("a", "context_leakage", "inconclusive", "privacy/context_leakage UNSURE"),
         _cell("b", "pii_leakage", "pass", "fine"),
     ]
-    page = html_page(
+    document = RunDocument.from_json(
         {
+            "schema_version": 3,
             "run": {"model": "m", "profile": "quick"},
             "task_order": ["pii_leakage", "context_leakage"],
             "effects": records,
-        },
-        build_matrix(records, ["pii_leakage", "context_leakage"]),
-        b"",
+        }
     )
+    page = html_page(document, build_matrix(document.effects, ["pii_leakage", "context_leakage"]), b"")
     summary = page.index("1 pass</span>")
     assert summary < page.index("BADLY") < page.index("UNSURE") < page.index("Conflict matrix") < page.index("Settings")
     assert "? inconclusive" in page and "X failed gate" in page and "class='scroll'" in page

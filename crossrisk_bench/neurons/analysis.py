@@ -33,6 +33,7 @@ from crossrisk_bench.neurons.sets import (
     overlap_baseline,
     random_like,
 )
+from crossrisk_bench.results import EffectRecord, RunDocument
 from crossrisk_bench.training.config import Example
 
 REFUSAL = "I'm sorry, but I can't help with that."
@@ -186,7 +187,7 @@ def defense_findings(
     name: str,
     target: str,
     backend: Any,
-    effects: Sequence[Mapping[str, Any]],
+    effects: Sequence[EffectRecord],
     *,
     others: Sequence[str] | None = None,
     causal_items: int | None = 24,
@@ -195,12 +196,12 @@ def defense_findings(
     from crossrisk_bench.tasks import TASKS
 
     chunk, seed = state.params["chunk"], state.params["seed"]
-    mine = [e for e in effects if e["defense"]["name"] == name]
+    mine = [e for e in effects if e.defense_name == name]
     others = [r for r in (others or RISKS) if r != target]
     trends, causal = [], []
     for other in others:
         mask = entangled_for(state.sets["entangled"], target, other)
-        behaviour = [e["delta"] for e in mine if e["task_risk"] == other]
+        behaviour = [e.delta for e in mine if e.task_risk == other]
         if not mask.any() or not behaviour:
             continue
         shifted = attribute(backend, state.calibration[other], other, chunk=chunk)
@@ -221,11 +222,11 @@ def defense_findings(
                 "consistent": (shift < 0) == (change > 0) if change != 0 else None,
             }
         )
-    worst = max((e for e in mine if e["task_risk"] in others), key=lambda e: e["delta"], default=None)
-    if worst is not None and worst["delta"] > 0:
-        mask = entangled_for(state.sets["entangled"], target, worst["task_risk"])
+    worst = max((e for e in mine if e.task_risk in others), key=lambda e: e.delta, default=None)
+    if worst is not None and worst.delta > 0:
+        mask = entangled_for(state.sets["entangled"], target, worst.task_risk)
         if mask.any():
-            task = TASKS.get(worst["task"])
+            task = TASKS.get(worst.task)
             items = take(task.load_items(), causal_items, by=task.balance_by)
             base_value = task.evaluate(base, items).value
             defended_value = task.evaluate(backend, items).value
@@ -235,8 +236,8 @@ def defense_findings(
             causal.append(
                 {
                     "defense": name,
-                    "task": worst["task"],
-                    "risk": worst["task_risk"],
+                    "task": worst.task,
+                    "risk": worst.task_risk,
                     "neurons": int(mask.sum()),
                     "items": len(items),
                     "conflict": defended_value - base_value,
@@ -287,7 +288,7 @@ def pair_records(findings: Sequence[PairFinding]) -> list[dict[str, Any]]:
 def analyse(
     base: Any,
     defended: Mapping[str, tuple[str, Any]],
-    effects: Sequence[Mapping[str, Any]],
+    effects: Sequence[EffectRecord],
     *,
     per_task: int = 16,
     q: float = 0.05,
@@ -310,7 +311,7 @@ def analyse(
     )
 
 
-def analyse_results(document: Mapping[str, Any], *, cache_dir: Any, **options: Any) -> dict[str, Any]:
+def analyse_results(document: RunDocument, *, cache_dir: Any, **options: Any) -> dict[str, Any]:
     """Run the analysis for a saved run (`results.json`): its base model and its weight-level or
     checkpoint defenses (prompt and filter defenses leave the weights as they are; they are listed
     as skipped)."""
@@ -318,9 +319,9 @@ def analyse_results(document: Mapping[str, Any], *, cache_dir: Any, **options: A
     from crossrisk_bench.errors import CrossriskError
     from crossrisk_bench.models.loader import ModelSpec, load_backend
 
-    run = document["run"]
+    run = document.run
     base = load_backend(ModelSpec(run["model"], run.get("adapter")), cache_dir=cache_dir)
-    specs = {e["defense"]["name"]: e["defense"] for e in document["effects"]}
+    specs = {e.defense_name: e.defense for e in document.effects}
     defended, skipped = {}, []
     for name, spec in specs.items():
         if spec["kind"] == "weights":
@@ -337,6 +338,6 @@ def analyse_results(document: Mapping[str, Any], *, cache_dir: Any, **options: A
             skipped.append(name)
     if not defended:
         raise CrossriskError("the run has no weight-level or checkpoint defenses; the neuron analysis compares weights")
-    out = analyse(base, defended, document["effects"], **options)
+    out = analyse(base, defended, document.effects, **options)
     out["skipped_defenses"] = skipped
     return out

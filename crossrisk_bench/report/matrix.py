@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
+from crossrisk_bench.results import EffectRecord, sort_key
 from crossrisk_bench.stats import benjamini_hochberg
 
 RISK_ORDER = ("safety", "fairness", "privacy", "utility")
@@ -70,40 +70,31 @@ class ConflictMatrix:
         return out
 
 
-def adjusted_label(record: dict[str, Any], q_value: float) -> str:
+def adjusted_label(record: EffectRecord, q_value: float) -> str:
     """The cell's label after multiplicity control: significant only when q < 1 - confidence."""
-    label = record.get("label_unadjusted", record["label"])
-    return label if q_value < 1.0 - record.get("confidence", 0.95) else "neutral"
+    label = record.label_unadjusted or record.label
+    return label if q_value < 1.0 - record.confidence else "neutral"
 
 
-def build_matrix(records: Sequence[dict[str, Any]], task_order: Sequence[str]) -> ConflictMatrix:
+def build_matrix(records: Sequence[EffectRecord], task_order: Sequence[str]) -> ConflictMatrix:
     order = {name: i for i, name in enumerate(task_order)}
-    records = sorted(
-        records,
-        key=lambda r: (
-            RISK_ORDER.index(r["defense"]["target"]),
-            r["defense"]["name"],
-            RISK_ORDER.index(r["task_risk"]),
-            order.get(r["task"], 99),
-            r["task"],
-        ),
-    )
-    q_values = benjamini_hochberg([r["p_value"] for r in records])
+    records = sorted(records, key=lambda r: sort_key(r, task_order))
+    q_values = benjamini_hochberg([r.p_value for r in records])
     cells = tuple(
         Cell(
-            r["defense"]["name"],
-            r["defense"]["target"],
-            r["task"],
-            r["task_risk"],
-            100 * r["regression"],
-            100 * r["regression_ci"][0],
-            100 * r["regression_ci"][1],
+            r.defense_name,
+            r.defense_target,
+            r.task,
+            r.task_risk,
+            100 * r.regression,
+            100 * r.regression_ci[0],
+            100 * r.regression_ci[1],
             adjusted_label(r, q),
-            r.get("verdict", "pass" if r.get("passed") else "fail"),
+            r.verdict or "pass",
             q,
-            r["n"],
-            100 * r.get("mde", 0.0),
-            r.get("message", ""),
+            r.n,
+            100 * r.mde,
+            r.message,
         )
         for r, q in zip(records, q_values)
     )

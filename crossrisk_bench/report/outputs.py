@@ -17,10 +17,7 @@ from typing import Any
 
 from crossrisk_bench.report.figures import figure_png
 from crossrisk_bench.report.matrix import LEGEND, ConflictMatrix, build_matrix, render_terminal
-from crossrisk_bench.risks import Risk
-
-SCHEMA_VERSION = 2
-READABLE_SCHEMAS = (1, 2)  # schema 1 (before verdicts) still loads for --crossrisk-compare and re-rendering
+from crossrisk_bench.results import EffectRecord, ItemOutcome, RunDocument
 
 
 def _version(package: str) -> str | None:
@@ -41,59 +38,56 @@ def _git_commit() -> str | None:
 
 
 def results_document(
-    records: Sequence[dict[str, Any]], *, run: dict[str, Any], task_order: Sequence[str]
-) -> dict[str, Any]:
-    """The run as JSON. Each effect gets its Benjamini-Hochberg q-value over the matrix and the
-    label that q-value supports; `label_unadjusted` and `p_value` keep the per-cell figures."""
-    records = sorted(records, key=lambda r: (r["defense"]["target"], r["defense"]["name"], r["task"]))
+    records: Sequence[EffectRecord], *, run: dict[str, Any], task_order: Sequence[str], neurons: Any = None
+) -> RunDocument:
+    """The run as a document. Each effect gets its Benjamini-Hochberg q-value over the matrix and
+    the label that q-value supports; `label_unadjusted` and `p_value` keep the per-cell figures."""
+    records = sorted(records, key=lambda r: (r.defense_target, r.defense_name, r.task))
     matrix = build_matrix(records, task_order)
-    records = [dict(r) for r in records]
+    adjusted = []
     for r in records:
-        cell = matrix.cell(r["defense"]["name"], r["task"])
-        r["q_value"], r["label"] = cell.q_value, cell.label
-    return {
-        "schema_version": SCHEMA_VERSION,
-        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "run": run,
-        "task_order": list(task_order),
-        "machine": {
-            "platform": platform.platform(),
-            "python": platform.python_version(),
-            "processor": platform.machine(),
-        },
-        "versions": {p: _version(p) for p in ("crossrisk-bench", "torch", "transformers", "peft", "numpy")},
-        "git_commit": _git_commit(),
-        "effects": list(records),
-    }
+        cell = matrix.cell(r.defense_name, r.task)
+        assert cell is not None
+        adjusted.append(r.replace(q_value=cell.q_value, label=cell.label))
+    return RunDocument(
+        run=run,
+        task_order=tuple(task_order),
+        effects=tuple(adjusted),
+        created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        machine={"platform": platform.platform(), "python": platform.python_version(), "processor": platform.machine()},
+        versions={p: _version(p) for p in ("crossrisk-bench", "torch", "transformers", "peft", "numpy")},
+        git_commit=_git_commit(),
+        neurons=neurons,
+    )
 
 
-def write_reports(document: dict[str, Any], directory: Path) -> list[Path]:
+def write_reports(document: RunDocument, directory: Path) -> list[Path]:
     directory.mkdir(parents=True, exist_ok=True)
-    matrix = build_matrix(document["effects"], document["task_order"])
+    matrix = build_matrix(document.effects, document.task_order)
     paths = [
         directory / "results.json",
         directory / "model-card.md",
         directory / "report.html",
         directory / "conflict-matrix.png",
     ]
-    paths[0].write_text(json.dumps(document, indent=1, ensure_ascii=False))
+    paths[0].write_text(json.dumps(document.to_json(), indent=1, ensure_ascii=False))
     card, png = model_card(document, matrix), heatmap_png(matrix)
     page = html_page(document, matrix, png)
-    if document.get("neurons"):  # written by `crossrisk neurons`
+    if document.neurons:  # written by `crossrisk neurons`
         from crossrisk_bench.report import neurons
 
-        neuron_png = neurons.heatmap_png(document["neurons"])
+        neuron_png = neurons.heatmap_png(document.neurons)
         paths.append(directory / "neurons.png")
         paths[-1].write_bytes(neuron_png)
-        card += "\n".join(neurons.markdown(document["neurons"])) + "\n"
-        page = page.replace("</body></html>", neurons.html_section(document["neurons"], neuron_png) + "</body></html>")
+        card += "\n".join(neurons.markdown(document.neurons)) + "\n"
+        page = page.replace("</body></html>", neurons.html_section(document.neurons, neuron_png) + "</body></html>")
     paths[1].write_text(card)
     paths[3].write_bytes(png)
     paths[2].write_text(page)
     return paths
 
 
-def load_document(path: str | Path) -> dict[str, Any]:
+def load_document(path: str | Path) -> RunDocument:
     from crossrisk_bench.errors import CrossriskError
 
     try:
@@ -102,19 +96,17 @@ def load_document(path: str | Path) -> dict[str, Any]:
         raise CrossriskError(f"results file {path} does not exist") from None
     except json.JSONDecodeError as exc:
         raise CrossriskError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
-    if not isinstance(document, dict) or document.get("schema_version") not in READABLE_SCHEMAS:
-        raise CrossriskError(f"{path}: not a crossrisk results file of schema version {SCHEMA_VERSION}")
-    return document
+    return RunDocument.from_json(document, str(path))
 
 
 def _cell_text(c: Any) -> str:
     return f"{c.regression_pts:+.1f} ({c.low_pts:+.1f}..{c.high_pts:+.1f}) {c.verdict}"
 
 
-def model_card(document: dict[str, Any], matrix: ConflictMatrix) -> str:
-    run, effects = document["run"], document["effects"]
-    defenses = {r["defense"]["name"]: r["defense"] for r in effects}
-    tasks = {r["task"]: r for r in effects}
+def model_card(document: RunDocument, matrix: ConflictMatrix) -> str:
+    run, effects = document.run, document.effects
+    defenses = {r.defense_name: r.defense for r in effects}
+    tasks = {r.task: r for r in effects}
     counts = matrix.verdict_counts()
     lines = [
         "## Cross-risk evaluation (crossrisk-bench)",
@@ -133,9 +125,9 @@ def model_card(document: dict[str, Any], matrix: ConflictMatrix) -> str:
     lines += [f"- `{d['name']}` ({d['target']}, {d['kind']}): {d['description']}" for d in defenses.values()]
     lines += ["", "Tasks (items, judge, interval):", ""]
     lines += [
-        f"- `{t}` ({r['task_risk']}): {r['metric']}; {r['n']} items; judge `{r['judge']}` "
-        f"({r.get('judge_validation', 'not recorded')}); {r.get('test', '')} test, "
-        f"{r.get('interval', 'bootstrap')} interval"
+        f"- `{t}` ({r.task_risk}): {r.metric}; {r.n} items; judge `{r.judge}` "
+        f"({r.judge_validation}); {r.test} test, "
+        f"{r.interval} interval"
         for t, r in tasks.items()
     ]
     lines += [
@@ -192,11 +184,11 @@ def model_card(document: dict[str, Any], matrix: ConflictMatrix) -> str:
     ]
     for r in effects:
         lines += [
-            f"  - task: {{type: text-generation, name: {r['task']}}}",
-            f"    dataset: {{type: crossrisk-bench, name: crossrisk-bench/{r['task']}}}",
+            f"  - task: {{type: text-generation, name: {r.task}}}",
+            f"    dataset: {{type: crossrisk-bench, name: crossrisk-bench/{r.task}}}",
             "    metrics:",
-            f"    - {{type: {r['task']}_{r['defense']['name']}, value: {r['defended_value']:.4f}, "
-            f"name: {r['metric']} under {r['defense']['name']}}}",
+            f"    - {{type: {r.task}_{r.defense_name}, value: {r.defended_value:.4f}, "
+            f"name: {r.metric} under {r.defense_name}}}",
         ]
     lines.append("```")
     return "\n".join(lines) + "\n"
@@ -251,7 +243,7 @@ def _anchor(defense: str, task: str) -> str:
     return "ex-" + "".join(ch if ch.isalnum() else "-" for ch in f"{defense}-{task}")
 
 
-def html_page(document: dict[str, Any], matrix: ConflictMatrix, png: bytes) -> str:
+def html_page(document: RunDocument, matrix: ConflictMatrix, png: bytes) -> str:
     """The page a person reads first: what failed and what is undecided at the top, then the
     settings, the matrix (scrolling inside its box) with a legend, slices and examples."""
     esc = html.escape
@@ -289,34 +281,29 @@ def html_page(document: dict[str, Any], matrix: ConflictMatrix, png: bytes) -> s
             cells.append(f'<td style="background:{colour}" title="{esc(title)}">{esc(c.text)}</td>')
         rows.append(f"<tr><th>{esc(risk)}/{esc(defense)}</th>{''.join(cells)}</tr>")
     examples = []
-    for r in document["effects"]:
-        if r["label"] not in ("conflict", "backfire") and r.get("verdict", "pass") == "pass":
+    for r in document.effects:
+        if r.label not in ("conflict", "backfire") and r.verdict == "pass":
             continue
-        sign = Risk(r["task_risk"]).harm_sign
-        worse = [i for i in r["items"] if (i["defended"] - i["base"]) * sign > 0][:5]
         items = "".join(
-            f"<li><b>{esc(i['id'])}</b>: base <code>{esc(str(i['base_label']))}</code> &rarr; defended "
-            f"<code>{esc(str(i['defended_label']))}</code><br><small>base: {esc(i['base_response'] or '')}</small><br>"
-            f"<small>defended: {esc(i['defended_response'] or '')}</small></li>"
-            for i in worse
+            f"<li><b>{esc(i.id)}</b>: base <code>{esc(str(i.base_label))}</code> &rarr; defended "
+            f"<code>{esc(str(i.defended_label))}</code><br><small>base: {esc(i.base_response or '')}</small><br>"
+            f"<small>defended: {esc(i.defended_response or '')}</small></li>"
+            for i in r.worse_items()[:5]
         )
         examples.append(
-            f"<h3 id='{_anchor(r['defense']['name'], r['task'])}'>{esc(r['message'])}</h3>"
+            f"<h3 id='{_anchor(r.defense_name, r.task)}'>{esc(r.message)}</h3>"
             f"<ul>{items or '<li>no item got worse</li>'}</ul>"
         )
     head = "".join(f"<th class='col'>{esc(r)}/{esc(t)}</th>" for r, t in matrix.tasks)
-    slices = "".join(
-        _slice_table(task, [r for r in document["effects"] if r["task"] == task]) for _, task in matrix.tasks
-    )
-    run = document["run"]
+    slices = "".join(_slice_table(task, [r for r in document.effects if r.task == task]) for _, task in matrix.tasks)
+    run = document.run
     settings = "".join(
         f"<tr><th>{esc(str(k))}</th><td>{esc(json.dumps(v) if isinstance(v, (list, dict)) else str(v))}</td></tr>"
-        for k, v in list(run.items())
-        + [("git commit", document.get("git_commit")), ("created", document.get("created"))]
+        for k, v in list(run.items()) + [("git commit", document.git_commit), ("created", document.created)]
     )
     judges = "".join(
-        f"<tr><th>{esc(t)}</th><td>{esc(r['judge'])}</td><td>{esc(r.get('judge_validation', ''))}</td></tr>"
-        for t, r in {r["task"]: r for r in document["effects"]}.items()
+        f"<tr><th>{esc(t)}</th><td>{esc(r.judge)}</td><td>{esc(r.judge_validation)}</td></tr>"
+        for t, r in {r.task: r for r in document.effects}.items()
     )
     legend = (
         esc(LEGEND)
@@ -341,22 +328,22 @@ def html_page(document: dict[str, Any], matrix: ConflictMatrix, png: bytes) -> s
     )
 
 
-def _slice_table(task: str, records: list[dict[str, Any]]) -> str:
+def _slice_table(task: str, records: list[EffectRecord]) -> str:
     """Base and each defense's mean outcome per value of the task's first slice key."""
     esc = html.escape
-    if not records or not records[0]["items"] or not records[0]["items"][0]["slices"]:
+    if not records or not records[0].items or not records[0].items[0].slices:
         return ""
-    key = next(iter(records[0]["items"][0]["slices"]))
-    values = sorted({str(i["slices"].get(key)) for r in records for i in r["items"]})
+    key = next(iter(records[0].items[0].slices))
+    values = sorted({str(i.slices.get(key)) for r in records for i in r.items})
 
-    def mean(items: list[dict[str, Any]], field: str, value: str) -> str:
-        scores = [i[field] for i in items if str(i["slices"].get(key)) == value]
+    def mean(items: Sequence[ItemOutcome], side: str, value: str) -> str:
+        scores = [getattr(i, side) for i in items if str(i.slices.get(key)) == value]
         return f"{sum(scores) / len(scores):.2f} ({len(scores)})" if scores else ""
 
-    head = "".join(f"<th>{esc(r['defense']['name'])}</th>" for r in records)
+    head = "".join(f"<th>{esc(r.defense_name)}</th>" for r in records)
     rows = "".join(
-        f"<tr><td>{esc(v)}</td><td>{mean(records[0]['items'], 'base', v)}</td>"
-        + "".join(f"<td>{mean(r['items'], 'defended', v)}</td>" for r in records)
+        f"<tr><td>{esc(v)}</td><td>{mean(records[0].items, 'base', v)}</td>"
+        + "".join(f"<td>{mean(r.items, 'defended', v)}</td>" for r in records)
         + "</tr>"
         for v in values
     )

@@ -1,0 +1,235 @@
+"""The results a run produces, typed: one `ItemOutcome` per item, one `EffectRecord` per cell of
+the matrix, and the `RunDocument` that `results.json` holds.
+
+Records cross process boundaries (pytest-xdist workers to the controller) and outlive the run
+(`--crossrisk-compare`, `crossrisk report`, `crossrisk plan`), so each type has a JSON form with
+a schema version. Documents of older schema versions still load: fields they lack take the
+defaults below (schema 1 had no verdicts, only pass/fail).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from crossrisk_bench.errors import CrossriskError
+from crossrisk_bench.risks import Risk
+
+SCHEMA_VERSION = 3
+READABLE_SCHEMAS = (1, 2, 3)  # 1: before verdicts; 2: verdicts, untyped; 3: typed records
+
+
+@dataclass(frozen=True)
+class ItemOutcome:
+    """One item of a cell: its score under the base and under the defended model, and why."""
+
+    id: str
+    base: float
+    defended: float
+    slices: Mapping[str, Any] = field(default_factory=dict)
+    base_label: str | None = None
+    defended_label: str | None = None
+    base_response: str | None = None
+    defended_response: str | None = None
+
+    @property
+    def change(self) -> float:
+        return self.defended - self.base
+
+
+@dataclass(frozen=True)
+class EffectRecord:
+    """One cell: what a defense did to one task, the statistics behind it and the gate's verdict."""
+
+    defense: Mapping[str, Any]  # the DefenseSpec as JSON, plus fingerprint (and build record for weights)
+    task: str
+    task_risk: str
+    n: int
+    regression: float
+    regression_ci: tuple[float, float]
+    p_value: float
+    label: str
+    message: str = ""
+    metric: str = ""
+    judge: str = ""
+    judge_validation: str = "not recorded"
+    base_value: float = 0.0
+    defended_value: float = 0.0
+    base_mean: float = 0.0
+    defended_mean: float = 0.0
+    delta: float = 0.0
+    ci: tuple[float, float] = (0.0, 0.0)
+    confidence: float = 0.95
+    relative_change: float | None = None
+    test: str = ""
+    interval: str = "bootstrap"
+    label_unadjusted: str | None = None  # None in old documents: the label was not yet adjusted
+    gate: str = "tolerance"
+    tolerance: float = 0.0
+    verdict: str | None = None  # None in schema 1: derived from `passed`
+    finding: str = ""
+    passed: bool = True
+    mde: float = 0.0
+    items_to_decide: int | None = None
+    se: float = 0.0
+    rule: str = ""
+    base_summary: Mapping[str, Any] = field(default_factory=dict)
+    defended_summary: Mapping[str, Any] = field(default_factory=dict)
+    items: tuple[ItemOutcome, ...] = ()
+    clustering_note: str | None = None
+    base_fingerprint: str | None = None
+    base_computed: int = 0
+    seed: int = 0
+    clustered_by: str | None = None
+    vs_previous: Mapping[str, Any] | None = None
+    q_value: float | None = None  # Benjamini-Hochberg over the matrix, set when the document is built
+
+    def __post_init__(self) -> None:
+        if self.verdict is None:
+            object.__setattr__(self, "verdict", "pass" if self.passed else "fail")
+        if self.label_unadjusted is None:
+            object.__setattr__(self, "label_unadjusted", self.label)
+
+    @property
+    def defense_name(self) -> str:
+        return str(self.defense["name"])
+
+    @property
+    def defense_target(self) -> str:
+        return str(self.defense["target"])
+
+    @property
+    def key(self) -> tuple[str, str]:
+        """The cell: (defense name, task)."""
+        return self.defense_name, self.task
+
+    @property
+    def harm_sign(self) -> int:
+        return Risk(self.task_risk).harm_sign
+
+    def worse_items(self) -> list[ItemOutcome]:
+        """The items whose risk rose under the defense (for utility: whose accuracy fell)."""
+        return [i for i in self.items if self.harm_sign * i.change > 0]
+
+    def replace(self, **changes: Any) -> EffectRecord:
+        return dataclasses.replace(self, **changes)
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if f.name in ("clustering_note", "vs_previous", "q_value") and value is None:
+                continue  # present only when they say something
+            if f.name == "items":
+                value = [dataclasses.asdict(i) | {"slices": dict(i.slices)} for i in value]
+            elif isinstance(value, tuple):
+                value = list(value)
+            elif isinstance(value, Mapping):
+                value = _plain(value)
+            out[f.name] = value
+        return out
+
+    @classmethod
+    def from_json(cls, data: Any, where: str = "effect record") -> EffectRecord:
+        if not isinstance(data, Mapping):
+            raise CrossriskError(f"{where}: expected an object, got {type(data).__name__}")
+        known = {f.name: f for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - set(known))
+        if unknown:
+            raise CrossriskError(f"{where}: unknown field(s) {unknown}")
+        missing = [
+            name
+            for name, f in known.items()
+            if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING and name not in data
+        ]
+        if missing:
+            raise CrossriskError(f"{where}: missing field(s) {missing}")
+        values = dict(data)
+        for name in ("regression_ci", "ci"):
+            if name in values:
+                values[name] = tuple(values[name])
+        values["items"] = tuple(
+            ItemOutcome(**{k: v for k, v in item.items() if k in _ITEM_FIELDS}) for item in data.get("items", ())
+        )
+        return cls(**values)
+
+
+_ITEM_FIELDS = {f.name for f in dataclasses.fields(ItemOutcome)}
+
+
+@dataclass(frozen=True)
+class RunDocument:
+    """What `results.json` holds: the run's settings, where it ran, and every cell."""
+
+    run: Mapping[str, Any]
+    task_order: tuple[str, ...]
+    effects: tuple[EffectRecord, ...]
+    schema_version: int = SCHEMA_VERSION
+    created: str | None = None
+    machine: Mapping[str, Any] = field(default_factory=dict)
+    versions: Mapping[str, Any] = field(default_factory=dict)
+    git_commit: str | None = None
+    neurons: Any = None  # the neuron analysis, when it ran
+
+    def effect(self, defense: str, task: str) -> EffectRecord | None:
+        return next((e for e in self.effects if e.key == (defense, task)), None)
+
+    def to_json(self) -> dict[str, Any]:
+        out = {
+            "schema_version": self.schema_version,
+            "created": self.created,
+            "run": _plain(self.run),
+            "task_order": list(self.task_order),
+            "machine": _plain(self.machine),
+            "versions": _plain(self.versions),
+            "git_commit": self.git_commit,
+            "effects": [e.to_json() for e in self.effects],
+        }
+        if self.neurons is not None:
+            out["neurons"] = self.neurons
+        return out
+
+    @classmethod
+    def from_json(cls, data: Any, where: str = "results") -> RunDocument:
+        if not isinstance(data, Mapping) or data.get("schema_version") not in READABLE_SCHEMAS:
+            raise CrossriskError(f"{where}: not a crossrisk results file of schema version {SCHEMA_VERSION}")
+        effects = tuple(
+            EffectRecord.from_json(e, f"{where}: effects[{n}]") for n, e in enumerate(data.get("effects", []))
+        )
+        return cls(
+            run=dict(data.get("run", {})),
+            task_order=tuple(data.get("task_order", ())),
+            effects=effects,
+            schema_version=SCHEMA_VERSION,
+            created=data.get("created"),
+            machine=dict(data.get("machine", {})),
+            versions=dict(data.get("versions", {})),
+            git_commit=data.get("git_commit"),
+            neurons=data.get("neurons"),
+        )
+
+    def replace(self, **changes: Any) -> RunDocument:
+        return dataclasses.replace(self, **changes)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+def sort_key(record: EffectRecord, task_order: Sequence[str]) -> tuple[Any, ...]:
+    """Matrix order: defense risk, defense, task risk, the suite's task order."""
+    order = {name: i for i, name in enumerate(task_order)}
+    risks = ("safety", "fairness", "privacy", "utility")
+    return (
+        risks.index(record.defense_target),
+        record.defense_name,
+        risks.index(record.task_risk),
+        order.get(record.task, 99),
+        record.task,
+    )
