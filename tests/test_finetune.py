@@ -179,7 +179,8 @@ def test_a_weights_defense_trains_on_a_new_base_then_reuses_its_adapter(make_bac
     monkeypatch.setitem(zoo.MEMBERS_BY_NAME, "debias_sft", short)
     base = make_backend()
     defended = get_defense("debias_sft").apply(base)
-    assert defended.spec if hasattr(defended, "spec") else True
+    assert defended.cache_dir == base.cache_dir and defended.cache is base.cache  # with_model carries them
+    assert defended.lineage.endswith(":" + defended.build_record["adapter_sha256"][:16])
     check_applied(base, defended)
     assert defended.build_record["report"]["steps"] == 4 and defended.build_record["start"] == base.fingerprint
     again = get_defense("debias_sft").apply(base)

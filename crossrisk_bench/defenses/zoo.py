@@ -225,23 +225,15 @@ def pre_exposure_backend(base: Any) -> Any:
 
 def apply_member(base: Any, member: ZooMember) -> Any:
     """A new backend: the start model (a copy) with the member's adapter merged in."""
-    from crossrisk_bench.models.hf import HFBackend
-
     start = base if member.start == "base" else pre_exposure_backend(base)
     adapter_dir = adapter_for(member, start, base.cache_dir)
     model, record = merge_adapter(copy.deepcopy(start.model), adapter_dir)
-    backend = HFBackend(
+    return base.with_model(
         model,
-        start.tokenizer,
         name=f"{base.name}+{member.name}",
-        cache=base.cache,
-        batch_size=base.batch_size,
-        threads=base.threads,
+        lineage=f"{lineage(start)}+{member.name}:{record['adapter_sha256'][:16]}",
+        build_record=record,
     )
-    backend.cache_dir = base.cache_dir
-    backend.lineage = f"{lineage(start)}+{member.name}:{record['adapter_sha256'][:16]}"
-    backend.build_record = record
-    return backend
 
 
 def build_zoo(
@@ -263,8 +255,15 @@ def build_zoo(
                 out_dir if (out_dir / EXPOSURE.name / RECORD_FILE).is_file() else ZOO_DIR
             )  # built now, or shipped
             model, base_lineage = expose(copy.deepcopy(pre.model), lineage(pre), exposure_dir)
-            base = HFBackend(model, pre.tokenizer, name=EXPOSED_NAME, cache=pre.cache, threads=BUILD_THREADS)
-            base.lineage, base.cache_dir = base_lineage, cache_dir
+            base = HFBackend(
+                model,
+                pre.tokenizer,
+                name=EXPOSED_NAME,
+                cache=pre.cache,
+                threads=BUILD_THREADS,
+                cache_dir=cache_dir,
+                lineage=base_lineage,
+            )
         start = pre if member.start == "pre_exposure" else base
         record = build_adapter(member, start, out_dir / member.name, steps=steps)
         records.append(record)

@@ -13,6 +13,7 @@ import os
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import asdict
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from crossrisk_bench.errors import CrossriskError
@@ -60,6 +61,11 @@ class HFBackend:
         threads: int | None = None,
         weights_fingerprint: str | None = None,
         chat_template: str | None = None,
+        cache_dir: Path | None = None,
+        lineage: str | None = None,
+        build_record: dict[str, Any] | None = None,
+        spec: Any = None,
+        load_seconds: float = 0.0,
     ) -> None:
         import torch
 
@@ -73,6 +79,11 @@ class HFBackend:
             tokenizer.chat_template = chat_template
         self.name = name
         self.cache = cache
+        self.cache_dir = cache_dir  # where converted models and built adapters live
+        self.lineage = lineage  # a stable identity across machines, for known models (models.adapters)
+        self.build_record = build_record  # weights defenses: how the merged adapter was trained
+        self.spec = spec  # the ModelSpec it was loaded from, when loaded by name
+        self.load_seconds = load_seconds
         self.batch_size = batch_size
         self.stats = BackendStats()
         self.device = next(model.parameters()).device
@@ -84,6 +95,23 @@ class HFBackend:
         self.eos_ids = _eos_ids(model, tokenizer)
         self.template_hash = stable_hash(tokenizer.chat_template or "")
         self.refresh_fingerprint(weights_fingerprint)
+
+    def with_model(
+        self, model: Any, *, name: str, lineage: str | None = None, build_record: dict[str, Any] | None = None
+    ) -> HFBackend:
+        """Another model (a merged adapter, an ablation) answered the same way: same tokenizer,
+        cache, batch size, threads and cache directory; its own fingerprint."""
+        return HFBackend(
+            model,
+            self.tokenizer,
+            name=name,
+            cache=self.cache,
+            batch_size=self.batch_size,
+            threads=self.threads,
+            cache_dir=self.cache_dir,
+            lineage=lineage,
+            build_record=build_record,
+        )
 
     def refresh_fingerprint(self, weights_fingerprint: str | None = None) -> str:
         """Re-identify the model after its weights changed in place (an edit, an ablation).

@@ -217,7 +217,7 @@ def load_backend(
     load_seconds = time.perf_counter() - start
     cache = ResponseCache(cache_dir / "responses.sqlite") if use_cache else None
     name = spec.model if spec.adapter is None else f"{spec.model}+{Path(spec.adapter).name}"
-    backend = HFBackend(
+    return HFBackend(
         model,
         tokenizer,
         name=name,
@@ -225,12 +225,11 @@ def load_backend(
         batch_size=batch_size,
         threads=threads,
         weights_fingerprint=weights_fingerprint,
+        cache_dir=cache_dir,
+        lineage=lineage,
+        spec=spec,
+        load_seconds=load_seconds,
     )
-    backend.load_seconds = load_seconds
-    backend.cache_dir = cache_dir
-    backend.lineage = lineage  # a stable identity across machines, for known models (see defenses.zoo)
-    backend.spec = spec
-    return backend
 
 
 def _served_backend(spec: ModelSpec, *, cache_dir: Path, use_cache: bool):
@@ -243,11 +242,8 @@ def _served_backend(spec: ModelSpec, *, cache_dir: Path, use_cache: bool):
         tokenizer = _load_tokenizer(spec.server.tokenizer, spec.revision)
     cache = ResponseCache(cache_dir / "responses.sqlite") if use_cache else None
     start = time.perf_counter()
-    backend = OpenAIBackend(spec.model, spec.server, cache=cache, tokenizer=tokenizer)
+    backend = OpenAIBackend(spec.model, spec.server, cache=cache, tokenizer=tokenizer, cache_dir=cache_dir, spec=spec)
     backend.load_seconds = time.perf_counter() - start
-    backend.cache_dir = cache_dir
-    backend.lineage = None
-    backend.spec = spec
     return backend
 
 

@@ -87,12 +87,23 @@ class OpenAIBackend:
     kind = "openai"
 
     def __init__(
-        self, model: str, options: ServerOptions, *, cache: ResponseCache | None = None, tokenizer: Any = None
+        self,
+        model: str,
+        options: ServerOptions,
+        *,
+        cache: ResponseCache | None = None,
+        tokenizer: Any = None,
+        cache_dir: Any = None,
+        spec: Any = None,
     ) -> None:
         self.model = model
         self.options = options
         self.name = model
         self.cache = cache
+        self.cache_dir = cache_dir
+        self.spec = spec
+        self.lineage: str | None = None  # served weights have no lineage here; the fingerprint identifies them
+        self.load_seconds = 0.0
         self.stats = BackendStats(extra={"retries": 0, "requests": 0})
         self.tokenizer = tokenizer
         self._lock = threading.Lock()

@@ -123,23 +123,13 @@ def ablated_copy(backend: Any, mask: Any) -> Any:
     re-fingerprinted so that cached answers of the intact model are never reused."""
     import torch
 
-    from crossrisk_bench.models.hf import HFBackend
-
     model = copy.deepcopy(backend.model)
     with torch.no_grad():
         for layer, proj in enumerate(down_projections(model)):
             columns = torch.as_tensor(mask[layer].nonzero()[0])
             if len(columns):
                 proj.weight[:, columns] = 0.0
-    out = HFBackend(
-        model,
-        backend.tokenizer,
-        name=f"{backend.name}+ablated",
-        cache=backend.cache,
-        batch_size=backend.batch_size,
-        threads=backend.threads,
-    )
-    return out
+    return backend.with_model(model, name=f"{backend.name}+ablated")
 
 
 @dataclass(frozen=True)
