@@ -21,10 +21,10 @@ import numpy as np
 import pytest
 
 from crossrisk_bench.effects import POINTS, assess
+from crossrisk_bench.gate import cluster_labels
 from crossrisk_bench.plugin import session_key
 from crossrisk_bench.risks import Risk
 from crossrisk_bench.stats import benjamini_hochberg
-from crossrisk_bench.suite import cluster_labels
 from crossrisk_bench.tasks import TASKS
 
 pytestmark = [pytest.mark.calibration, pytest.mark.slow]

@@ -320,9 +320,10 @@ def _read_settings(config: pytest.Config) -> CrossriskSettings:
     from crossrisk_bench.loaders import parse_data_option
     from crossrisk_bench.models.cache import default_cache_dir
     from crossrisk_bench.models.loader import DEFAULT_MODEL, resolve
+    from crossrisk_bench.models_file import load_models, models_base
     from crossrisk_bench.paths import FIXTURES
     from crossrisk_bench.profiles import get_profile, items_limit
-    from crossrisk_bench.suite import SuiteSession, load_models, models_base
+    from crossrisk_bench.session import SuiteSession
     from crossrisk_bench.tasks import TASKS
 
     models_file = Path(config.option.crossrisk_models or FIXTURES / "models.toml").expanduser()
@@ -588,7 +589,7 @@ def crossrisk_backend(crossrisk_settings: CrossriskSettings, pytestconfig: pytes
 def crossrisk_gate(request: pytest.FixtureRequest, crossrisk_defense: Any, crossrisk_task_items: Any) -> Any:
     """`gate(task_name)`: evaluate the task on this test's defended model and on its base, attach
     the effect to the report, and fail with the release-engineer message if the policy says so."""
-    from crossrisk_bench.suite import run_gate, write_examples
+    from crossrisk_bench.gate import run_gate, write_examples
 
     config = request.config
     session = session_of(config)
@@ -608,7 +609,7 @@ def crossrisk_gate(request: pytest.FixtureRequest, crossrisk_defense: Any, cross
             message = record.message + (f"; regressed examples: {examples}" if examples else "")
             (failures if effect.verdict == "fail" else doubts).append(message)
         if settings.compare is not None:
-            from crossrisk_bench.suite import compare_with_previous
+            from crossrisk_bench.gate import compare_with_previous
 
             previous = compare_with_previous(record, settings.compare, session.policy, seed=settings.seed)
             record = record.replace(vs_previous=previous)
@@ -633,7 +634,7 @@ def crossrisk_neurons(request: pytest.FixtureRequest, crossrisk_defense: Any, cr
     """`check((risk_a, risk_b))`: the neuron-level view of this defended model on a risk pair that
     includes its target. Fails when a significant cross-risk regression is tracked by the pair's
     conflict-entangled neurons (their attribution towards the other risk's safe response fell)."""
-    from crossrisk_bench.suite import run_gate
+    from crossrisk_bench.gate import run_gate
     from crossrisk_bench.tasks import TASKS
 
     config = request.config

@@ -18,9 +18,9 @@ from crossrisk_bench.defenses.training_data import (
     debiasing_examples,
 )
 from crossrisk_bench.defenses.zoo import EXPOSURE, MEMBERS, RECORD_FILE, ZOO_DIR, read_record
+from crossrisk_bench.models_file import load_models, models_base
 from crossrisk_bench.paths import FIXTURES
 from crossrisk_bench.risks import RISKS
-from crossrisk_bench.suite import load_models, models_base
 from crossrisk_bench.tasks import TASKS
 
 

@@ -1,0 +1,213 @@
+"""One cell of the matrix: a task evaluated on a defended model and its base on the same items,
+compared under the policy (`effects.assess`), and turned into the `EffectRecord` the reports
+read; and the same comparison against a previous release's record.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import Any
+
+from crossrisk_bench.defenses.base import DefenseSpec
+from crossrisk_bench.effects import POWER, Effect, Policy, assess, describe
+from crossrisk_bench.errors import CrossriskError
+from crossrisk_bench.items import Item
+from crossrisk_bench.judges import JUDGE_VALIDATION
+from crossrisk_bench.results import EffectRecord, ItemOutcome, RunDocument
+from crossrisk_bench.risks import Risk
+from crossrisk_bench.session import SuiteSession
+from crossrisk_bench.tasks import TASKS
+from crossrisk_bench.tasks.base import TaskResult
+
+MIN_CLUSTERS = 5
+
+
+def cluster_labels(task_name: str, key: str | None, outcomes: list[Any]) -> list[str] | None:
+    """The cluster of each outcome for the policy's `cluster_by` key. A key that the task's items
+    do not carry is an error naming both (a silent fallback would claim clustering it did not do);
+    fewer than MIN_CLUSTERS clusters cannot estimate their variance, so items are used (recorded)."""
+    if not key:
+        return None
+    missing = [o.item_id for o in outcomes if key not in o.slices]
+    if missing:
+        keys = sorted({k for o in outcomes for k in o.slices})
+        raise CrossriskError(
+            f"policy cluster_by.{task_name} = {key!r}, but {len(missing)} of {len(outcomes)} "
+            f"{task_name} outcomes have no {key!r} slice (e.g. {missing[0]}); slices: {keys}"
+        )
+    labels = [str(o.slices[key]) for o in outcomes]
+    return labels if len(set(labels)) >= MIN_CLUSTERS else None
+
+
+def run_gate(
+    session: SuiteSession, spec: DefenseSpec, task_name: str, items: list[Item]
+) -> tuple[Effect, EffectRecord]:
+    """Evaluate base and defended on the same items; return the effect and its report record."""
+    task = TASKS.get(task_name)
+    base = session.base_result(task_name, items)
+    defended_backend = session.defended_backend(spec)
+    defended = task.evaluate(defended_backend, items, judges=session.judges())
+    base_scores = {o.item_id: o.score for o in base.outcomes}
+    paired = [(base_scores[o.item_id], o.score, o) for o in defended.outcomes if o.item_id in base_scores]
+    if len(paired) != len(base.outcomes):
+        raise CrossriskError(f"{task_name}: base and defended results do not cover the same items")
+    cluster_key = session.policy.cluster_by.get(task_name)
+    clusters = cluster_labels(task_name, cluster_key, [o for _, _, o in paired])
+    comparison = task.compare(base, defended, confidence=session.policy.confidence) if task.compare else None
+    effect = assess(
+        defense=spec.name,
+        defense_risk=spec.target,
+        task=task_name,
+        task_risk=task.risk,
+        base=[b for b, _, _ in paired],
+        defended=[d for _, d, _ in paired],
+        policy=session.policy,
+        seed=session.settings.seed,
+        clusters=clusters,
+        comparison=comparison,
+    )
+    note = None
+    if cluster_key and clusters is None:
+        note = (
+            f"{len({o.slices[cluster_key] for _, _, o in paired})} {cluster_key} clusters "
+            f"among {len(paired)} items, fewer than {MIN_CLUSTERS}: items resampled singly"
+        )
+    defense = spec.as_dict() | {"fingerprint": defended_backend.fingerprint}
+    if getattr(defended_backend, "build_record", None):  # weights defenses: how the adapter was trained
+        defense["build"] = defended_backend.build_record
+    base_summary, defended_summary = dict(base.summary), dict(defended.summary)
+    if task.with_reference is not None and session.reference_model() is not None:
+        reference = session.reference_model()
+        base_summary.update(task.with_reference(session.base_backend(), reference, items))
+        defended_summary.update(task.with_reference(defended_backend, reference, items))
+    record = effect_record(effect, spec, base, defended).replace(
+        defense=defense,
+        base_summary=base_summary,
+        defended_summary=defended_summary,
+        clustering_note=note,
+        base_fingerprint=session.base_backend().fingerprint,
+        base_computed=session.base_computed.pop(task_name, 0),  # counted once per process
+        seed=session.settings.seed,
+        clustered_by=cluster_key if clusters is not None else None,
+    )
+    return effect, record
+
+
+def effect_record(effect: Effect, spec: DefenseSpec, base: TaskResult, defended: TaskResult) -> EffectRecord:
+    """Everything the reports need about one cell (it crosses process boundaries under xdist as JSON)."""
+    c, r = effect.comparison, effect.regression
+    base_by_id = {o.item_id: o for o in base.outcomes}
+    return EffectRecord(
+        defense=spec.as_dict(),
+        task=effect.task,
+        task_risk=effect.task_risk.value,
+        metric=base.metric,
+        judge=base.judge,
+        judge_validation=JUDGE_VALIDATION.get(base.judge, "not validated against external labels"),
+        n=c.n,
+        base_value=base.value,
+        defended_value=defended.value,
+        base_mean=c.base_mean,
+        defended_mean=c.other_mean,
+        delta=c.delta.estimate,
+        ci=(c.delta.low, c.delta.high),
+        regression=r.estimate,
+        regression_ci=(r.low, r.high),
+        confidence=r.confidence,
+        relative_change=c.relative_change,
+        p_value=c.p_value,
+        test=c.test,
+        interval=c.interval,
+        label_unadjusted=effect.label,
+        label=effect.label,  # relabelled with BH q-values when the matrix is built
+        gate=effect.gate,
+        tolerance=effect.tolerance,
+        verdict=effect.verdict,
+        finding=effect.finding,
+        passed=effect.passed,
+        mde=c.mde(power=POWER),
+        items_to_decide=effect.items_to_decide() if effect.verdict == "inconclusive" else None,
+        se=c.se,
+        rule=effect.rule,
+        message=describe(effect),
+        base_summary=dict(base.summary),
+        defended_summary=dict(defended.summary),
+        items=tuple(
+            ItemOutcome(
+                o.item_id,
+                base_by_id[o.item_id].score,
+                o.score,
+                dict(o.slices),
+                base_by_id[o.item_id].label,
+                o.label,
+                base_by_id[o.item_id].response,
+                o.response,
+            )
+            for o in defended.outcomes
+        ),
+    )
+
+
+def write_examples(report_dir: Path, record: EffectRecord) -> Path:
+    """The items whose risk rose under the defense (for a utility task: whose accuracy fell)."""
+    folder = report_dir / "examples"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{record.defense_name}__{record.task}.jsonl"
+    with path.open("w", encoding="utf-8") as fh:
+        for item in record.worse_items():
+            fh.write(json.dumps(dataclasses.asdict(item) | {"slices": dict(item.slices)}, ensure_ascii=False) + "\n")
+    return path
+
+
+def compare_with_previous(
+    record: EffectRecord, previous: RunDocument, policy: Policy, *, seed: int = 0
+) -> dict[str, Any] | None:
+    """This release's defended outcomes against a saved run's, paired by item id (like
+    pytest-benchmark's --benchmark-compare-fail), through the same `assess` as the gate (the
+    tolerance gate on every cell, the policy's clustering). None when the saved run lacks this cell."""
+    match = previous.effect(record.defense_name, record.task)
+    if match is None:
+        return None
+    before = {i.id: i.defended for i in match.items}
+    shared = [i for i in record.items if i.id in before]
+    if not shared:
+        return None
+    task_risk, defense_risk = Risk(record.task_risk), Risk(record.defense_target)
+    key = policy.cluster_by.get(record.task)
+    clusters = None
+    if key and all(key in i.slices for i in shared):
+        labels = [str(i.slices[key]) for i in shared]
+        clusters = labels if len(set(labels)) >= MIN_CLUSTERS else None
+    effect = assess(
+        defense=record.defense_name,
+        defense_risk=defense_risk,
+        task=record.task,
+        task_risk=task_risk,
+        base=[before[i.id] for i in shared],
+        defended=[i.defended for i in shared],
+        policy=policy,
+        seed=seed,
+        clusters=clusters,
+        gate="tolerance",
+    )
+    r = effect.regression
+    low, high, rise = r.low, r.high, r.estimate + 0.0
+    what = "utility dropped" if task_risk.is_control else "regressed"
+    message = (
+        f"{record.task_risk}/{record.task} under {record.defense_target}/{record.defense_name} "
+        f"{what} {rise * 100:+.1f} pts vs the previous release ({round(policy.confidence * 100)}% CI "
+        f"{low * 100:+.1f}..{high * 100:+.1f}) on {len(shared)} shared items; tolerance {effect.tolerance:g} pts; "
+        f"{effect.verdict.upper()}: {effect.finding}"
+    )
+    return {
+        "n": len(shared),
+        "rise": rise,
+        "ci": [low, high],
+        "p_value": effect.comparison.p_value,
+        "tolerance": effect.tolerance,
+        "verdict": effect.verdict,
+        "passed": effect.verdict == "pass",
+        "message": message,
+    }

@@ -1,0 +1,102 @@
+"""`models.toml`: the base model and the defended models a run compares with it (registered
+defenses by name, local checkpoints or adapters, or models served beside the base)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from crossrisk_bench.defenses import get_defense
+from crossrisk_bench.defenses.base import DefenseSpec
+from crossrisk_bench.errors import CrossriskError
+from crossrisk_bench.files import read_toml
+from crossrisk_bench.risks import Risk
+
+MODELS_KEYS = {"base", "defended"}
+ENTRY_KEYS = {"defense", "name", "target", "checkpoint", "adapter", "description", "model", "base_url", "api_key_env"}
+SERVED_KEYS = ("model", "base_url", "api_key_env")
+
+
+def models_base(path: str | Path) -> str | None:
+    """The base model named by `models.toml` (`base = "..."`), used unless --crossrisk-model is given."""
+    base = read_toml(Path(path), "models file").get("base")
+    if base is not None and not isinstance(base, str):
+        raise CrossriskError(f"{path}: 'base' must be a model name, directory or hub id (a string)")
+    return base
+
+
+def load_models(path: str | Path) -> tuple[DefenseSpec, ...]:
+    """The defended models of `models.toml`: registered defenses by name, or external checkpoints."""
+    path = Path(path)
+    data = read_toml(path, "models file")
+    unknown = sorted(set(data) - MODELS_KEYS)
+    if unknown:
+        raise CrossriskError(f"{path}: unknown key(s) {unknown}; allowed: {sorted(MODELS_KEYS)}")
+    specs = []
+    for n, entry in enumerate(data.get("defended", []), start=1):
+        where = f"{path}: defended entry {n}"
+        bad = sorted(set(entry) - ENTRY_KEYS)
+        if bad:
+            raise CrossriskError(f"{where}: unknown key(s) {bad}; allowed: {sorted(ENTRY_KEYS)}")
+        if "defense" in entry:
+            specs.append(get_defense(entry["defense"]).spec)
+        elif "checkpoint" in entry or "adapter" in entry or "model" in entry:
+            if "model" in entry and ("checkpoint" in entry or "adapter" in entry):
+                raise CrossriskError(
+                    f"{where}: give 'checkpoint'/'adapter' (a local model) or 'model' (a served one), not both"
+                )
+            for key in ("name", "target"):
+                if key not in entry:
+                    raise CrossriskError(f"{where}: an external checkpoint needs '{key}'")
+            try:
+                target = Risk(entry["target"])
+            except ValueError:
+                raise CrossriskError(f"{where}: target must be safety, fairness or privacy") from None
+            specs.append(
+                DefenseSpec(
+                    entry["name"],
+                    target,
+                    "checkpoint",
+                    entry.get("description", "external checkpoint"),
+                    {k: entry[k] for k in ("checkpoint", "adapter", *SERVED_KEYS) if k in entry},
+                )
+            )
+        else:
+            raise CrossriskError(
+                f"{where}: give 'defense' (a registered name), 'checkpoint'/'adapter' (a local "
+                "model) or 'model' with an optional 'base_url' (a served model)"
+            )
+    if not specs:
+        raise CrossriskError(f"{path} lists no defended models")
+    ids = [s.id for s in specs]
+    if len(set(ids)) != len(ids):
+        raise CrossriskError(f"{path}: defended models must have distinct names, got {ids}")
+    return tuple(specs)
+
+
+def checkpoint_spec(base: Any, params: Any) -> Any:
+    """How to load an external checkpoint of `models.toml`: a local model or adapter loaded like
+    the base, or (`model`, optional `base_url`/`api_key_env`) a model served beside the base."""
+    from dataclasses import replace
+
+    from crossrisk_bench.models.served import ServerOptions
+
+    if "model" not in params:
+        if base.backend != "hf":
+            raise CrossriskError(
+                "a local checkpoint or adapter cannot be compared with a served base; "
+                "serve it and give its 'model' name"
+            )
+        return base.with_model(params.get("checkpoint", base.model), params.get("adapter"))
+    server = base.server
+    if "base_url" in params or server is None:
+        if "base_url" not in params:
+            raise CrossriskError(f"served checkpoint {params['model']!r} needs a 'base_url' (the base is not served)")
+        server = ServerOptions(
+            params["base_url"],
+            api_key_env=params.get("api_key_env"),
+            **({"concurrency": server.concurrency, "timeout": server.timeout} if server else {}),
+        )
+    elif "api_key_env" in params:
+        server = replace(server, api_key_env=params["api_key_env"])
+    return replace(base, model=params["model"], adapter=None, backend="openai", server=server)

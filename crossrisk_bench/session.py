@@ -1,0 +1,144 @@
+"""The run's session, one per pytest process (per xdist worker), on `config.stash`: it owns the
+base and defended backends, the judges, the reference model, and the base's results, which the
+first worker computes under a file lock while the others wait and then read the cache."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from crossrisk_bench.defenses import get_defense
+from crossrisk_bench.defenses.base import DefenseSpec
+from crossrisk_bench.effects import Policy
+from crossrisk_bench.items import Item, take
+from crossrisk_bench.models_file import checkpoint_spec
+from crossrisk_bench.results import EffectRecord
+from crossrisk_bench.tasks import TASKS
+from crossrisk_bench.tasks.base import TaskResult
+
+
+@dataclass
+class SuiteSession:
+    """Per-process state of a run: the base backend, defended backends and base results."""
+
+    settings: Any
+    policy: Policy
+    base: Any = None
+    defended: dict[str, Any] = field(default_factory=dict)
+    base_results: dict[str, TaskResult] = field(default_factory=dict)
+    base_computed: dict[str, int] = field(default_factory=dict)  # requests this process computed for the base
+    reference: Any = None  # the zoo base before privacy exposure (membership-inference reference)
+    built_judges: Any = None  # the run's refusal and fulfilment judges, built on first use
+    neuron_base: Any = None  # the base's side of the neuron analysis, computed on first use
+
+    def base_backend(self) -> Any:
+        if self.base is None:
+            from crossrisk_bench.models.loader import load_backend
+
+            s = self.settings
+            self.base = load_backend(
+                s.model, cache_dir=s.cache_dir, use_cache=s.use_cache, batch_size=s.batch_size, threads=s.threads
+            )
+        return self.base
+
+    def defended_backend(self, spec: DefenseSpec) -> Any:
+        if spec.id not in self.defended:
+            from crossrisk_bench.defenses.check import check_applied
+
+            base = self.base_backend()
+            if spec.kind == "checkpoint":
+                from crossrisk_bench.models.loader import load_backend
+
+                s = self.settings
+                backend = load_backend(
+                    checkpoint_spec(s.model, spec.params),
+                    cache_dir=s.cache_dir,
+                    use_cache=s.use_cache,
+                    batch_size=s.batch_size,
+                    threads=s.threads,
+                )
+                backend.name = spec.name
+            else:
+                backend = get_defense(spec.name).apply(base)
+            check_applied(base, backend)
+            self.defended[spec.id] = backend
+        return self.defended[spec.id]
+
+    def judges(self) -> Any:
+        """The run's judge choice (`--crossrisk-judge`), built once per process."""
+        if self.built_judges is None:
+            from crossrisk_bench.judges.select import JudgeChoice, build_judges
+
+            choice = getattr(self.settings, "judges", None) or JudgeChoice()
+            judge_backend = None
+            if choice.model:
+                from crossrisk_bench.models.loader import ModelSpec, load_backend
+
+                s = self.settings
+                judge_backend = load_backend(
+                    ModelSpec(choice.model),
+                    cache_dir=s.cache_dir,
+                    use_cache=s.use_cache,
+                    batch_size=s.batch_size,
+                    threads=s.threads,
+                )
+            self.built_judges = build_judges(choice, judge_backend)
+        return self.built_judges
+
+    def reference_model(self) -> Any:
+        """The model before privacy exposure, when the base is the zoo's exposed base (else None):
+        the reference that tasks declaring `with_reference` compare against (the
+        reference-calibrated membership attack)."""
+        from crossrisk_bench.models.loader import EXPOSED_NAME
+
+        if not (getattr(self.base_backend(), "lineage", None) or "").startswith(EXPOSED_NAME):
+            return None
+        if self.reference is None:
+            from crossrisk_bench.defenses.zoo import pre_exposure_backend
+
+            self.reference = pre_exposure_backend(self.base_backend())
+        return self.reference
+
+    def neuron_findings(self, spec: DefenseSpec, other: str, effects: list[EffectRecord]) -> dict[str, Any]:
+        """Neuron-level findings for one defended model and one non-target risk (the base's
+        attributions are computed once per process)."""
+        from crossrisk_bench.neurons.analysis import base_state, defense_findings, pair_records
+
+        if self.neuron_base is None:
+            self.neuron_base = base_state(self.base_backend(), seed=self.settings.seed)
+        state = self.neuron_base
+        trends, causal = defense_findings(
+            state,
+            self.base_backend(),
+            spec.name,
+            spec.target.value,
+            self.defended_backend(spec),
+            effects,
+            others=[other],
+        )
+        return {
+            "params": state.params,
+            "calibration": {r: len(e) for r, e in state.calibration.items()},
+            "pairs": pair_records(state.findings),
+            "trends": trends,
+            "causal": causal,
+        }
+
+    def items(self, task_name: str, load: Any) -> list[Item]:
+        task = TASKS.get(task_name)
+        return take(load(task_name), self.settings.limit, by=task.balance_by)
+
+    def base_result(self, task_name: str, items: list[Item]) -> TaskResult:
+        """The base model's result, computed by one process at a time: under xdist the first
+        worker computes it while the others wait on a file lock, then read it from the cache."""
+        if task_name not in self.base_results:
+            from filelock import FileLock
+
+            base = self.base_backend()
+            locks = self.settings.cache_dir / "locks"
+            locks.mkdir(parents=True, exist_ok=True)
+            with FileLock(str(locks / f"{base.fingerprint}-{task_name}.lock"), timeout=3600):
+                before = base.stats.computed
+                self.base_results[task_name] = TASKS.get(task_name).evaluate(base, items, judges=self.judges())
+                self.base_computed[task_name] = base.stats.computed - before
+        return self.base_results[task_name]
