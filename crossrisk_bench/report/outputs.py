@@ -72,15 +72,16 @@ def write_reports(document: RunDocument, directory: Path) -> list[Path]:
     ]
     paths[0].write_text(json.dumps(document.to_json(), indent=1, ensure_ascii=False))
     card, png = model_card(document, matrix), heatmap_png(matrix)
-    page = html_page(document, matrix, png)
-    if document.neurons:  # written by `crossrisk neurons`
+    sections: list[str] = []  # further sections of the page, after the run's own
+    if document.neurons:  # written by `crossrisk neurons` or --crossrisk-neurons
         from crossrisk_bench.report import neurons
 
         neuron_png = neurons.heatmap_png(document.neurons)
         paths.append(directory / "neurons.png")
         paths[-1].write_bytes(neuron_png)
         card += "\n".join(neurons.markdown(document.neurons)) + "\n"
-        page = page.replace("</body></html>", neurons.html_section(document.neurons, neuron_png) + "</body></html>")
+        sections.append(neurons.html_section(document.neurons, neuron_png))
+    page = html_page(document, matrix, png, sections)
     paths[1].write_text(card)
     paths[3].write_bytes(png)
     paths[2].write_text(page)
@@ -243,7 +244,7 @@ def _anchor(defense: str, task: str) -> str:
     return "ex-" + "".join(ch if ch.isalnum() else "-" for ch in f"{defense}-{task}")
 
 
-def html_page(document: RunDocument, matrix: ConflictMatrix, png: bytes) -> str:
+def html_page(document: RunDocument, matrix: ConflictMatrix, png: bytes, sections: Sequence[str] = ()) -> str:
     """The page a person reads first: what failed and what is undecided at the top, then the
     settings, the matrix (scrolling inside its box) with a legend, slices and examples."""
     esc = html.escape
@@ -324,7 +325,7 @@ def html_page(document: RunDocument, matrix: ConflictMatrix, png: bytes) -> str:
         f"<p><img alt='conflict matrix heatmap' src='data:image/png;base64,{base64.b64encode(png).decode()}'></p>"
         f"<h2>Per-task slices (mean outcome)</h2><div class='scroll'>{slices}</div>"
         f"<h2>Examples behind conflicts, failed and inconclusive gates</h2>{''.join(examples) or '<p>None.</p>'}"
-        "</body></html>"
+        f"{''.join(sections)}</body></html>"
     )
 
 
