@@ -477,47 +477,13 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     records = config.stash[records_key]
     if not records:
         return
-    from crossrisk_bench.report.matrix import build_matrix, render_terminal
-    from crossrisk_bench.tasks import TASKS
-
     header_shown = settings_key in config.stash  # read at start (an option was given) or later (first use)
     settings = settings_of(config)
-    task_order = TASKS.names()
     terminalreporter.section("crossrisk conflict matrix")
     if not header_shown:
         for line in header_lines(settings):
             terminalreporter.write_line(line)
-    for line in render_terminal(build_matrix(records, task_order)):
-        terminalreporter.write_line(line)
-    if settings.report_dir is not None:
-        from crossrisk_bench.report.outputs import results_document, write_reports
-
-        policy = session_of(config).policy
-        run = {
-            "model": settings.model.model,
-            "adapter": settings.model.adapter,
-            "backend": settings.model.as_dict(),
-            "profile": settings.profile,
-            "items_per_task": settings.limit,
-            "seed": settings.seed,
-            "confidence": policy.confidence,
-            "policy": str(settings.policy_file),
-            "models": str(settings.models_file),
-            "data": [list(d) for d in settings.data],
-            "on_inconclusive": settings.on_inconclusive,
-            "efficacy": policy.efficacy,
-            "min_efficacy": policy.min_efficacy,
-            "multiplicity": "benjamini-hochberg",
-            "judges": settings.judges.as_dict() if settings.judges else None,
-        }
-        neurons = None
-        if config.stash[neurons_key]:
-            from crossrisk_bench.neurons.analysis import merge_findings
-
-            neurons = merge_findings(config.stash[neurons_key])
-        document = results_document(records, run=run, task_order=task_order, neurons=neurons)
-        paths = write_reports(document, settings.report_dir)
-        terminalreporter.write_line("crossrisk report: " + ", ".join(str(p) for p in paths))
+    session_of(config).summarise(records, config.stash[neurons_key], terminalreporter.write_line)
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:

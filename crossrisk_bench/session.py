@@ -142,3 +142,45 @@ class SuiteSession:
                 self.base_results[task_name] = TASKS.get(task_name).evaluate(base, items, judges=self.judges())
                 self.base_computed[task_name] = base.stats.computed - before
         return self.base_results[task_name]
+
+    def run_record(self) -> dict[str, Any]:
+        """The run's settings as results.json records them (never an API key)."""
+        s, policy = self.settings, self.policy
+        return {
+            "model": s.model.model,
+            "adapter": s.model.adapter,
+            "backend": s.model.as_dict(),
+            "profile": s.profile,
+            "items_per_task": s.limit,
+            "seed": s.seed,
+            "confidence": policy.confidence,
+            "policy": str(s.policy_file),
+            "models": str(s.models_file),
+            "data": [list(d) for d in s.data],
+            "on_inconclusive": s.on_inconclusive,
+            "efficacy": policy.efficacy,
+            "min_efficacy": policy.min_efficacy,
+            "multiplicity": "benjamini-hochberg",
+            "judges": s.judges.as_dict() if s.judges else None,
+        }
+
+    def summarise(self, records: list[EffectRecord], neurons: list[dict[str, Any]], write_line: Any) -> None:
+        """The end of a run on the controller: the conflict matrix as text, then (with a report
+        folder) results.json, the model card, the HTML page and the heatmap."""
+        from crossrisk_bench.report.matrix import build_matrix, render_terminal
+
+        task_order = TASKS.names()
+        for line in render_terminal(build_matrix(records, task_order)):
+            write_line(line)
+        if self.settings.report_dir is None:
+            return
+        from crossrisk_bench.report.outputs import results_document, write_reports
+
+        merged = None
+        if neurons:
+            from crossrisk_bench.neurons.analysis import merge_findings
+
+            merged = merge_findings(neurons)
+        document = results_document(records, run=self.run_record(), task_order=task_order, neurons=merged)
+        paths = write_reports(document, self.settings.report_dir)
+        write_line("crossrisk report: " + ", ".join(str(p) for p in paths))
