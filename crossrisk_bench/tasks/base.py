@@ -17,6 +17,7 @@ from typing import Any
 from crossrisk_bench.errors import CrossriskError
 from crossrisk_bench.items import Item, load_jsonl, take
 from crossrisk_bench.models.base import Backend
+from crossrisk_bench.paths import items_path
 from crossrisk_bench.registry import Registry
 from crossrisk_bench.risks import Risk
 
@@ -94,8 +95,6 @@ def macro_mean(outcomes: Sequence[Outcome], key: str) -> float:
 
 def embedded_items(name: str) -> Callable[[], list[Item]]:
     """A loader for the task's embedded JSONL file under `fixtures/items/` (read when called)."""
-    from crossrisk_bench.paths import items_path
-
     return lambda: load_jsonl(items_path(name))
 
 
