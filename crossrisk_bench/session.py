@@ -9,9 +9,16 @@ from typing import Any
 
 from crossrisk_bench.defenses import get_defense
 from crossrisk_bench.defenses.base import DefenseSpec
+from crossrisk_bench.defenses.check import check_applied
+from crossrisk_bench.defenses.zoo import pre_exposure_backend
 from crossrisk_bench.effects import Policy
 from crossrisk_bench.items import Item, take
+from crossrisk_bench.judges.select import JudgeChoice, build_judges
+from crossrisk_bench.models.loader import EXPOSED_NAME, ModelSpec, load_backend
 from crossrisk_bench.models_file import checkpoint_spec
+from crossrisk_bench.neurons.analysis import base_state, defense_findings, merge_findings, pair_records
+from crossrisk_bench.report.matrix import build_matrix, render_terminal
+from crossrisk_bench.report.outputs import results_document, write_reports
 from crossrisk_bench.results import EffectRecord
 from crossrisk_bench.tasks import TASKS
 from crossrisk_bench.tasks.base import TaskResult
@@ -33,8 +40,6 @@ class SuiteSession:
 
     def base_backend(self) -> Any:
         if self.base is None:
-            from crossrisk_bench.models.loader import load_backend
-
             s = self.settings
             self.base = load_backend(
                 s.model, cache_dir=s.cache_dir, use_cache=s.use_cache, batch_size=s.batch_size, threads=s.threads
@@ -43,12 +48,8 @@ class SuiteSession:
 
     def defended_backend(self, spec: DefenseSpec) -> Any:
         if spec.id not in self.defended:
-            from crossrisk_bench.defenses.check import check_applied
-
             base = self.base_backend()
             if spec.kind == "checkpoint":
-                from crossrisk_bench.models.loader import load_backend
-
                 s = self.settings
                 backend = load_backend(
                     checkpoint_spec(s.model, spec.params),
@@ -67,13 +68,9 @@ class SuiteSession:
     def judges(self) -> Any:
         """The run's judge choice (`--crossrisk-judge`), built once per process."""
         if self.built_judges is None:
-            from crossrisk_bench.judges.select import JudgeChoice, build_judges
-
             choice = getattr(self.settings, "judges", None) or JudgeChoice()
             judge_backend = None
             if choice.model:
-                from crossrisk_bench.models.loader import ModelSpec, load_backend
-
                 s = self.settings
                 judge_backend = load_backend(
                     ModelSpec(choice.model),
@@ -89,21 +86,15 @@ class SuiteSession:
         """The model before privacy exposure, when the base is the zoo's exposed base (else None):
         the reference that tasks declaring `with_reference` compare against (the
         reference-calibrated membership attack)."""
-        from crossrisk_bench.models.loader import EXPOSED_NAME
-
         if not (getattr(self.base_backend(), "lineage", None) or "").startswith(EXPOSED_NAME):
             return None
         if self.reference is None:
-            from crossrisk_bench.defenses.zoo import pre_exposure_backend
-
             self.reference = pre_exposure_backend(self.base_backend())
         return self.reference
 
     def neuron_findings(self, spec: DefenseSpec, other: str, effects: list[EffectRecord]) -> dict[str, Any]:
         """Neuron-level findings for one defended model and one non-target risk (the base's
         attributions are computed once per process)."""
-        from crossrisk_bench.neurons.analysis import base_state, defense_findings, pair_records
-
         if self.neuron_base is None:
             self.neuron_base = base_state(self.base_backend(), seed=self.settings.seed)
         state = self.neuron_base
@@ -167,19 +158,13 @@ class SuiteSession:
     def summarise(self, records: list[EffectRecord], neurons: list[dict[str, Any]], write_line: Any) -> None:
         """The end of a run on the controller: the conflict matrix as text, then (with a report
         folder) results.json, the model card, the HTML page and the heatmap."""
-        from crossrisk_bench.report.matrix import build_matrix, render_terminal
-
         task_order = TASKS.names()
         for line in render_terminal(build_matrix(records, task_order)):
             write_line(line)
         if self.settings.report_dir is None:
             return
-        from crossrisk_bench.report.outputs import results_document, write_reports
-
         merged = None
         if neurons:
-            from crossrisk_bench.neurons.analysis import merge_findings
-
             merged = merge_findings(neurons)
         document = results_document(records, run=self.run_record(), task_order=task_order, neurons=merged)
         paths = write_reports(document, self.settings.report_dir)

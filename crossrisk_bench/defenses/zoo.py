@@ -23,6 +23,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from crossrisk_bench.defenses.training_data import DATASETS, data_hash
 from crossrisk_bench.errors import CrossriskError
 from crossrisk_bench.fingerprint import stable_hash
 from crossrisk_bench.models.adapters import (
@@ -37,6 +38,8 @@ from crossrisk_bench.models.adapters import (
     merge_adapter,
     read_record,
 )
+from crossrisk_bench.models.embedded import EMBEDDED_NAME
+from crossrisk_bench.models.loader import ModelSpec, load_backend
 from crossrisk_bench.registry import Registry
 from crossrisk_bench.risks import Risk
 from crossrisk_bench.training.config import TrainConfig
@@ -140,7 +143,6 @@ def build_adapter(member: ZooMember, start: Any, out_dir: Path, *, steps: int | 
     import torch
     from safetensors.torch import load_file, save_file
 
-    from crossrisk_bench.defenses.training_data import DATASETS, data_hash
     from crossrisk_bench.training.loop import train
 
     config = member.config if steps is None else replace(member.config, steps=steps)
@@ -211,9 +213,6 @@ def pre_exposure_backend(base: Any) -> Any:
             f"this defense trains from the model before privacy exposure, which only the zoo base "
             f"{EXPOSED_NAME!r} has; the base here is {base.name!r}"
         )
-    from crossrisk_bench.models.embedded import EMBEDDED_NAME
-    from crossrisk_bench.models.loader import ModelSpec, load_backend
-
     return load_backend(
         ModelSpec(EMBEDDED_NAME),
         cache_dir=base.cache_dir,
@@ -241,9 +240,7 @@ def build_zoo(
 ) -> list[dict[str, Any]]:
     """`crossrisk zoo build`: the exposure first (when asked for), then each member from the base
     it starts from, all seeded and on `BUILD_THREADS` threads so that a rebuild repeats."""
-    from crossrisk_bench.models.embedded import EMBEDDED_NAME
     from crossrisk_bench.models.hf import HFBackend
-    from crossrisk_bench.models.loader import ModelSpec, load_backend
 
     chosen = [get_member(n) for n in names] if names else [EXPOSURE, *MEMBERS]
     pre = load_backend(ModelSpec(EMBEDDED_NAME), cache_dir=cache_dir, threads=BUILD_THREADS)

@@ -20,7 +20,9 @@ from urllib.parse import urlparse
 
 from crossrisk_bench.errors import CrossriskError
 from crossrisk_bench.models.adapters import EXPOSED_NAME, expose
+from crossrisk_bench.models.cache import ResponseCache
 from crossrisk_bench.models.embedded import EMBEDDED_NAME
+from crossrisk_bench.models.hf import HFBackend
 from crossrisk_bench.models.served import ServerOptions
 from crossrisk_bench.models.tiny import TINY_NAME
 
@@ -175,9 +177,7 @@ def load_backend(
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from crossrisk_bench.models.cache import ResponseCache
     from crossrisk_bench.models.embedded import ensure_embedded
-    from crossrisk_bench.models.hf import HFBackend
     from crossrisk_bench.models.tiny import ensure_tiny
 
     device = resolve_device(spec.device)
@@ -233,7 +233,6 @@ def load_backend(
 
 
 def _served_backend(spec: ModelSpec, *, cache_dir: Path, use_cache: bool):
-    from crossrisk_bench.models.cache import ResponseCache
     from crossrisk_bench.models.served import OpenAIBackend
 
     assert spec.server is not None
