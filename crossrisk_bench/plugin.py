@@ -67,6 +67,38 @@ def model_spec_from_options(option: Any, model: str) -> Any:
     )
 
 
+# Option names, defined once (messages and tests refer to these, not to copies of the strings)
+OPTION_PREFIX = "--crossrisk"
+OPT_AA_RUNS = "--crossrisk-aa-runs"
+OPT_ADAPTER = "--crossrisk-adapter"
+OPT_API_KEY_ENV = "--crossrisk-api-key-env"
+OPT_BACKEND = "--crossrisk-backend"
+OPT_BASE_URL = "--crossrisk-base-url"
+OPT_BATCH_SIZE = "--crossrisk-batch-size"
+OPT_CACHE = "--crossrisk-cache"
+OPT_CALIBRATION = "--crossrisk-calibration"
+OPT_COMPARE = "--crossrisk-compare"
+OPT_CONCURRENCY = "--crossrisk-concurrency"
+OPT_DATA = "--crossrisk-data"
+OPT_DEVICE = "--crossrisk-device"
+OPT_DTYPE = "--crossrisk-dtype"
+OPT_JUDGE = "--crossrisk-judge"
+OPT_JUDGE_MODEL = "--crossrisk-judge-model"
+OPT_LIMIT = "--crossrisk-limit"
+OPT_MODEL = "--crossrisk-model"
+OPT_MODELS = "--crossrisk-models"
+OPT_NEURONS = "--crossrisk-neurons"
+OPT_NO_CACHE = "--crossrisk-no-cache"
+OPT_PERF = "--crossrisk-perf"
+OPT_POLICY = "--crossrisk-policy"
+OPT_PROFILE = "--crossrisk-profile"
+OPT_REPORT = "--crossrisk-report"
+OPT_REVISION = "--crossrisk-revision"
+OPT_SEED = "--crossrisk-seed"
+OPT_THREADS = "--crossrisk-threads"
+OPT_TIMEOUT = "--crossrisk-timeout"
+OPT_TOKENIZER = "--crossrisk-tokenizer"
+
 settings_key = pytest.StashKey[CrossriskSettings]()
 session_key = pytest.StashKey[Any]()
 records_key = pytest.StashKey[list]()
@@ -86,91 +118,91 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     from crossrisk_bench.models.loader import DEFAULT_MODEL
 
     group.addoption(
-        "--crossrisk-model",
+        OPT_MODEL,
         default=None,
         metavar="NAME",
         help="base model: a known name, a local directory or a hub id (default: the models file's "
         f"`base`, else {DEFAULT_MODEL})",
     )
     group.addoption(
-        "--crossrisk-adapter",
+        OPT_ADAPTER,
         default=None,
         metavar="DIR",
         help="PEFT/LoRA adapter directory applied on top of --crossrisk-model",
     )
     group.addoption(
-        "--crossrisk-dtype",
+        OPT_DTYPE,
         default=None,
         metavar="DTYPE",
         help="float32, bfloat16 or float16 (default: float32 on CPU, bfloat16 on a GPU)",
     )
     group.addoption(
-        "--crossrisk-device",
+        OPT_DEVICE,
         default="auto",
         metavar="DEVICE",
         help="auto (default: a GPU where one exists, else the CPU), cpu, cuda or cuda:N",
     )
     group.addoption(
-        "--crossrisk-revision",
+        OPT_REVISION,
         default=None,
         metavar="REV",
         help="hub revision (commit, tag or branch) of a hub model, recorded in results",
     )
     group.addoption(
-        "--crossrisk-backend",
+        OPT_BACKEND,
         default="hf",
         metavar="KIND",
         help="hf (default: load the model here) or openai (a model served behind an OpenAI-compatible "
         "API: vLLM, TGI, SGLang, llama.cpp, transformers serve)",
     )
     group.addoption(
-        "--crossrisk-base-url",
+        OPT_BASE_URL,
         default=None,
         metavar="URL",
         help="the server's base URL for --crossrisk-backend openai, e.g. http://127.0.0.1:8000/v1",
     )
     group.addoption(
-        "--crossrisk-api-key-env",
+        OPT_API_KEY_ENV,
         default=None,
         metavar="VAR",
         help="environment variable holding the server's API key (the key is never written anywhere)",
     )
     group.addoption(
-        "--crossrisk-concurrency",
+        OPT_CONCURRENCY,
         type=_positive_int,
         default=8,
         metavar="N",
         help="requests in flight to a served model (default 8)",
     )
     group.addoption(
-        "--crossrisk-timeout",
+        OPT_TIMEOUT,
         type=float,
         default=120.0,
         metavar="SECONDS",
         help="timeout of one request to a served model (default 120)",
     )
     group.addoption(
-        "--crossrisk-tokenizer",
+        OPT_TOKENIZER,
         default=None,
         metavar="NAME",
         help="the served model's tokenizer (directory or hub id): lets log-likelihood tasks render "
         "chat prompts and send token ids",
     )
     group.addoption(
-        "--crossrisk-profile",
+        OPT_PROFILE,
         default="quick",
         metavar="NAME",
         help="; ".join(f"{p.name}: {p.description}" for p in PROFILES) + " (default quick)",
     )
     group.addoption(
-        "--crossrisk-limit",
+        OPT_LIMIT,
         type=_positive_int,
         default=None,
         metavar="N",
         help="evaluate at most N items per task (overrides the profile)",
     )
     group.addoption(
-        "--crossrisk-data",
+        OPT_DATA,
         action="append",
         default=[],
         metavar="NAME=PATH",
@@ -180,58 +212,56 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "xstest bbq crows_pairs stereoset decodingtrust_stereotype decodingtrust_enron",
     )
     group.addoption(
-        "--crossrisk-cache",
+        OPT_CACHE,
         default=None,
         metavar="DIR",
         help="cache directory for responses and converted models (default: $CROSSRISK_CACHE_DIR or ~/.cache/crossrisk-bench)",
     )
     group.addoption(
-        "--crossrisk-no-cache",
+        OPT_NO_CACHE,
         action="store_true",
         default=False,
         help="do not read or write the response cache (models are still converted once)",
     )
     group.addoption(
-        "--crossrisk-report",
+        OPT_REPORT,
         default=None,
         metavar="DIR",
         help="write results.json, model-card.md, report.html and conflict-matrix.png into DIR",
     )
     group.addoption(
-        "--crossrisk-compare",
+        OPT_COMPARE,
         default=None,
         metavar="RESULTS",
         help="fail on regressions beyond the policy against a saved results.json of the previous release",
     )
     group.addoption(
-        "--crossrisk-models",
+        OPT_MODELS,
         default=None,
         metavar="PATH",
         help="defended models to compare with the base (default: fixtures/models.toml)",
     )
     group.addoption(
-        "--crossrisk-policy",
+        OPT_POLICY,
         default=None,
         metavar="PATH",
         help="tolerances and efficacy rule (default: fixtures/policy.toml; a pyproject.toml with [tool.crossrisk] works)",
     )
+    group.addoption(OPT_SEED, type=int, default=0, metavar="SEED", help="seed for sampling and resampling (default 0)")
     group.addoption(
-        "--crossrisk-seed", type=int, default=0, metavar="SEED", help="seed for sampling and resampling (default 0)"
-    )
-    group.addoption(
-        "--crossrisk-neurons",
+        OPT_NEURONS,
         action="store_true",
         default=False,
         help="also run the neuron-level analysis of weight defenses (benchmarks/test_neurons.py; minutes)",
     )
     group.addoption(
-        "--crossrisk-perf",
+        OPT_PERF,
         action="store_true",
         default=False,
         help="also run the engine and task speed benchmarks (marked perf; also selected by -m perf)",
     )
     group.addoption(
-        "--crossrisk-judge",
+        OPT_JUDGE,
         action="append",
         default=[],
         metavar="KIND=NAME",
@@ -239,34 +269,34 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "(defaults: keyword, rules; measured figures in the README)",
     )
     group.addoption(
-        "--crossrisk-judge-model",
+        OPT_JUDGE_MODEL,
         default=None,
         metavar="NAME",
         help="the model an llm judge asks (a known name, local directory or hub id)",
     )
     group.addoption(
-        "--crossrisk-calibration",
+        OPT_CALIBRATION,
         action="store_true",
         default=False,
         help="also run the verdict calibration benchmarks (planted-regression power, sampled A/A; "
         "benchmarks/test_calibration.py; long)",
     )
     group.addoption(
-        "--crossrisk-aa-runs",
+        OPT_AA_RUNS,
         type=_positive_int,
         default=20,
         metavar="N",
         help="A/A runs of the calibration benchmark (N + 1 sampled answer sets; default 20)",
     )
     group.addoption(
-        "--crossrisk-batch-size",
+        OPT_BATCH_SIZE,
         type=_positive_int,
         default=16,
         metavar="N",
         help="prompts per forward batch (default 16)",
     )
     group.addoption(
-        "--crossrisk-threads",
+        OPT_THREADS,
         type=_positive_int,
         default=None,
         metavar="N",
@@ -295,7 +325,7 @@ def _asked_for(config: pytest.Config) -> bool:
         *shlex.split(os.environ.get("PYTEST_ADDOPTS", "")),
         *config.getini("addopts"),
     ]
-    return any(str(a).startswith("--crossrisk") for a in args)
+    return any(str(a).startswith(OPTION_PREFIX) for a in args)
 
 
 def settings_of(config: pytest.Config) -> CrossriskSettings:
