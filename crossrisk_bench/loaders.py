@@ -29,7 +29,7 @@ from crossrisk_bench.errors import CrossriskError
 from crossrisk_bench.items import Item
 from crossrisk_bench.models.base import Prompt
 from crossrisk_bench.registry import Registry
-from crossrisk_bench.sources import csv_rows, is_hub, json_lines
+from crossrisk_bench.sources import csv_rows, is_hub, is_table, json_lines
 
 
 def _field(record: dict, key: str, where: str) -> Any:
@@ -154,7 +154,7 @@ def stereoset(path: Path) -> list[Item]:
     """StereoSet in its published format (`{"data": {"intersentence": [...], "intrasentence": [...]}}`,
     each example with `sentences` carrying a `gold_label`) or the flat one-record-a-line re-export."""
     head = ""
-    if not is_hub(path) and path.suffix != ".parquet":
+    if not is_table(path):
         try:
             head = path.read_text(encoding="utf-8").lstrip()[:1]
         except FileNotFoundError:

@@ -32,10 +32,15 @@ def is_hub(source: str | Path) -> bool:
     return str(source).startswith(HUB_PREFIX)
 
 
+def is_table(source: str | Path) -> bool:
+    """Read through `datasets`: a hub dataset or a Parquet file."""
+    return is_hub(source) or Path(source).suffix == ".parquet"
+
+
 def csv_rows(path: str | Path, required: set[str]) -> Iterator[tuple[str, dict[str, Any]]]:
     """(where, row) of a CSV file (`file:line`) or of a Parquet file or hub dataset (`source row N`);
     the columns must include `required`."""
-    if is_hub(path) or Path(path).suffix == ".parquet":
+    if is_table(path):
         yield from _arrow_rows(path, required)
         return
     path = Path(path)
@@ -54,7 +59,7 @@ def csv_rows(path: str | Path, required: set[str]) -> Iterator[tuple[str, dict[s
 def json_lines(path: str | Path) -> Iterator[tuple[str, Any]]:
     """(where, record) of a JSON Lines file (`file:line`; blank and `#` lines skipped), or of a
     Parquet file or hub dataset (`source row N`)."""
-    if is_hub(path) or Path(path).suffix == ".parquet":
+    if is_table(path):
         yield from _arrow_rows(path, set())
         return
     path = Path(path)

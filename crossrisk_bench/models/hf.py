@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -169,7 +169,7 @@ class HFBackend:
             for text in rendered
             for i in range(config.n)
         ]
-        results = self._cached_run(units, lambda todo: self._generate_units(todo, config), "generating")
+        results = cached_run(self.cache, self.stats, units, lambda todo: self._generate_units(todo, config))
         out = []
         for j in range(len(prompts)):
             samples = tuple(Completion(**results[units[j * config.n + i][0]]) for i in range(config.n))
@@ -263,7 +263,7 @@ class HFBackend:
             units.append(
                 (self._key("loglikelihood", prompt=context, continuation=r.continuation), context, r.continuation)
             )
-        results = self._cached_run(units, self._loglikelihood_units, "scoring")
+        results = cached_run(self.cache, self.stats, units, self._loglikelihood_units)
         return [Loglikelihood(tuple(results[u[0]]["token_logprobs"]), results[u[0]]["is_greedy"]) for u in units]
 
     def _loglikelihood_units(self, todo: list[tuple[str, str, str]]):
@@ -306,14 +306,6 @@ class HFBackend:
 
     def _key(self, kind: str, **parts: Any) -> str:
         return stable_hash({"kind": kind, "model": self.fingerprint, "template": self.template_hash, **parts})
-
-    def _cached_run(
-        self,
-        units: list[tuple[Any, ...]],
-        compute: Callable[[list[tuple[Any, ...]]], Any],
-        what: str,
-    ) -> dict[str, dict[str, Any]]:
-        return cached_run(self.cache, self.stats, units, compute)
 
     def _left_pad(self, sequences: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:
         import torch

@@ -100,9 +100,7 @@ def build_spec(
 ) -> ModelSpec:
     """A `ModelSpec` from command-line values (the pytest options and the `crossrisk` command share it)."""
     server = None
-    if backend == "openai" or base_url:
-        if not base_url:
-            raise CrossriskError("the openai backend needs a base URL (--crossrisk-base-url / --base-url)")
+    if base_url:
         if backend != "openai":
             raise CrossriskError("a base URL is for the openai backend (--crossrisk-backend openai / --backend openai)")
         server = ServerOptions(

@@ -73,6 +73,10 @@ class ServerOptions:
         return root if root.endswith("/v1") else root + "/v1"
 
 
+class AccessRefused(CrossriskError):
+    """HTTP 401/403: the server refused the key (or its absence); no retry or fallback helps."""
+
+
 class HTTPFailure(Exception):
     def __init__(self, status: int | None, detail: str, retry_after: float | None = None) -> None:
         super().__init__(detail)
@@ -168,7 +172,7 @@ class OpenAIBackend:
                 if self.options.api_key_env
                 else "no API key (name its environment variable with --crossrisk-api-key-env)"
             )
-            return CrossriskError(f"{where}: HTTP {failure.status}: the server refused {how}")
+            return AccessRefused(f"{where}: HTTP {failure.status}: the server refused {how}")
         if failure.status == 404:
             return CrossriskError(
                 f"{where}: HTTP 404 ({failure.detail}); check the base URL (usually ending in /v1) "
@@ -188,9 +192,9 @@ class OpenAIBackend:
         """
         try:
             listing = self.request("/models", retries=0)  # a listing that fails is not asked again (probe below)
-        except CrossriskError as exc:
-            if "HTTP 401" in str(exc) or "HTTP 403" in str(exc):
-                raise
+        except AccessRefused:
+            raise
+        except CrossriskError:
             listing = None
         entries = [e for e in (listing or {}).get("data", []) if isinstance(e, dict) and "id" in e]
         if entries:
