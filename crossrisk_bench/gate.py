@@ -15,6 +15,7 @@ from crossrisk_bench.effects import POWER, Effect, Policy, assess, describe
 from crossrisk_bench.errors import CrossriskError
 from crossrisk_bench.items import Item
 from crossrisk_bench.judges import JUDGE_VALIDATION
+from crossrisk_bench.models_file import own_base
 from crossrisk_bench.results import EffectRecord, ItemOutcome, RunDocument
 from crossrisk_bench.risks import Risk
 from crossrisk_bench.session import SuiteSession
@@ -46,7 +47,8 @@ def run_gate(
 ) -> tuple[Effect, EffectRecord]:
     """Evaluate base and defended on the same items; return the effect and its report record."""
     task = TASKS.get(task_name)
-    base = session.base_result(task_name, items)
+    base = session.base_result(task_name, items, spec)
+    base_backend = session.base_for(spec)
     defended_backend = session.defended_backend(spec)
     defended = task.evaluate(defended_backend, items, judges=session.judges())
     base_scores = {o.item_id: o.score for o in base.outcomes}
@@ -67,6 +69,7 @@ def run_gate(
         seed=session.settings.seed,
         clusters=clusters,
         comparison=comparison,
+        scale=task.scale,
     )
     note = None
     if cluster_key and clusters is None:
@@ -78,17 +81,17 @@ def run_gate(
     if getattr(defended_backend, "build_record", None):  # weights defenses: how the adapter was trained
         defense["build"] = defended_backend.build_record
     base_summary, defended_summary = dict(base.summary), dict(defended.summary)
-    if task.with_reference is not None and session.reference_model() is not None:
-        reference = session.reference_model()
-        base_summary.update(task.with_reference(session.base_backend(), reference, items))
+    reference = session.reference_model(base_backend) if task.with_reference is not None else None
+    if reference is not None:
+        base_summary.update(task.with_reference(base_backend, reference, items))
         defended_summary.update(task.with_reference(defended_backend, reference, items))
     record = effect_record(effect, spec, base, defended).replace(
         defense=defense,
         base_summary=base_summary,
         defended_summary=defended_summary,
         clustering_note=note,
-        base_fingerprint=session.base_backend().fingerprint,
-        base_computed=session.base_computed.pop(task_name, 0),  # counted once per process
+        base_fingerprint=base_backend.fingerprint,
+        base_computed=session.base_computed.pop((own_base(spec), task_name), 0),  # counted once per process
         seed=session.settings.seed,
         clustered_by=cluster_key if clusters is not None else None,
     )
@@ -128,6 +131,7 @@ def effect_record(effect: Effect, spec: DefenseSpec, base: TaskResult, defended:
         finding=effect.finding,
         passed=effect.passed,
         mde=c.mde(power=POWER),
+        headroom=effect.headroom,
         items_to_decide=effect.items_to_decide() if effect.verdict == "inconclusive" else None,
         se=c.se,
         rule=effect.rule,
@@ -191,6 +195,7 @@ def compare_with_previous(
         seed=seed,
         clusters=clusters,
         gate="tolerance",
+        scale=TASKS.get(record.task).scale if record.task in TASKS else 1.0,
     )
     r = effect.regression
     low, high, rise = r.low, r.high, r.estimate + 0.0
@@ -208,6 +213,7 @@ def compare_with_previous(
         "p_value": effect.comparison.p_value,
         "tolerance": effect.tolerance,
         "verdict": effect.verdict,
+        "headroom": effect.headroom,
         "passed": effect.verdict == "pass",
         "message": message,
     }

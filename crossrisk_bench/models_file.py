@@ -3,6 +3,7 @@ defenses by name, local checkpoints or adapters, or models served beside the bas
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,18 @@ from crossrisk_bench.models.served import ServerOptions
 from crossrisk_bench.risks import Risk
 
 MODELS_KEYS = {"base", "defended"}
-ENTRY_KEYS = {"defense", "name", "target", "checkpoint", "adapter", "description", "model", "base_url", "api_key_env"}
+ENTRY_KEYS = {
+    "defense",
+    "name",
+    "target",
+    "checkpoint",
+    "adapter",
+    "description",
+    "model",
+    "base_url",
+    "api_key_env",
+    "base",
+}
 SERVED_KEYS = ("model", "base_url", "api_key_env")
 
 
@@ -39,8 +51,12 @@ def load_models(path: str | Path) -> tuple[DefenseSpec, ...]:
         bad = sorted(set(entry) - ENTRY_KEYS)
         if bad:
             raise CrossriskError(f"{where}: unknown key(s) {bad}; allowed: {sorted(ENTRY_KEYS)}")
+        entry_base = entry.get("base")
+        if entry_base is not None and (not isinstance(entry_base, str) or not entry_base):
+            raise CrossriskError(f"{where}: 'base' must be a model name, directory or hub id (a string)")
         if "defense" in entry:
-            specs.append(get_defense(entry["defense"]).spec)
+            spec = get_defense(entry["defense"]).spec
+            specs.append(replace(spec, params={**spec.params, "base": entry_base}) if entry_base else spec)
         elif "checkpoint" in entry or "adapter" in entry or "model" in entry:
             if "model" in entry and ("checkpoint" in entry or "adapter" in entry):
                 raise CrossriskError(
@@ -59,7 +75,7 @@ def load_models(path: str | Path) -> tuple[DefenseSpec, ...]:
                     target,
                     "checkpoint",
                     entry.get("description", "external checkpoint"),
-                    {k: entry[k] for k in ("checkpoint", "adapter", *SERVED_KEYS) if k in entry},
+                    {k: entry[k] for k in ("checkpoint", "adapter", *SERVED_KEYS, "base") if k in entry},
                 )
             )
         else:
@@ -75,11 +91,22 @@ def load_models(path: str | Path) -> tuple[DefenseSpec, ...]:
     return tuple(specs)
 
 
+def own_base(spec: DefenseSpec) -> str | None:
+    """The base an entry of `models.toml` names for itself (`base = "..."`), or None: the run's base."""
+    value = spec.params.get("base")
+    return str(value) if value else None
+
+
+def base_spec(run_base: Any, name: str) -> Any:
+    """An entry's own base, loaded the way the run's base is (same backend, server, device and dtype)."""
+    if run_base.backend == "hf":
+        return run_base.with_model(name, None)
+    return replace(run_base, model=name, adapter=None)
+
+
 def checkpoint_spec(base: Any, params: Any) -> Any:
     """How to load an external checkpoint of `models.toml`: a local model or adapter loaded like
     the base, or (`model`, optional `base_url`/`api_key_env`) a model served beside the base."""
-    from dataclasses import replace
-
     if "model" not in params:
         if base.backend != "hf":
             raise CrossriskError(

@@ -350,7 +350,7 @@ def _read_settings(config: pytest.Config) -> CrossriskSettings:
     from crossrisk_bench.loaders import parse_data_option
     from crossrisk_bench.models.cache import default_cache_dir
     from crossrisk_bench.models.loader import DEFAULT_MODEL, resolve
-    from crossrisk_bench.models_file import load_models, models_base
+    from crossrisk_bench.models_file import base_spec, load_models, models_base, own_base
     from crossrisk_bench.paths import FIXTURES
     from crossrisk_bench.profiles import get_profile, items_limit
     from crossrisk_bench.session import SuiteSession
@@ -364,6 +364,12 @@ def _read_settings(config: pytest.Config) -> CrossriskSettings:
     data = tuple(parse_data_option(value) for value in config.option.crossrisk_data)
     policy_file = Path(config.option.crossrisk_policy or FIXTURES / "policy.toml").expanduser()
     defenses = load_models(models_file)
+    for d in defenses:  # an entry's own base that cannot be found stops the run once, here
+        if own_base(d):
+            try:
+                resolve(base_spec(spec, own_base(d)))
+            except CrossriskError as exc:
+                raise CrossriskError(f"{models_file}: the base of {d.name!r}: {exc}") from None
     left_out: tuple[str, ...] = ()
     if spec.backend != "hf":
         left_out = tuple(d.name for d in defenses if d.kind == "weights")
@@ -458,7 +464,7 @@ def _carry_effect(node: pytest.Item, record: Any) -> None:
         (
             f"crossrisk {record.defense_name} {record.task}",
             f"{record.verdict}: {record.regression * 100:+.1f} pts ({low * 100:+.1f}..{high * 100:+.1f}), "
-            f"tolerance {record.tolerance:g}, n={record.n}",
+            f"tolerance {record.tolerance:g}, n={record.n}" + (f", {record.headroom}" if record.headroom else ""),
         )
     )
 
@@ -537,6 +543,9 @@ def header_lines(settings: CrossriskSettings) -> list[str]:
         f"crossrisk: profile={settings.profile} items per task={items} seed={settings.seed} "
         f"on_inconclusive={settings.on_inconclusive}",
     ]
+    own = [(d.name, d.params["base"]) for d in settings.defenses if d.params.get("base")]
+    if own:
+        lines.append("crossrisk: compared with their own base: " + ", ".join(f"{n} vs {b}" for n, b in own))
     if settings.left_out:
         lines.append(
             f"crossrisk: served base: weights defenses left out (they need local weights): "

@@ -85,6 +85,7 @@ class EffectRecord:
     clustered_by: str | None = None
     vs_previous: Mapping[str, Any] | None = None
     q_value: float | None = None  # Benjamini-Hochberg over the matrix, set when the document is built
+    headroom: str | None = None  # "cannot show a rise" / "cannot show a fall" (effects.headroom_limit)
 
     def __post_init__(self) -> None:
         if self.verdict is None:
@@ -99,6 +100,13 @@ class EffectRecord:
     @property
     def defense_target(self) -> str:
         return str(self.defense["target"])
+
+    @property
+    def own_base(self) -> str | None:
+        """The base this cell's defended model was compared with when models.toml names one for
+        the entry (`base = "..."`); None: the run's base."""
+        value = dict(self.defense.get("params") or {}).get("base")
+        return str(value) if value else None
 
     @property
     def key(self) -> tuple[str, str]:
@@ -120,7 +128,7 @@ class EffectRecord:
         out: dict[str, Any] = {}
         for f in dataclasses.fields(self):
             value = getattr(self, f.name)
-            if f.name in ("clustering_note", "vs_previous", "q_value") and value is None:
+            if f.name in ("clustering_note", "vs_previous", "q_value", "headroom") and value is None:
                 continue  # present only when they say something
             if f.name == "items":
                 value = [dataclasses.asdict(i) | {"slices": dict(i.slices)} for i in value]
@@ -223,10 +231,13 @@ def _plain(value: Any) -> Any:
 
 
 def sort_key(record: EffectRecord, task_order: Sequence[str]) -> tuple[Any, ...]:
-    """Matrix order: defense risk, defense, task risk, the suite's task order."""
+    """Matrix order: the base (the run's first, then entries' own bases by name), defense risk,
+    defense, task risk, the suite's task order."""
     order = {name: i for i, name in enumerate(task_order)}
     risks = ("safety", "fairness", "privacy", "utility")
     return (
+        record.own_base is not None,
+        record.own_base or "",
         risks.index(record.defense_target),
         record.defense_name,
         risks.index(record.task_risk),

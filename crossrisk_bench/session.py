@@ -15,7 +15,7 @@ from crossrisk_bench.effects import Policy
 from crossrisk_bench.items import Item, take
 from crossrisk_bench.judges.select import JudgeChoice, build_judges
 from crossrisk_bench.models.loader import EXPOSED_NAME, ModelSpec, load_backend
-from crossrisk_bench.models_file import checkpoint_spec
+from crossrisk_bench.models_file import base_spec, checkpoint_spec, own_base
 from crossrisk_bench.neurons.analysis import base_state, defense_findings, merge_findings, pair_records
 from crossrisk_bench.report.matrix import build_matrix, render_terminal
 from crossrisk_bench.report.outputs import results_document, write_reports
@@ -32,8 +32,9 @@ class SuiteSession:
     policy: Policy
     base: Any = None
     defended: dict[str, Any] = field(default_factory=dict)
-    base_results: dict[str, TaskResult] = field(default_factory=dict)
-    base_computed: dict[str, int] = field(default_factory=dict)  # requests this process computed for the base
+    other_bases: dict[str, Any] = field(default_factory=dict)  # models.toml entries' own bases, by name
+    base_results: dict[tuple[str | None, str], TaskResult] = field(default_factory=dict)  # (own base, task)
+    base_computed: dict[tuple[str | None, str], int] = field(default_factory=dict)  # requests computed here
     reference: Any = None  # the zoo base before privacy exposure (membership-inference reference)
     built_judges: Any = None  # the run's refusal and fulfilment judges, built on first use
     neuron_base: Any = None  # the base's side of the neuron analysis, computed on first use
@@ -46,13 +47,31 @@ class SuiteSession:
             )
         return self.base
 
+    def base_for(self, spec: DefenseSpec) -> Any:
+        """The model a defended entry is compared with: its own `base` in models.toml (a public
+        defended checkpoint beside the model it was made from), else the run's base."""
+        name = own_base(spec)
+        if name is None:
+            return self.base_backend()
+        if name not in self.other_bases:
+            s = self.settings
+            self.other_bases[name] = load_backend(
+                base_spec(s.model, name),
+                cache_dir=s.cache_dir,
+                use_cache=s.use_cache,
+                batch_size=s.batch_size,
+                threads=s.threads,
+            )
+        return self.other_bases[name]
+
     def defended_backend(self, spec: DefenseSpec) -> Any:
         if spec.id not in self.defended:
-            base = self.base_backend()
+            base = self.base_for(spec)
             if spec.kind == "checkpoint":
                 s = self.settings
+                start = base_spec(s.model, own_base(spec)) if own_base(spec) else s.model
                 backend = load_backend(
-                    checkpoint_spec(s.model, spec.params),
+                    checkpoint_spec(start, spec.params),
                     cache_dir=s.cache_dir,
                     use_cache=s.use_cache,
                     batch_size=s.batch_size,
@@ -82,11 +101,12 @@ class SuiteSession:
             self.built_judges = build_judges(choice, judge_backend)
         return self.built_judges
 
-    def reference_model(self) -> Any:
-        """The model before privacy exposure, when the base is the zoo's exposed base (else None):
-        the reference that tasks declaring `with_reference` compare against (the
-        reference-calibrated membership attack)."""
-        if not (getattr(self.base_backend(), "lineage", None) or "").startswith(EXPOSED_NAME):
+    def reference_model(self, base: Any = None) -> Any:
+        """The model before privacy exposure, when the base (default: the run's) is the zoo's
+        exposed base (else None): the reference that tasks declaring `with_reference` compare
+        against (the reference-calibrated membership attack)."""
+        base = base if base is not None else self.base_backend()
+        if not (getattr(base, "lineage", None) or "").startswith(EXPOSED_NAME):
             return None
         if self.reference is None:
             self.reference = pre_exposure_backend(self.base_backend())
@@ -119,20 +139,22 @@ class SuiteSession:
         task = TASKS.get(task_name)
         return take(load(task_name), self.settings.limit, by=task.balance_by)
 
-    def base_result(self, task_name: str, items: list[Item]) -> TaskResult:
-        """The base model's result, computed by one process at a time: under xdist the first
-        worker computes it while the others wait on a file lock, then read it from the cache."""
-        if task_name not in self.base_results:
+    def base_result(self, task_name: str, items: list[Item], spec: DefenseSpec | None = None) -> TaskResult:
+        """The result of the base that `spec` is compared with (default: the run's base), computed
+        by one process at a time: under xdist the first worker computes it while the others wait
+        on a file lock, then read it from the cache."""
+        key = (own_base(spec) if spec is not None else None, task_name)
+        if key not in self.base_results:
             from filelock import FileLock
 
-            base = self.base_backend()
+            base = self.base_for(spec) if spec is not None else self.base_backend()
             locks = self.settings.cache_dir / "locks"
             locks.mkdir(parents=True, exist_ok=True)
             with FileLock(str(locks / f"{base.fingerprint}-{task_name}.lock"), timeout=3600):
                 before = base.stats.computed
-                self.base_results[task_name] = TASKS.get(task_name).evaluate(base, items, judges=self.judges())
-                self.base_computed[task_name] = base.stats.computed - before
-        return self.base_results[task_name]
+                self.base_results[key] = TASKS.get(task_name).evaluate(base, items, judges=self.judges())
+                self.base_computed[key] = base.stats.computed - before
+        return self.base_results[key]
 
     def run_record(self) -> dict[str, Any]:
         """The run's settings as results.json records them (never an API key)."""

@@ -11,7 +11,7 @@ import pytest
 from crossrisk_bench.cli import main
 from crossrisk_bench.errors import CrossriskError
 from crossrisk_bench.models_file import load_models
-from crossrisk_bench.report.matrix import build_matrix
+from crossrisk_bench.report.matrix import build_matrix, render_terminal
 from crossrisk_bench.report.outputs import html_page, load_document
 from crossrisk_bench.results import EffectRecord, RunDocument
 
@@ -397,3 +397,76 @@ def test_plan_prints_items_needed_per_task(tmp_path: Path, capsys) -> None:
     out = capsys.readouterr().out
     # worst sd = 0.1 * sqrt(12); items = ((1.96 + 0.84) * sd / 0.05)^2 = 376.7 -> 377
     assert "pii_leakage" in out and " 377  a" in out
+
+
+def test_saturated_cells_are_marked_in_every_report() -> None:
+    from crossrisk_bench.report.outputs import model_card
+
+    records = [
+        _cell("a", "pii_leakage", "pass", "fine") | {"headroom": "cannot show a rise"},
+        _cell("a", "context_leakage", "inconclusive", "unsure") | {"headroom": "cannot show a fall"},
+        _cell("b", "pii_leakage", "pass", "fine") | {"headroom": "cannot show a rise"},
+    ]
+    document = RunDocument.from_json(
+        {
+            "schema_version": 3,
+            "run": {"model": "m"},
+            "task_order": ["pii_leakage", "context_leakage"],
+            "effects": records,
+        }
+    )
+    assert document.to_json()["effects"][0]["headroom"] == "cannot show a rise"  # survives the JSON
+    matrix = build_matrix(document.effects, ["pii_leakage", "context_leakage"])
+    lines = render_terminal(matrix)
+    assert matrix.cell("a", "pii_leakage").text == "+10.0^" and matrix.cell("a", "context_leakage").text == "+10.0?_"
+    assert "2 cells cannot show a rise, their base at that end of the scale: pii_leakage (2)" in lines
+    assert "1 cells cannot show a fall, their base at that end of the scale: context_leakage (1)" in lines
+    page = html_page(document, matrix, b"")
+    assert "Cells that cannot show a change" in page and "^ cannot show a rise" in page
+    card = model_card(document, matrix)
+    assert "+10.0 (-10.0..+30.0) pass (cannot show a rise)" in card
+
+
+def test_an_entry_is_compared_with_its_own_base(pytester: pytest.Pytester, tiny_dir: Path, tmp_path: Path) -> None:
+    """A public defended checkpoint is paired with the model it was made from (models.toml
+    `base`), beside entries compared with the run's base; the matrix groups rows by base."""
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    other = AutoModelForCausalLM.from_pretrained(tiny_dir)
+    with torch.no_grad():
+        for param in other.parameters():
+            param.add_(0.02 * torch.randn_like(param, generator=torch.Generator().manual_seed(3)))
+    other.save_pretrained(tmp_path / "other-base")
+    AutoTokenizer.from_pretrained(tiny_dir).save_pretrained(tmp_path / "other-base")
+    lora = get_peft_model(other, LoraConfig(r=4, target_modules=["q_proj", "v_proj"], init_lora_weights=False))
+    with torch.no_grad():
+        for name, param in lora.named_parameters():
+            if "lora_B" in name:
+                param.mul_(50.0)
+    lora.save_pretrained(tmp_path / "adapter")
+    pytester.makepyfile(test_suite=SUITE)
+    models = tmp_path / "models.toml"
+    models.write_text(
+        '[[defended]]\ndefense = "fair_prompt"\n\n'
+        f'[[defended]]\nname = "their_lora"\ntarget = "fairness"\nadapter = "{tmp_path / "adapter"}"\n'
+        f'base = "{tmp_path / "other-base"}"\n'
+    )
+    result = pytester.runpytest_subprocess(
+        *_args(tiny_dir, tmp_path, models, tmp_path / "r"), "-k", "stereotype or utility"
+    )
+    outcomes = result.parseoutcomes()
+    assert outcomes.get("passed", 0) + outcomes.get("failed", 0) == 4
+    out = result.stdout.str()
+    assert f"crossrisk: compared with their own base: their_lora vs {tmp_path / 'other-base'}" in out
+    assert out.index("vs the run's base:") < out.index(f"vs base {tmp_path / 'other-base'}:")
+    effects = {(e["defense"]["name"], e["task"]): e for e in _effects(tmp_path / "r")}
+    run_base = effects["fair_prompt", "utility"]["base_fingerprint"]
+    own = effects["their_lora", "utility"]
+    assert own["base_fingerprint"] != run_base and own["defense"]["params"]["base"] == str(tmp_path / "other-base")
+    assert own["defense"]["fingerprint"] != own["base_fingerprint"]
+    # an own base that does not exist stops the run once, naming it
+    models.write_text('[[defended]]\ndefense = "fair_prompt"\nbase = "no-such-model"\n')
+    bad = pytester.runpytest_subprocess(*_args(tiny_dir, tmp_path, models, tmp_path / "r2"))
+    assert bad.ret != 0 and "no-such-model" in bad.stderr.str() + bad.stdout.str()

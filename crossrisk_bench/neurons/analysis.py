@@ -311,7 +311,9 @@ def analyse_results(document: RunDocument, *, cache_dir: Any, **options: Any) ->
     specs = {e.defense_name: e.defense for e in document.effects}
     defended, skipped = {}, []
     for name, spec in specs.items():
-        if spec["kind"] == "weights":
+        if dict(spec.get("params") or {}).get("base"):
+            skipped.append(name)  # compared with its own base; the analysis compares one base's weights
+        elif spec["kind"] == "weights":
             defended[name] = (spec["target"], get_defense(name).apply(base))
         elif spec["kind"] == "checkpoint":
             params = spec["params"]

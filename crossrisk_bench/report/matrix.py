@@ -9,6 +9,7 @@ p-values would label about five of them by chance. The unadjusted label stays in
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -18,9 +19,12 @@ from crossrisk_bench.stats import benjamini_hochberg
 RISK_ORDER = ("safety", "fairness", "privacy", "utility")
 MARKS = {"conflict": "!", "backfire": "!", "efficacy": "*", "synergy": "*", "neutral": ""}
 VERDICT_MARKS = {"pass": "", "fail": "X", "inconclusive": "?"}
+HEADROOM_MARKS = {"cannot show a rise": "^", "cannot show a fall": "_", None: ""}
 LEGEND = (
     "cells: change in risk, pts (utility: drop); ! significant rise, * significant fall (BH q < 0.05 over "
-    "the matrix); X failed gate (harm shown), ? inconclusive (neither harm nor non-inferiority shown)"
+    "the matrix); X failed gate (harm shown), ? inconclusive (neither harm nor non-inferiority shown); "
+    "^ cannot show a rise, _ cannot show a fall (the base sits at that end of the task's scale, so the "
+    "verdict says nothing about that direction)"
 )
 
 
@@ -39,6 +43,8 @@ class Cell:
     n: int
     mde_pts: float = 0.0
     message: str = ""
+    headroom: str | None = None
+    base: str | None = None  # the entry's own base (models.toml `base`); None: the run's base
 
     @property
     def passed(self) -> bool:
@@ -46,7 +52,9 @@ class Cell:
 
     @property
     def text(self) -> str:
-        return f"{self.regression_pts:+.1f}{MARKS[self.label]}{VERDICT_MARKS[self.verdict]}"
+        return (
+            f"{self.regression_pts:+.1f}{MARKS[self.label]}{VERDICT_MARKS[self.verdict]}{HEADROOM_MARKS[self.headroom]}"
+        )
 
 
 @dataclass(frozen=True)
@@ -58,8 +66,23 @@ class ConflictMatrix:
     def cell(self, defense: str, task: str) -> Cell | None:
         return next((c for c in self.cells if c.defense == defense and c.task == task), None)
 
+    def base_of(self, defense: str) -> str | None:
+        """The base a row was compared with (None: the run's base)."""
+        return next((c.base for c in self.cells if c.defense == defense), None)
+
+    def base_groups(self) -> list[tuple[str | None, list[tuple[str, str]]]]:
+        """Rows grouped by the base they were compared with, in row order."""
+        groups: dict[str | None, list[tuple[str, str]]] = {}
+        for risk, defense in self.defenses:
+            groups.setdefault(self.base_of(defense), []).append((risk, defense))
+        return list(groups.items())
+
     def verdict_counts(self) -> dict[str, int]:
         return {v: sum(c.verdict == v for c in self.cells) for v in ("pass", "fail", "inconclusive")}
+
+    def saturated(self) -> list[Cell]:
+        """Cells whose base sits at an end of the task's scale (marked ^ or _)."""
+        return [c for c in self.cells if c.headroom is not None]
 
     def risk_summary(self) -> dict[str, dict[str, int]]:
         """How many significant conflicts each kind of defense causes in each other risk."""
@@ -95,6 +118,8 @@ def build_matrix(records: Sequence[EffectRecord], task_order: Sequence[str]) -> 
             r.n,
             100 * r.mde,
             r.message,
+            r.headroom,
+            r.own_base,
         )
         for r, q in zip(records, q_values)
     )
@@ -123,15 +148,20 @@ def render_terminal(matrix: ConflictMatrix) -> list[str]:
         )
     )
     lines = [header_risk.rstrip(), " " * name_w + " " + " ".join(t.ljust(w) for (_, t), w in zip(matrix.tasks, col_w))]
-    for risk, defense in matrix.defenses:
-        row = [f"{risk}/{defense}".ljust(name_w)]
-        for (_, task), w in zip(matrix.tasks, col_w):
-            cell = matrix.cell(defense, task)
-            row.append((cell.text if cell else "").ljust(w))
-        lines.append(" ".join(row).rstrip())
+    by_base = matrix.base_groups()
+    for base, rows in by_base:
+        if len(by_base) > 1:
+            lines.append(f"vs base {base}:" if base else "vs the run's base:")
+        for risk, defense in rows:
+            row = [f"{risk}/{defense}".ljust(name_w)]
+            for (_, task), w in zip(matrix.tasks, col_w):
+                cell = matrix.cell(defense, task)
+                row.append((cell.text if cell else "").ljust(w))
+            lines.append(" ".join(row).rstrip())
     lines.append(LEGEND)
     counts = matrix.verdict_counts()
     lines.append(f"verdicts: {counts['pass']} pass, {counts['fail']} fail, {counts['inconclusive']} inconclusive")
+    lines += saturation_lines(matrix)
     summary = matrix.risk_summary()
     lines.append(
         "conflicts by defense risk -> affected risk: "
@@ -142,3 +172,15 @@ def render_terminal(matrix: ConflictMatrix) -> list[str]:
         )
     )
     return lines
+
+
+def saturation_lines(matrix: ConflictMatrix) -> list[str]:
+    """One line per kind of headroom limit, naming its cells: a pass there is not evidence."""
+    out = []
+    for limit in ("cannot show a rise", "cannot show a fall"):
+        cells = [c for c in matrix.saturated() if c.headroom == limit]
+        if cells:
+            by_task = Counter(c.task for c in cells)
+            names = ", ".join(f"{task} ({n})" for task, n in by_task.items())
+            out.append(f"{len(cells)} cells {limit}, their base at that end of the scale: {names}")
+    return out

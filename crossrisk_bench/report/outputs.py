@@ -18,7 +18,7 @@ from typing import Any
 from crossrisk_bench.errors import CrossriskError
 from crossrisk_bench.report import neurons
 from crossrisk_bench.report.figures import figure_png
-from crossrisk_bench.report.matrix import LEGEND, ConflictMatrix, build_matrix, render_terminal
+from crossrisk_bench.report.matrix import LEGEND, ConflictMatrix, build_matrix, render_terminal, saturation_lines
 from crossrisk_bench.results import EffectRecord, ItemOutcome, RunDocument
 
 
@@ -99,7 +99,14 @@ def load_document(path: str | Path) -> RunDocument:
 
 
 def _cell_text(c: Any) -> str:
-    return f"{c.regression_pts:+.1f} ({c.low_pts:+.1f}..{c.high_pts:+.1f}) {c.verdict}"
+    limit = f" ({c.headroom})" if c.headroom else ""
+    return f"{c.regression_pts:+.1f} ({c.low_pts:+.1f}..{c.high_pts:+.1f}) {c.verdict}{limit}"
+
+
+def _vs_base(matrix: ConflictMatrix, defense: str) -> str:
+    """` (vs base X)` for a row compared with its own base, when the matrix has more than one."""
+    base = matrix.base_of(defense)
+    return f" (vs base {base})" if base and len(matrix.base_groups()) > 1 else ""
 
 
 def model_card(document: RunDocument, matrix: ConflictMatrix) -> str:
@@ -118,6 +125,8 @@ def model_card(document: RunDocument, matrix: ConflictMatrix) -> str:
         f"(pass: non-inferiority or efficacy shown; fail: harm or backfire shown; inconclusive: the items "
         f"could show neither).",
         "",
+        *[f"- {line}" for line in saturation_lines(matrix)],
+        *([""] if matrix.saturated() else []),
         "Defenses evaluated:",
         "",
     ]
@@ -139,7 +148,7 @@ def model_card(document: RunDocument, matrix: ConflictMatrix) -> str:
     lines.append("|---|" + "---|" * len(matrix.tasks))
     for risk, defense in matrix.defenses:
         row = [("" if (c := matrix.cell(defense, task)) is None else _cell_text(c)) for _, task in matrix.tasks]
-        lines.append(f"| {risk}/{defense} | " + " | ".join(row) + " |")
+        lines.append(f"| {risk}/{defense}{_vs_base(matrix, defense)} | " + " | ".join(row) + " |")
     lines += ["", "Failed gates (harm or backfire shown):", ""]
     lines += [f"- {c.message}" for c in matrix.cells if c.verdict == "fail"] or ["- none"]
     undecided = [c for c in matrix.cells if c.verdict == "inconclusive"]
@@ -259,12 +268,25 @@ def html_page(document: RunDocument, matrix: ConflictMatrix, png: bytes, section
     undecided = [c for c in matrix.cells if c.verdict == "inconclusive"]
     listing = (
         f"<h2>Failed gates ({len(failed)})</h2><ul>{items(failed) or '<li>none</li>'}</ul>"
-        f"<details{' open' if len(undecided) <= 10 else ''}><summary><b>Inconclusive cells ({len(undecided)})</b>: "
+        + (
+            "<p class='saturated'><b>Cells that cannot show a change</b> (their base sits at an end of the "
+            "task's scale, so a pass there is not evidence):</p><ul>"
+            + "".join(f"<li>{esc(line)}</li>" for line in saturation_lines(matrix))
+            + "</ul>"
+            if matrix.saturated()
+            else ""
+        )
+        + f"<details{' open' if len(undecided) <= 10 else ''}><summary><b>Inconclusive cells ({len(undecided)})</b>: "
         "neither harm nor non-inferiority shown; each gives its minimum detectable effect</summary>"
         f"<ul>{items(undecided)}</ul></details>"
     )
     rows = []
+    by_base = matrix.base_groups()
     for risk, defense in matrix.defenses:
+        group = next(g for g in by_base if (risk, defense) in g[1])
+        if len(by_base) > 1 and group[1][0] == (risk, defense):
+            label = f"vs base {group[0]}" if group[0] else "vs the run's base"
+            rows.append(f"<tr><th class='group' colspan='{len(matrix.tasks) + 1}'>{esc(label)}</th></tr>")
         cells = []
         for _, task in matrix.tasks:
             c = matrix.cell(defense, task)
@@ -275,7 +297,7 @@ def html_page(document: RunDocument, matrix: ConflictMatrix, png: bytes, section
             colour = f"rgba(200,40,40,{shade:.2f})" if c.regression_pts > 0 else f"rgba(40,80,200,{shade:.2f})"
             title = (
                 f"{c.verdict}; {c.label}; CI {c.low_pts:+.1f}..{c.high_pts:+.1f}; q={c.q_value:.2g}; "
-                f"MDE {c.mde_pts:.1f} pts; n={c.n}"
+                f"MDE {c.mde_pts:.1f} pts; n={c.n}" + (f"; {c.headroom}" if c.headroom else "")
             )
             cells.append(f'<td style="background:{colour}" title="{esc(title)}">{esc(c.text)}</td>')
         rows.append(f"<tr><th>{esc(risk)}/{esc(defense)}</th>{''.join(cells)}</tr>")

@@ -132,6 +132,7 @@ class Task:
     # extra summary figures against a reference model (the zoo base before privacy exposure), when
     # the run has one: (backend, reference backend, items) -> {name: value}
     with_reference: Callable[..., dict[str, float]] | None = field(default=None, hash=False, compare=False)
+    scale: float = 1.0  # the top of the compared statistic's scale (a bound no defense can cross)
 
     def evaluate(
         self, backend: Backend, items: Sequence[Item] | None = None, *, limit: int | None = None, judges: Any = None

@@ -379,5 +379,6 @@ PRIVACY_TASKS = (
         slice_keys=("category",),
         compare=compare_membership,
         with_reference=reference_calibrated_membership,
+        scale=0.5,  # |AUC - 0.5| cannot exceed 0.5
     ),
 )
