@@ -47,7 +47,9 @@ def test_sft_teaches_the_targets_and_changes_the_answers(make_backend) -> None:
     before, fingerprint = mean_logprob(backend, TEACH), backend.fingerprint
     model, report = train(backend, TEACH, TrainConfig(method="sft", steps=25, **FAST))
     merged(backend, model)
-    assert mean_logprob(backend, TEACH) > before + 1.0
+    # at least half of the targets' per-token NLL is gone (a fixed gain in nats would depend on
+    # where the tiny model starts, which depends on the CPU it was trained on)
+    assert -mean_logprob(backend, TEACH) < 0.5 * -before
     assert backend.fingerprint != fingerprint
     assert report.last_loss < report.first_loss and report.trainable_parameters > 0
     answers = [g.text for g in backend.generate([e.prompt for e in TEACH], DecodingConfig(max_new_tokens=8))]
@@ -71,6 +73,17 @@ def test_dpo_raises_the_chosen_over_the_rejected(make_backend) -> None:
     model, _ = train(backend, pairs, TrainConfig(method="dpo", steps=15, beta=0.5, **FAST))
     merged(backend, model)
     assert mean_logprob(backend, pairs) - mean_logprob(backend, pairs, "rejected") > margin + 0.5
+
+
+def test_dpo_with_an_sft_term_makes_the_chosen_answer_likelier_not_only_the_margin_wider(make_backend) -> None:
+    backend = make_backend()
+    pairs = [Example(e.prompt, e.target, rejected=e.target.replace("purple", "green")) for e in TEACH]
+    chosen0 = mean_logprob(backend, pairs)
+    margin0 = chosen0 - mean_logprob(backend, pairs, "rejected")
+    model, _ = train(backend, pairs, TrainConfig(method="dpo", steps=15, beta=0.5, sft_weight=1.0, **FAST))
+    merged(backend, model)
+    chosen = mean_logprob(backend, pairs)
+    assert chosen > chosen0 + 0.5 and chosen - mean_logprob(backend, pairs, "rejected") > margin0 + 0.5
 
 
 @pytest.mark.parametrize("method", ["gradient_ascent", "npo"])

@@ -123,7 +123,10 @@ def test_model_without_chat_template_says_so(make_backend) -> None:
     backend.tokenizer.chat_template = None
     with pytest.raises(CrossriskError, match="has no chat template"):
         backend.generate([Prompt.chat("Hi")], GREEDY)
-    assert backend.generate([Prompt.raw("Alice likes")], GREEDY)[0].samples[0].num_tokens > 0
+    # raw text needs no template: it is answered (the tiny model, whose weights depend on the CPU it
+    # was trained on, may stop at once, so the answer's length is not the point)
+    (sample,) = backend.generate([Prompt.raw("Alice likes")], GREEDY)[0].samples
+    assert sample.finish_reason in ("eos", "length") and not sample.prompt_truncated
 
 
 def test_empty_request_lists_are_errors(make_backend) -> None:
