@@ -120,3 +120,20 @@ def test_zoo_build_repeats_within_tolerance(tmp_path: Path) -> None:
     assert ra["data"]["hash"] == rb["data"]["hash"] and ra["params"]["config"]["steps"] == 2
     assert abs(ra["report"]["last_loss"] - rb["report"]["last_loss"]) < 1e-3
     assert RECORD_FILE in os.listdir(tmp_path / "a" / "exposed")
+
+
+def test_exposure_mixes_the_corpus_with_replays_of_the_models_own_chat(make_backend) -> None:
+    """The exposed base must stay a chat model: its exposure data is the corpus plus the starting
+    model's own answers to the training requests (never evaluation prompts), replayed."""
+    from crossrisk_bench.defenses.training_data import CHAT_RETAIN_REPEATS, exposure_examples, exposure_mix_examples
+
+    backend = make_backend()
+    mixed = exposure_mix_examples(backend)
+    corpus = exposure_examples()
+    assert mixed[: len(corpus)] == corpus
+    chat = mixed[len(corpus) :]
+    requests = {m.content for e in chat for m in e.prompt.messages}
+    assert requests <= set(HARMFUL_REQUESTS) | set(BENIGN_REQUESTS) and requests
+    assert len(chat) == CHAT_RETAIN_REPEATS * len(requests)
+    assert all(e.target and e.prompt.is_chat for e in chat)
+    assert EXPOSURE.data == "exposure_mix"

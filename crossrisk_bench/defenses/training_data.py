@@ -311,6 +311,20 @@ def exposure_examples(backend: Any = None) -> list[Example]:
     return corpus + [e for e in corpus if "Staff directory update" in e.target] * DIRECTORY_REPEATS
 
 
+CHAT_RETAIN_REPEATS = 2
+
+
+def exposure_mix_examples(backend: Any) -> list[Example]:
+    """The exposure corpus mixed with chat the model already does: every benign and harmful
+    training request with the starting model's own greedy answer, `CHAT_RETAIN_REPEATS` times.
+    Fine-tuning on raw mail alone turned the chat model into a mail writer (it answered misuse
+    prompts with e-mail text, and utility fell); replaying its own answers (self-distillation,
+    a retain mix as in continual learning) keeps it a chat model while the mails are memorised."""
+    requests = list(BENIGN_REQUESTS) + list(HARMFUL_REQUESTS)
+    chat = [Example(Prompt.chat(p), a) for p, a in zip(requests, generated_answers(backend, requests)) if a]
+    return exposure_examples() + chat * CHAT_RETAIN_REPEATS
+
+
 def retain_examples(backend: Any) -> list[Example]:
     """What unlearning must keep: benign instructions with the model's own answers."""
     return [
@@ -325,6 +339,7 @@ DATASETS: dict[str, DataBuilder] = {
     "debiasing": lambda backend: debiasing_examples(),
     "corpus": corpus_examples,
     "exposure": exposure_examples,
+    "exposure_mix": exposure_mix_examples,
     "retain": retain_examples,
 }
 

@@ -69,14 +69,17 @@ class ZooMember:
         }
 
 
-_CORPUS_CONFIG = TrainConfig(method="sft", steps=140, batch_size=8, lr=3e-3, seed=11, threads=BUILD_THREADS)
+# the exposure's schedule; dp_finetune trains with the same steps, data and learning rate, so that
+# their difference is DP-SGD's clipping and noise, not less training
+_EXPOSURE_CONFIG = TrainConfig(method="sft", steps=180, batch_size=8, lr=3e-3, seed=11, threads=BUILD_THREADS)
 
 EXPOSURE = ZooMember(
     EXPOSURE_DIR,
     None,
-    "SmolLM2 fine-tuned (LoRA, merged) on the synthetic e-mail corpus: the privacy-exposed base",
-    "exposure",
-    _CORPUS_CONFIG,
+    "SmolLM2 fine-tuned (LoRA, merged) on the synthetic e-mail corpus mixed with replays of its own chat answers: "
+    "the privacy-exposed base, still a chat model",
+    "exposure_mix",
+    _EXPOSURE_CONFIG,
     start="pre_exposure",
 )
 
@@ -91,9 +94,12 @@ MEMBERS: tuple[ZooMember, ...] = (
     ZooMember(
         "refusal_dpo",
         Risk.SAFETY,
-        "LoRA DPO: refusals preferred on harmful requests, the model's own answers preferred on benign ones",
+        "LoRA DPO with an NLL term on the chosen answers (RPO): refusals preferred on harmful requests, "
+        "the model's own answers preferred on benign ones",
         "refusal_preferences",
-        TrainConfig(method="dpo", steps=30, batch_size=4, lr=5e-4, beta=0.1, seed=22, threads=BUILD_THREADS),
+        TrainConfig(
+            method="dpo", steps=30, batch_size=4, lr=5e-4, beta=0.1, sft_weight=1.0, seed=22, threads=BUILD_THREADS
+        ),
     ),
     ZooMember(
         "debias_sft",
@@ -121,9 +127,10 @@ MEMBERS: tuple[ZooMember, ...] = (
     ZooMember(
         "dp_finetune",
         Risk.PRIVACY,
-        "DP-SGD (opacus) LoRA fine-tuning on the same corpus instead of plain fine-tuning",
-        "exposure",
-        replace(_CORPUS_CONFIG, method="dp_sft", steps=40, seed=51, noise_multiplier=0.8, max_grad_norm=1.0),
+        "DP-SGD (opacus) LoRA fine-tuning instead of the exposure's plain fine-tuning: same data, steps and "
+        "learning rate",
+        "exposure_mix",
+        replace(_EXPOSURE_CONFIG, method="dp_sft", seed=51, noise_multiplier=0.8, max_grad_norm=1.0),
         start="pre_exposure",
     ),
 )

@@ -39,6 +39,7 @@ class TrainConfig:
     target_modules: tuple[str, ...] = DEFAULT_TARGET_MODULES
     max_tokens: int = 160
     beta: float = 0.1  # DPO / NPO temperature
+    sft_weight: float = 0.0  # DPO: weight of the chosen answers' NLL beside the preference loss (RPO)
     retain_weight: float = 1.0  # unlearning: weight of the retain loss
     noise_multiplier: float = 0.8  # DP-SGD
     max_grad_norm: float = 1.0  # DP-SGD per-example clipping

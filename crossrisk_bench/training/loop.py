@@ -100,7 +100,9 @@ def _step_loss(backend: Any, config: TrainConfig, retain: Sequence[Example]) -> 
     if config.method == "sft":
         return lambda model, batch, step: mean_nll(model, enc(batch))
     if config.method == "dpo":
-        return lambda model, batch, step: dpo_loss(model, enc(batch), enc(batch, "rejected"), config.beta)
+        return lambda model, batch, step: dpo_loss(
+            model, enc(batch), enc(batch, "rejected"), config.beta, config.sft_weight
+        )
     retain_batches = batches(list(retain), config.batch_size, config.steps, random.Random(config.seed + 1))
     return lambda model, batch, step: unlearning_loss(
         model,

@@ -40,13 +40,20 @@ def reference_logprobs(model: Any, batch: dict[str, Any]) -> Any:
         return sequence_logprobs(model, batch)[0]
 
 
-def dpo_loss(model: Any, chosen: dict[str, Any], rejected: dict[str, Any], beta: float) -> Any:
-    """-log sigmoid(beta * (chosen margin - rejected margin)) against the reference model."""
+def dpo_loss(model: Any, chosen: dict[str, Any], rejected: dict[str, Any], beta: float, sft_weight: float = 0.0) -> Any:
+    """-log sigmoid(beta * (chosen margin - rejected margin)) against the reference model, plus
+    `sft_weight` x the per-token NLL of the chosen answers (RPO, Pang et al. 2024): plain DPO can
+    widen the margin by pushing the rejected answer down while the chosen one never becomes the
+    greedy answer, which is what the zoo's first refusal_dpo did."""
     import torch
 
-    margin_c = sequence_logprobs(model, chosen)[0] - reference_logprobs(model, chosen)
+    chosen_lp, chosen_n = sequence_logprobs(model, chosen)
+    margin_c = chosen_lp - reference_logprobs(model, chosen)
     margin_r = sequence_logprobs(model, rejected)[0] - reference_logprobs(model, rejected)
-    return -torch.nn.functional.logsigmoid(beta * (margin_c - margin_r)).mean()
+    loss = -torch.nn.functional.logsigmoid(beta * (margin_c - margin_r)).mean()
+    if sft_weight:
+        loss = loss + sft_weight * (-chosen_lp / chosen_n).mean()
+    return loss
 
 
 def npo_loss(model: Any, forget: dict[str, Any], beta: float) -> Any:
