@@ -227,15 +227,13 @@ def headroom_limit(
     "cannot show a rise", "cannot show a fall" or None (both directions have room)."""
     up = (scale - base_mean if harm_sign > 0 else base_mean) * POINTS  # room for the risk to rise
     down = (base_mean if harm_sign > 0 else scale - base_mean) * POINTS  # room for it to fall
-    need_up = max(tolerance_pts, HEADROOM_EPS) if gate == "tolerance" else HEADROOM_EPS
-    need_down = max(min_efficacy_pts, HEADROOM_EPS) if gate == "efficacy" else HEADROOM_EPS
-    if gate == "tolerance" and up < need_up:
+    if gate == "efficacy":
+        if down < max(min_efficacy_pts, HEADROOM_EPS):
+            return "cannot show a fall"
+        return "cannot show a rise" if up < HEADROOM_EPS else None
+    if up < max(tolerance_pts, HEADROOM_EPS):
         return "cannot show a rise"
-    if down < need_down:
-        return "cannot show a fall"
-    if up < need_up:
-        return "cannot show a rise"
-    return None
+    return "cannot show a fall" if down < HEADROOM_EPS else None
 
 
 def _regression(comparison: PairedComparison, task_risk: Risk) -> Interval:

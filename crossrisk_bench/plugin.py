@@ -543,7 +543,9 @@ def header_lines(settings: CrossriskSettings) -> list[str]:
         f"crossrisk: profile={settings.profile} items per task={items} seed={settings.seed} "
         f"on_inconclusive={settings.on_inconclusive}",
     ]
-    own = [(d.name, d.params["base"]) for d in settings.defenses if d.params.get("base")]
+    from crossrisk_bench.models_file import own_base
+
+    own = [(d.name, own_base(d)) for d in settings.defenses if own_base(d)]
     if own:
         lines.append("crossrisk: compared with their own base: " + ", ".join(f"{n} vs {b}" for n, b in own))
     if settings.left_out:

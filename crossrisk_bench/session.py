@@ -47,6 +47,11 @@ class SuiteSession:
             )
         return self.base
 
+    def _base_model_spec(self, spec: DefenseSpec) -> Any:
+        """The `ModelSpec` of the base an entry is compared with (its own, else the run's)."""
+        name = own_base(spec)
+        return base_spec(self.settings.model, name) if name else self.settings.model
+
     def base_for(self, spec: DefenseSpec) -> Any:
         """The model a defended entry is compared with: its own `base` in models.toml (a public
         defended checkpoint beside the model it was made from), else the run's base."""
@@ -56,7 +61,7 @@ class SuiteSession:
         if name not in self.other_bases:
             s = self.settings
             self.other_bases[name] = load_backend(
-                base_spec(s.model, name),
+                self._base_model_spec(spec),
                 cache_dir=s.cache_dir,
                 use_cache=s.use_cache,
                 batch_size=s.batch_size,
@@ -69,9 +74,8 @@ class SuiteSession:
             base = self.base_for(spec)
             if spec.kind == "checkpoint":
                 s = self.settings
-                start = base_spec(s.model, own_base(spec)) if own_base(spec) else s.model
                 backend = load_backend(
-                    checkpoint_spec(start, spec.params),
+                    checkpoint_spec(self._base_model_spec(spec), spec.params),
                     cache_dir=s.cache_dir,
                     use_cache=s.use_cache,
                     batch_size=s.batch_size,

@@ -308,10 +308,11 @@ def analyse_results(document: RunDocument, *, cache_dir: Any, **options: Any) ->
     as skipped)."""
     run = document.run
     base = load_backend(ModelSpec(run["model"], run.get("adapter")), cache_dir=cache_dir)
-    specs = {e.defense_name: e.defense for e in document.effects}
+    records = {e.defense_name: e for e in document.effects}
     defended, skipped = {}, []
-    for name, spec in specs.items():
-        if dict(spec.get("params") or {}).get("base"):
+    for name, record in records.items():
+        spec = record.defense
+        if record.own_base:
             skipped.append(name)  # compared with its own base; the analysis compares one base's weights
         elif spec["kind"] == "weights":
             defended[name] = (spec["target"], get_defense(name).apply(base))

@@ -103,10 +103,10 @@ def _cell_text(c: Any) -> str:
     return f"{c.regression_pts:+.1f} ({c.low_pts:+.1f}..{c.high_pts:+.1f}) {c.verdict}{limit}"
 
 
-def _vs_base(matrix: ConflictMatrix, defense: str) -> str:
-    """` (vs base X)` for a row compared with its own base, when the matrix has more than one."""
+def _vs_base(matrix: ConflictMatrix, defense: str, several: bool) -> str:
+    """` (vs base X)` for a row compared with its own base, when the matrix has `several` bases."""
     base = matrix.base_of(defense)
-    return f" (vs base {base})" if base and len(matrix.base_groups()) > 1 else ""
+    return f" (vs base {base})" if base and several else ""
 
 
 def model_card(document: RunDocument, matrix: ConflictMatrix) -> str:
@@ -146,9 +146,10 @@ def model_card(document: RunDocument, matrix: ConflictMatrix) -> str:
     ]
     lines.append("| defense | " + " | ".join(f"{risk}/{task}" for risk, task in matrix.tasks) + " |")
     lines.append("|---|" + "---|" * len(matrix.tasks))
+    several = len(matrix.base_groups()) > 1
     for risk, defense in matrix.defenses:
         row = [("" if (c := matrix.cell(defense, task)) is None else _cell_text(c)) for _, task in matrix.tasks]
-        lines.append(f"| {risk}/{defense}{_vs_base(matrix, defense)} | " + " | ".join(row) + " |")
+        lines.append(f"| {risk}/{defense}{_vs_base(matrix, defense, several)} | " + " | ".join(row) + " |")
     lines += ["", "Failed gates (harm or backfire shown):", ""]
     lines += [f"- {c.message}" for c in matrix.cells if c.verdict == "fail"] or ["- none"]
     undecided = [c for c in matrix.cells if c.verdict == "inconclusive"]
@@ -282,10 +283,10 @@ def html_page(document: RunDocument, matrix: ConflictMatrix, png: bytes, section
     )
     rows = []
     by_base = matrix.base_groups()
-    for risk, defense in matrix.defenses:
-        group = next(g for g in by_base if (risk, defense) in g[1])
-        if len(by_base) > 1 and group[1][0] == (risk, defense):
-            label = f"vs base {group[0]}" if group[0] else "vs the run's base"
+    grouped = [(base, risk, defense, i == 0) for base, group in by_base for i, (risk, defense) in enumerate(group)]
+    for base, risk, defense, first in grouped:
+        if len(by_base) > 1 and first:
+            label = f"vs base {base}" if base else "vs the run's base"
             rows.append(f"<tr><th class='group' colspan='{len(matrix.tasks) + 1}'>{esc(label)}</th></tr>")
         cells = []
         for _, task in matrix.tasks:
