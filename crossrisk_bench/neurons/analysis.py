@@ -14,27 +14,29 @@
 
 from __future__ import annotations
 
-import copy
 import itertools
+import random
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from crossrisk_bench.defenses import get_defense
+from crossrisk_bench.effects import Policy
 from crossrisk_bench.errors import CrossriskError
 from crossrisk_bench.items import take
+from crossrisk_bench.models.base import Prompt
 from crossrisk_bench.models.loader import ModelSpec, load_backend
-from crossrisk_bench.neurons.attribution import (
-    attribute,
-    down_projections,
-    mean_activations,
-)
+from crossrisk_bench.neurons import brittleness as brittle
+from crossrisk_bench.neurons.attribution import attribute
+from crossrisk_bench.neurons.brittleness import removed
 from crossrisk_bench.neurons.sets import (
     conflict_entangled,
     critical_set,
     jaccard,
     overlap_baseline,
     random_like,
+    sparse_region,
 )
 from crossrisk_bench.results import EffectRecord, RunDocument
 from crossrisk_bench.tasks import TASKS
@@ -62,8 +64,29 @@ def calibration_examples(risk: str, per_task: int) -> list[Example]:
     if risk == "privacy":
         return [Example(i.prompt, PRIVATE) for i in items("privacy_awareness")]
     if risk == "utility":
-        return [Example(i.prompt, i.options[i.reference["answer"]]) for i in items("utility") if i.options]
+        return utility_calibration()
     raise ValueError(f"unknown risk {risk!r}")
+
+
+def utility_calibration(arithmetic: int = 44) -> list[Example]:
+    """Generation-free utility targets, disjoint from the utility task's items so that removal
+    curves measure utility on questions the region was not chosen on: each capital's country
+    ("Which country has Paris as its capital?" -> "France") and sums and differences written as
+    the utility task asks them, drawn with their own seed and never equal to a task item."""
+    from crossrisk_bench.tasks.utility import _CAPITALS
+
+    asked = {i.prompt for i in TASKS.get("utility").load_items()}
+    examples = [
+        Example(Prompt.chat(f"Which country has {capital} as its capital?"), country) for country, capital in _CAPITALS
+    ]
+    rng = random.Random(29)
+    while len(examples) < len(_CAPITALS) + arithmetic:
+        a, b = rng.randint(2, 90), rng.randint(2, 60)
+        op, (x, y) = rng.choice("+-"), (max(a, b), min(a, b))
+        prompt = Prompt.chat(f"What is {x} {op} {y}? Answer with just the number.")
+        if prompt not in asked and prompt not in {e.prompt for e in examples}:
+            examples.append(Example(prompt, str(x + y if op == "+" else x - y)))
+    return examples
 
 
 @dataclass(frozen=True)
@@ -79,11 +102,12 @@ class PairFinding:
 
 
 def pair_findings(
-    attributions: Mapping[str, Any], *, q: float, p: float, seed: int, draws: int = 1000
+    attributions: Mapping[str, Any], *, q: float, p: float, seed: int, draws: int = 1000, method: str = "snip"
 ) -> tuple[dict[str, Any], list[PairFinding]]:
-    """Critical sets per risk and the entangled neurons of every risk pair."""
-    utility = attributions["utility"].importance
-    critical = {r: critical_set(attributions[r].importance, utility, q=q, p=p) for r in RISKS}
+    """Critical sets per risk (ranked by `method`'s importance) and the entangled neurons of every
+    risk pair (opposite signs of the gradient attribution, whatever ranks the sets)."""
+    utility = attributions["utility"].scores(method)
+    critical = {r: critical_set(attributions[r].scores(method), utility, q=q, p=p) for r in RISKS}
     findings, masks = [], {}
     for a, b in itertools.combinations(RISKS, 2):
         mask = conflict_entangled(critical[a], critical[b], attributions[a].signed, attributions[b].signed)
@@ -121,20 +145,6 @@ def spearman(x: Sequence[float], y: Sequence[float]) -> float | None:
     return float(np.corrcoef(rx, ry)[0, 1])
 
 
-def ablated_copy(backend: Any, mask: Any) -> Any:
-    """A copy of the backend's model with the masked neurons zeroed (their down-projection columns),
-    re-fingerprinted so that cached answers of the intact model are never reused."""
-    import torch
-
-    model = copy.deepcopy(backend.model)
-    with torch.no_grad():
-        for layer, proj in enumerate(down_projections(model)):
-            columns = torch.as_tensor(mask[layer].nonzero()[0])
-            if len(columns):
-                proj.weight[:, columns] = 0.0
-    return backend.with_model(model, name=f"{backend.name}+ablated")
-
-
 @dataclass(frozen=True)
 class BaseState:
     """The base model's side of the analysis, computed once and shared by every defended model."""
@@ -156,12 +166,14 @@ def base_state(
     seed: int = 0,
     chunk: int = 16,
     draws: int = 1000,
+    method: str = "snip",
 ) -> BaseState:
     calibration = {r: calibration_examples(r, per_task) for r in (*RISKS, "utility")}
     attributions = {r: attribute(base, ex, r, chunk=chunk) for r, ex in calibration.items()}
-    activations = {r: mean_activations(base, calibration[r], chunk=chunk) for r in RISKS}
-    sets, findings = pair_findings(attributions, q=q, p=p, seed=seed, draws=draws)
+    activations = {r: attributions[r].mean_activation for r in RISKS}  # the same forward passes
+    sets, findings = pair_findings(attributions, q=q, p=p, seed=seed, draws=draws, method=method)
     params = {
+        "importance": method,
         "q": q,
         "p": p,
         "per_task": per_task,
@@ -197,7 +209,7 @@ def defense_findings(
             continue
         shifted = attribute(backend, state.calibration[other], other, chunk=chunk)
         shift = float((shifted.signed - state.attributions[other].signed)[mask].mean())
-        moved = mean_activations(backend, state.calibration[other], chunk=chunk) - state.activations[other]
+        moved = shifted.mean_activation - state.activations[other]
         change = sum(behaviour) / len(behaviour)
         trends.append(
             {
@@ -218,12 +230,14 @@ def defense_findings(
         mask = entangled_for(state.sets["entangled"], target, worst.task_risk)
         if mask.any():
             task = TASKS.get(worst.task)
-            items = take(task.load_items(), causal_items, by=task.balance_by)
+            items = brittle.held_out(worst.task, state.calibration[worst.task_risk], causal_items)
             base_value = task.evaluate(base, items).value
             defended_value = task.evaluate(backend, items).value
             control = random_like(mask, seed=seed, exclude=mask)
-            ablated = task.evaluate(ablated_copy(backend, mask), items).value
-            randomised = task.evaluate(ablated_copy(backend, control), items).value
+            with removed(backend, mask) as changed:
+                ablated = task.evaluate(changed, items).value
+            with removed(backend, control) as changed:
+                randomised = task.evaluate(changed, items).value
             causal.append(
                 {
                     "defense": name,
@@ -238,6 +252,110 @@ def defense_findings(
                 }
             )
     return trends, causal
+
+
+def strongest_defenses(defended: Mapping[str, tuple[str, Any]], effects: Sequence[EffectRecord]) -> dict[str, str]:
+    """For each risk, the weight defense aimed at it whose own-risk change is the largest fall."""
+    best: dict[str, tuple[float, str]] = {}
+    for name, (target, _) in defended.items():
+        own = [e.delta for e in effects if e.defense_name == name and e.task_risk == target]
+        if own:
+            change = sum(own) / len(own)
+            if target not in best or change < best[target][0]:
+                best[target] = (change, name)
+    return {risk: name for risk, (_, name) in best.items()}
+
+
+def brittleness_findings(
+    state: BaseState,
+    base: Any,
+    defended: Mapping[str, tuple[str, Any]],
+    effects: Sequence[EffectRecord],
+    policy: Policy,
+    *,
+    items: int | None = 16,
+    utility_items: int | None = 24,
+    sparsities: Sequence[float] = brittle.SPARSITIES,
+    base_curves: bool = False,
+    full_curves: bool = False,
+) -> dict[str, Any]:
+    """Removal curves of each risk's critical region in the model that has the most of that
+    risk's safe behaviour to lose: the strongest weight defense aimed at it (else the base),
+    zeroed at every sparsity and restored to the base's weights at the largest; with random
+    controls. `base_curves` adds zeroing curves on the base. Then the safety region's
+    spill-over onto fairness and privacy in the base, whose entangled neurons it tests."""
+    method, p, seed, chunk = (state.params[k] for k in ("importance", "p", "seed", "chunk"))
+    task = TASKS.get("utility")
+    chosen_utility = take(task.load_items(), utility_items, by=task.balance_by)  # disjoint from calibration
+    clock = time.perf_counter()
+    seconds: dict[str, float] = {}
+
+    def lap(name: str) -> None:
+        nonlocal clock
+        now = time.perf_counter()
+        seconds[name] = round(now - clock, 1)
+        clock = now
+
+    def probes(backend: Any, risk: str) -> dict[str, brittle.Probe]:
+        return {
+            risk: risk_probe(backend, risk, state, items),
+            "utility": brittle.probe(backend, "utility", chosen_utility),
+        }
+
+    options = dict(method=method, p=p, seed=seed, full=full_curves)
+    curves: list[dict[str, Any]] = []
+    runs = []  # (model name, backend, risk, attributions, removals)
+    strongest = strongest_defenses(defended, effects)
+    for risk in RISKS:
+        if risk in strongest:
+            name, backend = strongest[risk], defended[strongest[risk]][1]
+            mine = {r: attribute(backend, state.calibration[r], r, chunk=chunk) for r in (risk, "utility")}
+            runs.append((name, backend, risk, mine, [("zero", sparsities), ("restore", (max(sparsities),))]))
+        if base_curves or risk not in strongest:
+            runs.append((base.name, base, risk, state.attributions, [("zero", sparsities)]))
+    verdicts = []
+    for name, backend, risk, attributions, removals in runs:
+        intact = probes(backend, risk)
+        for mode, points in removals:
+            records = brittle.curve(
+                backend,
+                risk,
+                attributions[risk],
+                attributions["utility"],
+                intact,
+                policy,
+                model=name,
+                mode=mode,
+                base=base,
+                sparsities=points,
+                **options,
+            )
+            curves += records
+            verdicts.append(brittle.verdict(records))
+            lap(f"{name} {risk} {mode}")
+    region = sparse_region(
+        state.attributions["safety"].scores(method),
+        state.attributions["utility"].scores(method),
+        sparsity=max(sparsities),
+        p=p,
+    )
+    entangled = {other: entangled_for(state.sets["entangled"], "safety", other) for other in RISKS if other != "safety"}
+    base_probes = {other: risk_probe(base, other, state, items) for other in entangled}
+    spill = brittle.spill_over(base, region, entangled, base_probes, policy, seed=seed)
+    lap("spill-over")
+    return {
+        "sparsities": list(sparsities),
+        "curves": curves,
+        "verdicts": verdicts,
+        "spill_over": spill,
+        "seconds": seconds,
+    }
+
+
+def risk_probe(backend: Any, risk: str, state: BaseState, items: int | None) -> brittle.Probe:
+    """The risk's probe task on items held out from its calibration prompts."""
+    task = brittle.PROBES[risk]
+    return brittle.probe(backend, task, brittle.held_out(task, state.calibration[risk], items))
 
 
 def summarise(
@@ -288,18 +406,42 @@ def analyse(
     chunk: int = 16,
     causal_items: int | None = 24,
     draws: int = 1000,
+    method: str = "snip",
+    policy: Policy | None = None,
+    brittleness_items: int | None = 16,
+    sparsities: Sequence[float] = brittle.SPARSITIES,
+    base_curves: bool = False,
+    full_curves: bool = False,
 ) -> dict[str, Any]:
     """The whole analysis; `defended` maps a defense name to (target risk, backend), `effects`
-    are the results.json effect records of the conflict matrix."""
-    state = base_state(base, per_task=per_task, q=q, p=p, seed=seed, chunk=chunk, draws=draws)
+    are the results.json effect records of the conflict matrix. With a `policy`, the removal
+    curves (brittleness) run too and are judged by its tolerances."""
+    start = time.perf_counter()
+    state = base_state(base, per_task=per_task, q=q, p=p, seed=seed, chunk=chunk, draws=draws, method=method)
+    seconds = {"base attribution": round(time.perf_counter() - start, 1)}
     trends, causal = [], []
     for name, (target, backend) in defended.items():
         t, c = defense_findings(state, base, name, target, backend, effects, causal_items=causal_items)
         trends += t
         causal += c
-    return summarise(
+    seconds["trends and causal checks"] = round(time.perf_counter() - start - seconds["base attribution"], 1)
+    out = summarise(
         state.params, pair_records(state.findings), trends, causal, {r: len(ex) for r, ex in state.calibration.items()}
     )
+    if policy is not None:
+        out["brittleness"] = brittleness_findings(
+            state,
+            base,
+            defended,
+            effects,
+            policy,
+            items=brittleness_items,
+            sparsities=sparsities,
+            base_curves=base_curves,
+            full_curves=full_curves,
+        )
+    out["phase_seconds"] = seconds
+    return out
 
 
 def analyse_results(document: RunDocument, *, cache_dir: Any, **options: Any) -> dict[str, Any]:

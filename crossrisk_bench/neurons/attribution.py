@@ -8,7 +8,11 @@ correct answer for utility), with L the log-likelihood of the target:
 - the **signed score** is sum(a * dL/da) over positions, averaged over prompts (first-order
   estimate of how much L falls if the neuron is zeroed, with sign: > 0 means the neuron supports
   the safe response);
-- the **importance** is sum(|a * dL/da|) (SNIP-style magnitude), averaged over prompts.
+- the **importance** is sum(|a * dL/da|) (SNIP-style magnitude), averaged over prompts;
+- the **wanda** score is ||a||_2 over all calibration tokens times the L1 norm of the neuron's
+  down-projection column: Wanda's per-weight |W_ij| * ||X_j||_2 (Sun et al. 2023, as used by
+  Wei et al. 2024) summed over the weights the neuron feeds. It needs no gradient, so it sees how
+  much a neuron carries, not whether the safe response depends on it.
 Prompts are processed in chunks (at most 50: full-batch attribution over 200 SmolLM2 prompts
 peaks at 15 GB, chunks keep it near a few GB).
 """
@@ -24,16 +28,25 @@ from crossrisk_bench.training.config import Example
 from crossrisk_bench.training.data import collate, encode, on_device
 
 MAX_CHUNK = 50
+METHODS = ("snip", "wanda")
 
 
 @dataclass(frozen=True)
 class Attribution:
-    """Per-neuron scores, shape (layers, neurons) as nested tuples-free numpy arrays."""
+    """Per-neuron scores, numpy arrays of shape (layers, neurons)."""
 
     risk: str
-    signed: Any  # numpy array (layers, neurons)
-    importance: Any  # numpy array (layers, neurons)
+    signed: Any
+    importance: Any  # SNIP
     prompts: int
+    wanda: Any = None
+    mean_activation: Any = None  # over the calibration tokens (the same forward pass)
+
+    def scores(self, method: str) -> Any:
+        """The importance the critical sets rank by: "snip" or "wanda"."""
+        if method not in METHODS:
+            raise CrossriskError(f"unknown importance method {method!r}; known: {', '.join(METHODS)}")
+        return self.importance if method == "snip" else self.wanda
 
 
 def down_projections(model: Any) -> list[Any]:
@@ -58,6 +71,9 @@ def attribute(
     layers = down_projections(model)
     signed = torch.zeros(len(layers), layers[0].in_features, dtype=torch.float64, device=backend.device)
     importance = torch.zeros_like(signed)
+    squares = torch.zeros_like(signed)
+    totals = torch.zeros_like(signed)
+    tokens = 0.0
     captured: list[Any] = [None] * len(layers)
 
     def hook(index: int):
@@ -89,6 +105,10 @@ def attribute(
                 contribution = (act.detach().double() * act.grad.double()) * valid
                 signed[i] += contribution.sum((0, 1))
                 importance[i] += contribution.abs().sum((0, 1))
+                values = act.detach().double() * valid
+                squares[i] += values.square().sum((0, 1))
+                totals[i] += values.sum((0, 1))
+            tokens += float(batch["attention_mask"].sum())
             captured[:] = [None] * len(layers)
     finally:
         for h in handles:
@@ -97,38 +117,14 @@ def attribute(
             p.requires_grad_(r)
         model.train(was_training)
     n = len(examples)
-    return Attribution(risk, (signed / n).cpu().numpy(), (importance / n).cpu().numpy(), n)
-
-
-def mean_activations(backend: Any, examples: Sequence[Example], *, chunk: int = 16, max_tokens: int = 128) -> Any:
-    """Mean activation of every neuron over the calibration prompts' tokens, (layers, neurons)."""
-    import torch
-
-    model = backend.model
-    layers = down_projections(model)
-    total = torch.zeros(len(layers), layers[0].in_features, dtype=torch.float64, device=backend.device)
-    count = 0.0
-    mask_holder: list[Any] = [None]
-
-    def hook(index: int):
-        def capture(module: Any, args: tuple[Any, ...]) -> None:
-            total[index] += (args[0].double() * mask_holder[0]).sum((0, 1))
-
-        return capture
-
-    handles = [layer.register_forward_pre_hook(hook(i)) for i, layer in enumerate(layers)]
-    try:
-        with torch.no_grad():
-            for start in range(0, len(examples), chunk):
-                part = examples[start : start + chunk]
-                batch = on_device(
-                    collate([encode(backend, e.prompt, e.target, max_tokens) for e in part], backend.pad_id),
-                    backend.device,
-                )
-                mask_holder[0] = batch["attention_mask"][:, :, None].double()
-                count += float(batch["attention_mask"].sum())
-                model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"])
-    finally:
-        for h in handles:
-            h.remove()
-    return (total / max(count, 1.0)).cpu().numpy()
+    with torch.no_grad():
+        columns = torch.stack([layer.weight.detach().abs().double().sum(0) for layer in layers])
+    wanda = squares.sqrt() * columns.to(squares.device)
+    return Attribution(
+        risk,
+        (signed / n).cpu().numpy(),
+        (importance / n).cpu().numpy(),
+        n,
+        wanda.cpu().numpy(),
+        (totals / max(tokens, 1.0)).cpu().numpy(),
+    )

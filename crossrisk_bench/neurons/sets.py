@@ -86,3 +86,18 @@ def random_like(mask: Any, *, seed: int = 0, exclude: Any = None) -> Any:
         k = min(int(mask[layer].sum()), pool.size)
         out[layer, rng.choice(pool, k, replace=False)] = True
     return out
+
+
+def sparse_region(scores: Any, utility_scores: Any, *, sparsity: float, p: float) -> Any:
+    """The `sparsity` fraction of all neurons ranked highest by the risk's scores among those
+    outside the top-p for utility (Wei et al. 2024's set difference at a fixed size, so that
+    removal curves compare equal neuron counts across risks)."""
+    import numpy as np
+
+    if not 0.0 < sparsity < 1.0:
+        raise ValueError(f"sparsity must be in (0, 1), got {sparsity}")
+    flat = np.where(top_fraction(utility_scores, p).ravel(), -np.inf, np.asarray(scores, dtype=float).ravel())
+    k = min(max(1, int(round(sparsity * flat.size))), int(np.isfinite(flat).sum()))
+    mask = np.zeros(flat.size, dtype=bool)
+    mask[np.argsort(-flat, kind="stable")[:k]] = True
+    return mask.reshape(np.shape(scores))

@@ -44,10 +44,65 @@ def markdown(section: dict[str, Any]) -> list[str]:
             f"neurons -> {c['conflict_random_ablated'] * 100:+.1f} "
             f"({'shrinks more than random' if c['shrinks_more_than_random'] else 'does not shrink more than random'})."
         )
+    if section.get("brittleness"):
+        lines += brittleness_markdown(section["brittleness"], p.get("importance", "snip"))
     return lines
 
 
-def html_section(section: dict[str, Any], png: bytes) -> str:
+def _pts(change: dict[str, Any]) -> str:
+    low, high = change["ci"]
+    return f"{change['change'] * 100:+.1f} ({low * 100:+.1f}..{high * 100:+.1f})"
+
+
+def region_words(v: dict[str, Any]) -> str:
+    if v["sparse_region"]:
+        held = "utility within tolerance shown" if v["utility_held"] else "utility drop not shown"
+        return f"sparse region at {v['at_sparsity']:.1%} of MLP neurons ({held})"
+    return "no sparse region found" + (f" ({v['headroom']})" if v.get("headroom") else "")
+
+
+def brittleness_markdown(b: dict[str, Any], method: str) -> list[str]:
+    lines = [
+        "",
+        "### Brittleness: removing each risk's critical region",
+        "",
+        f"Critical region at each sparsity: the top neurons by {method} importance outside the top "
+        "utility neurons; removed by zeroing (the base) or by restoring the base's weights (the "
+        "strongest defense aimed at that risk); each against as many random neurons per layer, "
+        "measured on held-out items (change in points, 95% CI).",
+        "",
+        "| model | risk (task) | removal | sparsity | neurons | risk change, critical | random | utility change, critical | random |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    rows: dict[tuple[str, str, str, float], dict[str, Any]] = {}
+    for r in b["curves"]:
+        rows.setdefault((r["model"], r["risk"], r["mode"], r["sparsity"]), {})[r["selection"]] = r
+    for (model, risk, mode, sparsity), pair in rows.items():
+        c, n = pair.get("critical"), pair.get("random")
+        if c and n:
+            lines.append(
+                f"| {model} | {risk} ({c['task']}) | {mode} | {sparsity:.1%} | {c['neurons']} | "
+                f"{_pts(c['risk_change'])} | {_pts(n['risk_change'])} | {_pts(c['utility_change'])} | "
+                f"{_pts(n['utility_change'])} |"
+            )
+    lines.append("")
+    for v in b["verdicts"]:
+        lines.append(f"- {v['risk']}, `{v['model']}` ({v['mode']}): {region_words(v)}.")
+    for s in b["spill_over"]:
+        line = (
+            f"- spill-over: zeroing the {s['source']} region ({s['neurons']} neurons) moves {s['risk']} "
+            f"(`{s['task']}`) {_pts(s['critical'])} pts (random: {_pts(s['random'])})"
+        )
+        if "entangled_only" in s:
+            line += (
+                f"; its {s['entangled_neurons']} neurons entangled with {s['risk']} alone: {_pts(s['entangled_only'])}, "
+                f"as many non-entangled ones: {_pts(s['non_entangled_same_size'])}"
+            )
+        lines.append(line + ".")
+    return lines
+
+
+def html_section(section: dict[str, Any], png: bytes, curves: bytes | None = None) -> str:
     import base64
 
     esc = html.escape
@@ -67,7 +122,70 @@ def html_section(section: dict[str, Any], png: bytes) -> str:
         f"<p>Trend consistency {esc(_pct(section.get('consistency_rate')))} over {len(section['trends'])} cases.</p>"
         f"<ul>{causal}</ul><p><img alt='entangled neurons per layer' "
         f"src='data:image/png;base64,{base64.b64encode(png).decode()}'></p>"
+        + (brittleness_html(section["brittleness"], curves) if section.get("brittleness") and curves else "")
     )
+
+
+def brittleness_html(b: dict[str, Any], png: bytes) -> str:
+    import base64
+
+    esc = html.escape
+    rows = "".join(
+        f"<tr><td>{esc(r['model'])}</td><td>{esc(r['risk'])} ({esc(r['task'])})</td><td>{esc(r['mode'])}</td>"
+        f"<td>{r['sparsity']:.1%}</td><td>{esc(r['selection'])}</td><td>{r['neurons']}</td>"
+        f"<td>{esc(_pts(r['risk_change']))}</td><td>{esc(_pts(r['utility_change']))}</td></tr>"
+        for r in b["curves"]
+    )
+    verdicts = "".join(
+        f"<li>{esc(v['risk'])}, {esc(v['model'])} ({esc(v['mode'])}): {esc(region_words(v))}</li>"
+        for v in b["verdicts"]
+    )
+    spill = "".join(
+        f"<li>{esc(s['source'])} region -> {esc(s['risk'])} ({esc(s['task'])}): {esc(_pts(s['critical']))} pts, "
+        f"random {esc(_pts(s['random']))}"
+        + (
+            f"; entangled only {esc(_pts(s['entangled_only']))}, non-entangled {esc(_pts(s['non_entangled_same_size']))}"
+            if "entangled_only" in s
+            else ""
+        )
+        + "</li>"
+        for s in b["spill_over"]
+    )
+    return (
+        "<h2>Brittleness: removing each risk's critical region</h2><table><tr><th>model</th><th>risk (task)</th>"
+        "<th>removal</th><th>sparsity</th><th>neurons</th><th>selection</th><th>risk change, pts (95% CI)</th>"
+        f"<th>utility change</th></tr>{rows}</table><ul>{verdicts}</ul><ul>{spill}</ul>"
+        f"<p><img alt='brittleness curves' src='data:image/png;base64,{base64.b64encode(png).decode()}'></p>"
+    )
+
+
+def curves_png(b: dict[str, Any]) -> bytes:
+    """Risk change (solid) and utility change (dashed) against sparsity, critical vs random
+    removal, one panel per (model, risk, removal)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    panels: dict[tuple[str, str, str], dict[str, list[dict[str, Any]]]] = {}
+    for r in b["curves"]:
+        panels.setdefault((r["model"], r["risk"], r["mode"]), {}).setdefault(r["selection"], []).append(r)
+    fig, axes = plt.subplots(1, max(1, len(panels)), figsize=(2.6 * max(1, len(panels)), 2.6), squeeze=False)
+    for ax, ((model, risk, mode), lines) in zip(axes[0], panels.items()):
+        for selection, colour in (("critical", "tab:red"), ("random", "tab:grey")):
+            rs = sorted(lines.get(selection, []), key=lambda r: r["sparsity"])
+            x = [r["sparsity"] * 100 for r in rs]
+            ax.plot(x, [r["risk_change"]["change"] * 100 for r in rs], "-o", color=colour, label=f"{risk}, {selection}")
+            ax.plot(
+                x, [r["utility_change"]["change"] * 100 for r in rs], "--", color=colour, label=f"utility, {selection}"
+            )
+        ax.axhline(0, color="black", lw=0.5)
+        ax.set_title(f"{risk}: {model} ({mode})", fontsize=7)
+        ax.set_xlabel("% of MLP neurons removed", fontsize=7)
+        ax.tick_params(labelsize=6)
+    axes[0][0].set_ylabel("change, pts", fontsize=7)
+    axes[0][0].legend(fontsize=5)
+    return figure_png(fig)
 
 
 def heatmap_png(section: dict[str, Any]) -> bytes:

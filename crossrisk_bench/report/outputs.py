@@ -80,7 +80,12 @@ def write_reports(document: RunDocument, directory: Path) -> list[Path]:
         paths.append(directory / "neurons.png")
         paths[-1].write_bytes(neuron_png)
         card += "\n".join(neurons.markdown(document.neurons)) + "\n"
-        sections.append(neurons.html_section(document.neurons, neuron_png))
+        curves = None
+        if document.neurons.get("brittleness"):
+            curves = neurons.curves_png(document.neurons["brittleness"])
+            paths.append(directory / "brittleness.png")
+            paths[-1].write_bytes(curves)
+        sections.append(neurons.html_section(document.neurons, neuron_png, curves))
     page = html_page(document, matrix, png, sections)
     paths[1].write_text(card)
     paths[3].write_bytes(png)
