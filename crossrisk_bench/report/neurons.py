@@ -160,8 +160,8 @@ def brittleness_html(b: dict[str, Any], png: bytes) -> str:
 
 
 def curves_png(b: dict[str, Any]) -> bytes:
-    """Risk change (solid) and utility change (dashed) against sparsity, critical vs random
-    removal, one panel per (model, risk, removal)."""
+    """Risk change (solid, with its 95% CI) and utility drop (dashed) against sparsity, critical
+    vs random removal, one panel per (model, risk, removal)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -175,11 +175,16 @@ def curves_png(b: dict[str, Any]) -> bytes:
         for selection, colour in (("critical", "tab:red"), ("random", "tab:grey")):
             rs = sorted(lines.get(selection, []), key=lambda r: r["sparsity"])
             x = [r["sparsity"] * 100 for r in rs]
-            ax.plot(x, [r["risk_change"]["change"] * 100 for r in rs], "-o", color=colour, label=f"{risk}, {selection}")
-            ax.plot(
-                x, [r["utility_change"]["change"] * 100 for r in rs], "--", color=colour, label=f"utility, {selection}"
-            )
+            y = [r["risk_change"]["change"] * 100 for r in rs]
+            spread = [
+                [v - r["risk_change"]["ci"][0] * 100 for v, r in zip(y, rs)],
+                [r["risk_change"]["ci"][1] * 100 - v for v, r in zip(y, rs)],
+            ]
+            ax.errorbar(x, y, yerr=spread, fmt="-o", color=colour, capsize=2, label=f"{risk}, {selection} (95% CI)")
+            utility = [r["utility_change"]["change"] * 100 for r in rs]
+            ax.plot(x, utility, "--x", color=colour, label=f"utility drop, {selection}")
         ax.axhline(0, color="black", lw=0.5)
+        ax.set_xlim(0, max(b["sparsities"]) * 110)
         ax.set_title(f"{risk}: {model} ({mode})", fontsize=7)
         ax.set_xlabel("% of MLP neurons removed", fontsize=7)
         ax.tick_params(labelsize=6)
