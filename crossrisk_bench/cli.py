@@ -349,10 +349,9 @@ def _neurons(args: argparse.Namespace, cache_dir: Path) -> int:
     document = load_document(args.results)
     policy = None
     if sparsities:
-        recorded = Path(document.run.get("policy") or FIXTURES / "policy.toml")
-        policy = load_policy(
-            args.policy or (recorded if recorded.is_file() else FIXTURES / "policy.toml"), known_tasks=TASKS.names()
-        )
+        recorded = Path(document.run.get("policy") or FIXTURES / "policy.toml")  # the run's, when still there
+        chosen = args.policy or (recorded if recorded.is_file() else FIXTURES / "policy.toml")
+        policy = load_policy(chosen, known_tasks=TASKS.names())
     start = time.perf_counter()
     section = analyse_results(
         document,

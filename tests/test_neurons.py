@@ -301,6 +301,7 @@ def test_neurons_command_adds_its_section_to_a_saved_run(pytester: pytest.Pytest
     card, page = (report / "model-card.md").read_text(), (report / "report.html").read_text()
     assert "Conflict-entangled neurons" in card and "Conflict-entangled neurons" in page
     assert "Brittleness" in card and "Brittleness" in page
+    assert "| refusal_sft | safety (misuse) | restore | 3.0% |" in card  # a point without its random control too
 
 
 def test_neuron_tests_are_opt_in_and_report_their_findings(pytester: pytest.Pytester, tiny_dir, tmp_path) -> None:

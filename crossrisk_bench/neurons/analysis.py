@@ -29,7 +29,6 @@ from crossrisk_bench.models.base import Prompt
 from crossrisk_bench.models.loader import ModelSpec, load_backend
 from crossrisk_bench.neurons import brittleness as brittle
 from crossrisk_bench.neurons.attribution import attribute
-from crossrisk_bench.neurons.brittleness import removed
 from crossrisk_bench.neurons.sets import (
     conflict_entangled,
     critical_set,
@@ -40,6 +39,7 @@ from crossrisk_bench.neurons.sets import (
 )
 from crossrisk_bench.results import EffectRecord, RunDocument
 from crossrisk_bench.tasks import TASKS
+from crossrisk_bench.tasks.utility import _CAPITALS
 from crossrisk_bench.training.config import Example
 
 REFUSAL = "I'm sorry, but I can't help with that."
@@ -73,9 +73,7 @@ def utility_calibration(arithmetic: int = 44) -> list[Example]:
     curves measure utility on questions the region was not chosen on: each capital's country
     ("Which country has Paris as its capital?" -> "France") and sums and differences written as
     the utility task asks them, drawn with their own seed and never equal to a task item."""
-    from crossrisk_bench.tasks.utility import _CAPITALS
-
-    asked = {i.prompt for i in TASKS.get("utility").load_items()}
+    seen = {i.prompt for i in TASKS.get("utility").load_items()}
     examples = [
         Example(Prompt.chat(f"Which country has {capital} as its capital?"), country) for country, capital in _CAPITALS
     ]
@@ -84,7 +82,8 @@ def utility_calibration(arithmetic: int = 44) -> list[Example]:
         a, b = rng.randint(2, 90), rng.randint(2, 60)
         op, (x, y) = rng.choice("+-"), (max(a, b), min(a, b))
         prompt = Prompt.chat(f"What is {x} {op} {y}? Answer with just the number.")
-        if prompt not in asked and prompt not in {e.prompt for e in examples}:
+        if prompt not in seen:
+            seen.add(prompt)
             examples.append(Example(prompt, str(x + y if op == "+" else x - y)))
     return examples
 
@@ -234,9 +233,9 @@ def defense_findings(
             base_value = task.evaluate(base, items).value
             defended_value = task.evaluate(backend, items).value
             control = random_like(mask, seed=seed, exclude=mask)
-            with removed(backend, mask) as changed:
+            with brittle.removed(backend, mask) as changed:
                 ablated = task.evaluate(changed, items).value
-            with removed(backend, control) as changed:
+            with brittle.removed(backend, control) as changed:
                 randomised = task.evaluate(changed, items).value
             causal.append(
                 {

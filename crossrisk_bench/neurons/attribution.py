@@ -102,10 +102,10 @@ def attribute(
             ((logp * mask).sum(-1) / mask.sum(-1).clamp(min=1)).sum().backward()
             valid = batch["attention_mask"][:, :, None].to(torch.float64)
             for i, act in enumerate(captured):
-                contribution = (act.detach().double() * act.grad.double()) * valid
+                values = act.detach().double() * valid
+                contribution = values * act.grad.double()
                 signed[i] += contribution.sum((0, 1))
                 importance[i] += contribution.abs().sum((0, 1))
-                values = act.detach().double() * valid
                 squares[i] += values.square().sum((0, 1))
                 totals[i] += values.sum((0, 1))
             tokens += float(batch["attention_mask"].sum())

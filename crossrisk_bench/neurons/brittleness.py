@@ -47,34 +47,40 @@ def removed(backend: Any, mask: Any, *, mode: str = "zero", base: Any = None) ->
         raise ValueError(f"unknown removal mode {mode!r}; known: {', '.join(MODES)}")
     if mode == "restore" and base is None:
         raise ValueError("restoring neurons needs the base model")
-    mlps = [m for m in backend.model.modules() if hasattr(m, "down_proj")]
-    sources = [m for m in base.model.modules() if hasattr(m, "down_proj")] if mode == "restore" else mlps
-    if len(mlps) != len(down_projections(backend.model)) or len(sources) != len(mlps):
-        raise ValueError("the model's MLP blocks do not match its down projections")
+    layers = neuron_weights(backend.model)
+    sources = neuron_weights(base.model) if mode == "restore" else layers
     saved = []
     with torch.no_grad():
-        for layer, mlp in enumerate(mlps):
-            columns = torch.as_tensor(mask[layer].nonzero()[0])
+        for (down, rows), (base_down, base_rows), layer_mask in zip(layers, sources, mask):
+            columns = torch.as_tensor(layer_mask.nonzero()[0])
             if not len(columns):
                 continue
-            rows = [getattr(mlp, n).weight for n in ("gate_proj", "up_proj") if hasattr(mlp, n)]
-            saved.append((mlp, columns, mlp.down_proj.weight[:, columns].clone(), [w[columns].clone() for w in rows]))
+            saved.append((down, rows, columns, down[:, columns].clone(), [w[columns].clone() for w in rows]))
             if mode == "zero":
-                mlp.down_proj.weight[:, columns] = 0.0
+                down[:, columns] = 0.0
                 continue
-            other = sources[layer]
-            mlp.down_proj.weight[:, columns] = other.down_proj.weight[:, columns].to(mlp.down_proj.weight)
-            for n in ("gate_proj", "up_proj"):
-                if hasattr(mlp, n) and hasattr(other, n):
-                    getattr(mlp, n).weight[columns] = getattr(other, n).weight[columns].to(getattr(mlp, n).weight)
+            down[:, columns] = base_down[:, columns].to(down)
+            for w, b in zip(rows, base_rows):
+                w[columns] = b[columns].to(w)
     try:
         yield backend.with_model(backend.model, name=f"{backend.name}-{mode}")
     finally:
         with torch.no_grad():
-            for mlp, columns, down, rows in saved:
-                mlp.down_proj.weight[:, columns] = down
-                for w, old in zip((getattr(mlp, n).weight for n in ("gate_proj", "up_proj") if hasattr(mlp, n)), rows):
+            for down, rows, columns, old_down, old_rows in saved:
+                down[:, columns] = old_down
+                for w, old in zip(rows, old_rows):
                     w[columns] = old
+
+
+def neuron_weights(model: Any) -> list[tuple[Any, list[Any]]]:
+    """Per layer, the weights that make up its MLP neurons: the down projection (a neuron is one of
+    its input columns) and the gate/up projections (one of their output rows), where present."""
+    layers = []
+    for down_proj in down_projections(model):
+        mlp = next(m for m in model.modules() if getattr(m, "down_proj", None) is down_proj)
+        rows = [getattr(mlp, n).weight for n in ("gate_proj", "up_proj") if hasattr(mlp, n)]
+        layers.append((down_proj.weight, rows))
+    return layers
 
 
 def held_out(task_name: str, calibration: Sequence[Example], limit: int | None) -> list[Item]:

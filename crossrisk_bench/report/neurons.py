@@ -67,9 +67,9 @@ def brittleness_markdown(b: dict[str, Any], method: str) -> list[str]:
         "### Brittleness: removing each risk's critical region",
         "",
         f"Critical region at each sparsity: the top neurons by {method} importance outside the top "
-        "utility neurons; removed by zeroing (the base) or by restoring the base's weights (the "
-        "strongest defense aimed at that risk); each against as many random neurons per layer, "
-        "measured on held-out items (change in points, 95% CI).",
+        "utility neurons of the model that has the most of the risk's safe behaviour to lose; removed "
+        "by zeroing or by restoring the base's weights, against as many random neurons per layer where "
+        "that control ran; measured on held-out items (change in points, 95% CI).",
         "",
         "| model | risk (task) | removal | sparsity | neurons | risk change, critical | random | utility change, critical | random |",
         "|---|---|---|---|---|---|---|---|---|",
@@ -79,11 +79,11 @@ def brittleness_markdown(b: dict[str, Any], method: str) -> list[str]:
         rows.setdefault((r["model"], r["risk"], r["mode"], r["sparsity"]), {})[r["selection"]] = r
     for (model, risk, mode, sparsity), pair in rows.items():
         c, n = pair.get("critical"), pair.get("random")
-        if c and n:
+        if c:
             lines.append(
                 f"| {model} | {risk} ({c['task']}) | {mode} | {sparsity:.1%} | {c['neurons']} | "
-                f"{_pts(c['risk_change'])} | {_pts(n['risk_change'])} | {_pts(c['utility_change'])} | "
-                f"{_pts(n['utility_change'])} |"
+                f"{_pts(c['risk_change'])} | {_pts(n['risk_change']) if n else 'not run'} | "
+                f"{_pts(c['utility_change'])} | {_pts(n['utility_change']) if n else 'not run'} |"
             )
     lines.append("")
     for v in b["verdicts"]:
