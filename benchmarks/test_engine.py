@@ -111,18 +111,17 @@ def test_generation_engine_vs_plain_generate_loop(benchmark, engine) -> None:
 
 
 def test_cache_rerun_vs_cold(benchmark, engine, tmp_path: Path) -> None:
-    from crossrisk_bench.models.cache import ResponseCache
+    from crossrisk_bench.models.cache import CachedBackend, ResponseCache
 
-    engine.cache = ResponseCache(tmp_path / "responses.sqlite")
+    cached = CachedBackend(engine, ResponseCache(tmp_path / "responses.sqlite"))
     try:
         start = time.perf_counter()
-        cold = engine.generate(PROMPTS, CONFIG)
+        cold = cached.generate(PROMPTS, CONFIG)
         cold_seconds = time.perf_counter() - start
-        warm = benchmark.pedantic(engine.generate, args=(PROMPTS, CONFIG), rounds=5, iterations=1)
-        warm_seconds = interleaved({"warm": lambda: engine.generate(PROMPTS, CONFIG)}, rounds=5)["warm"]
+        warm = benchmark.pedantic(cached.generate, args=(PROMPTS, CONFIG), rounds=5, iterations=1)
+        warm_seconds = interleaved({"warm": lambda: cached.generate(PROMPTS, CONFIG)}, rounds=5)["warm"]
     finally:
-        engine.cache.close()
-        engine.cache = None
+        cached.cache.close()
     assert warm == cold
     share = warm_seconds / cold_seconds
     benchmark.extra_info.update(cold_seconds=cold_seconds, warm_seconds=warm_seconds, warm_share=share)

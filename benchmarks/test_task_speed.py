@@ -20,17 +20,17 @@ pytestmark = [pytest.mark.perf, pytest.mark.slow]
 @pytest.fixture(scope="module")
 def cold_backend(crossrisk_settings, tmp_path_factory):
     """One model for the module with an empty cache of its own: every first evaluation is cold."""
-    from crossrisk_bench.models.cache import ResponseCache
+    from crossrisk_bench.models.cache import CachedBackend, ResponseCache
     from crossrisk_bench.models.loader import load_backend
 
-    backend = load_backend(
+    engine = load_backend(
         crossrisk_settings.model,
         cache_dir=crossrisk_settings.cache_dir,
         use_cache=False,
         batch_size=crossrisk_settings.batch_size,
         threads=crossrisk_settings.threads,
     )
-    backend.cache = ResponseCache(tmp_path_factory.mktemp("task-speed") / "responses.sqlite")
+    backend = CachedBackend(engine, ResponseCache(tmp_path_factory.mktemp("task-speed") / "responses.sqlite"))
     yield backend
     backend.cache.close()
 

@@ -29,7 +29,6 @@ def main() -> None:
     from crossrisk_bench.models.adapters import expose, lineage
     from crossrisk_bench.models.cache import default_cache_dir
     from crossrisk_bench.models.embedded import EMBEDDED_NAME
-    from crossrisk_bench.models.hf import HFBackend
     from crossrisk_bench.models.loader import EXPOSED_NAME, ModelSpec, load_backend
     from crossrisk_bench.tasks import TASKS
 
@@ -50,14 +49,7 @@ def main() -> None:
     }
     for folder in args.candidate:
         model, line = expose(copy.deepcopy(pre.model), lineage(pre), Path(folder))
-        models[f"exposed ({folder})"] = HFBackend(
-            model,
-            pre.tokenizer,
-            name=f"candidate-{Path(folder).name}",
-            cache=pre.cache,
-            cache_dir=cache_dir,
-            lineage=line,
-        )
+        models[f"exposed ({folder})"] = pre.with_model(model, name=f"candidate-{Path(folder).name}", lineage=line)
     print(f"{'model':34s} " + " ".join(f"{t:>22s}" for t in tasks))
     figures: dict[str, dict[str, float]] = {}
     for name, backend in models.items():

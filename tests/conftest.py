@@ -24,8 +24,9 @@ def tiny_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def make_backend(tiny_dir: Path, tmp_path: Path):
-    """Build an HFBackend on the tiny model; `cache=True` gives it a fresh cache in tmp_path."""
-    from crossrisk_bench.models.cache import ResponseCache
+    """Build an HFBackend on the tiny model; `cache=True` (or a file) wraps it in a CachedBackend
+    with a fresh cache in tmp_path (or that file)."""
+    from crossrisk_bench.models.cache import CachedBackend, ResponseCache
     from crossrisk_bench.models.loader import ModelSpec, load_backend
 
     def make(*, cache: bool | Path = False, batch_size: int = 4, **kwargs):
@@ -33,7 +34,9 @@ def make_backend(tiny_dir: Path, tmp_path: Path):
             ModelSpec(str(tiny_dir)), cache_dir=tmp_path, use_cache=False, batch_size=batch_size, threads=1, **kwargs
         )
         if cache:
-            backend.cache = ResponseCache(cache if isinstance(cache, Path) else tmp_path / "responses.sqlite")
+            return CachedBackend(
+                backend, ResponseCache(cache if isinstance(cache, Path) else tmp_path / "responses.sqlite")
+            )
         return backend
 
     return make

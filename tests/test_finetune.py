@@ -190,9 +190,11 @@ def test_a_weights_defense_trains_on_a_new_base_then_reuses_its_adapter(make_bac
         zoo.get_member("debias_sft"), config=replace(zoo.get_member("debias_sft").config, steps=4, threads=1)
     )
     monkeypatch.setitem(zoo.MEMBERS_BY_NAME, "debias_sft", short)
-    base = make_backend()
+    from crossrisk_bench.models.cache import response_cache
+
+    base = make_backend(cache=True)
     defended = get_defense("debias_sft").apply(base)
-    assert defended.cache_dir == base.cache_dir and defended.cache is base.cache  # with_model carries them
+    assert defended.cache_dir == base.cache_dir and response_cache(defended) is base.cache  # with_model carries them
     assert defended.lineage.endswith(":" + defended.build_record["adapter_sha256"][:16])
     check_applied(base, defended)
     assert defended.build_record["report"]["steps"] == 4 and defended.build_record["start"] == base.fingerprint

@@ -3,6 +3,7 @@ change results, seeded sampling, log-likelihoods, truncation, the cache and bad 
 
 from __future__ import annotations
 
+import copy
 import random
 
 import pytest
@@ -179,3 +180,34 @@ def test_different_weights_never_share_cache_entries(make_backend) -> None:
     out = edited.generate(prompts(), GREEDY)
     assert edited.stats.cache_hits == 0
     assert all(g.text == "" for g in out) and any(g.text for g in base_out)
+
+
+def test_cached_backend_computes_only_what_the_cache_lacks(make_backend) -> None:
+    """Samples are cache units of their own: asking for 3 where 2 are kept computes 1."""
+    backend = make_backend(cache=True)
+    two = backend.generate(prompts()[:1], DecodingConfig(max_new_tokens=6, temperature=1.0, n=2, seed=3))
+    three = backend.generate(prompts()[:1], DecodingConfig(max_new_tokens=6, temperature=1.0, n=3, seed=3))
+    assert three[0].samples[:2] == two[0].samples
+    assert (backend.stats.computed, backend.stats.cache_hits) == (3, 2)
+    uncached = make_backend()  # the engine alone gives the same answers
+    assert uncached.generate(prompts()[:1], DecodingConfig(max_new_tokens=6, temperature=1.0, n=3, seed=3)) == three
+
+
+def test_cached_backend_reads_through_to_its_engine(make_backend) -> None:
+    from crossrisk_bench.models.cache import CachedBackend, response_cache
+
+    backend = make_backend(cache=True)
+    engine = backend.engine
+    assert (backend.model, backend.tokenizer, backend.fingerprint) == (
+        engine.model,
+        engine.tokenizer,
+        engine.fingerprint,
+    )
+    backend.name = "renamed"  # what a checkpoint defense does
+    assert engine.name == "renamed"
+    assert backend.describe()["cache"] == str(backend.cache.path) and engine.describe()["cache"] is None
+    other = backend.with_model(copy.deepcopy(engine.model), name="copy")
+    assert isinstance(other, CachedBackend) and response_cache(other) is backend.cache
+    assert response_cache(engine) is None
+    with pytest.raises(CrossriskError, match="already cached"):
+        CachedBackend(backend, backend.cache)

@@ -23,7 +23,7 @@ import pytest
 
 from crossrisk_bench.errors import CrossriskError, Unsupported
 from crossrisk_bench.models.base import DecodingConfig, LoglikelihoodRequest, Prompt
-from crossrisk_bench.models.cache import ResponseCache
+from crossrisk_bench.models.cache import CachedBackend, ResponseCache
 from crossrisk_bench.models.served import OpenAIBackend, ServerOptions, continuation_logprobs
 from crossrisk_bench.tasks import TASKS
 
@@ -160,14 +160,14 @@ def test_answers_are_cached_by_url_model_and_served_identity(server, tmp_path: P
     url, name = server
     prompts = [Prompt.chat("Say hello.")]
     with ResponseCache(tmp_path / "r.sqlite") as cache:
-        first = OpenAIBackend(name, ServerOptions(url), cache=cache)
+        first = CachedBackend(OpenAIBackend(name, ServerOptions(url)), cache)
         first.generate(prompts, DecodingConfig(max_new_tokens=4))
-        again = OpenAIBackend(name, ServerOptions(url), cache=cache)
+        again = CachedBackend(OpenAIBackend(name, ServerOptions(url)), cache)
         again.generate(prompts, DecodingConfig(max_new_tokens=4))
         assert (first.stats.computed, again.stats.computed, again.stats.cache_hits) == (1, 0, 1)
         proxy = _Proxy(url.removesuffix("/v1"))
         try:  # the same server under another URL is another cache identity (URLs name deployments)
-            other = OpenAIBackend(name, ServerOptions(proxy.url), cache=cache)
+            other = CachedBackend(OpenAIBackend(name, ServerOptions(proxy.url)), cache)
             assert other.fingerprint != first.fingerprint
         finally:
             proxy.close()

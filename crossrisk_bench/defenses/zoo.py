@@ -38,6 +38,7 @@ from crossrisk_bench.models.adapters import (
     merge_adapter,
     read_record,
 )
+from crossrisk_bench.models.cache import cached, response_cache
 from crossrisk_bench.models.embedded import EMBEDDED_NAME
 from crossrisk_bench.models.loader import ModelSpec, load_backend
 from crossrisk_bench.registry import Registry
@@ -223,7 +224,7 @@ def pre_exposure_backend(base: Any) -> Any:
     return load_backend(
         ModelSpec(EMBEDDED_NAME),
         cache_dir=base.cache_dir,
-        use_cache=base.cache is not None,
+        use_cache=response_cache(base) is not None,
         batch_size=base.batch_size,
         threads=base.threads,
     )
@@ -259,14 +260,16 @@ def build_zoo(
                 out_dir if (out_dir / EXPOSURE.name / RECORD_FILE).is_file() else ZOO_DIR
             )  # built now, or shipped
             model, base_lineage = expose(copy.deepcopy(pre.model), lineage(pre), exposure_dir)
-            base = HFBackend(
-                model,
-                pre.tokenizer,
-                name=EXPOSED_NAME,
-                cache=pre.cache,
-                threads=BUILD_THREADS,
-                cache_dir=cache_dir,
-                lineage=base_lineage,
+            base = cached(
+                HFBackend(
+                    model,
+                    pre.tokenizer,
+                    name=EXPOSED_NAME,
+                    threads=BUILD_THREADS,
+                    cache_dir=cache_dir,
+                    lineage=base_lineage,
+                ),
+                response_cache(pre),
             )
         start = pre if member.start == "pre_exposure" else base
         record = build_adapter(member, start, out_dir / member.name, steps=steps)

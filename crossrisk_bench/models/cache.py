@@ -1,5 +1,9 @@
 """Persistent response cache: generate once, score many, resume after a crash.
 
+Any backend gets it the same way, by being wrapped: `CachedBackend(engine, cache)`. An engine
+(the local HF model, a served model) only names its work units by a key and computes the ones it
+is given; the wrapper answers the rest from the cache.
+
 SQLite in WAL mode, so several pytest-xdist workers read and write one file at once (writers
 wait on a busy timeout instead of failing). Each finished batch is committed at once, so a run
 killed midway resumes without recomputing any finished request. Every row carries a checksum of
@@ -16,9 +20,20 @@ import os
 import sqlite3
 import time
 import warnings
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
+
+from crossrisk_bench.errors import CrossriskError
+from crossrisk_bench.models.base import (
+    BackendStats,
+    Completion,
+    DecodingConfig,
+    Generation,
+    Loglikelihood,
+    LoglikelihoodRequest,
+    Prompt,
+)
 
 SCHEMA_VERSION = 1
 _SCHEMA = f"""
@@ -205,3 +220,107 @@ def cached_run(
             if cache is not None:
                 cache.put_many({k: json.dumps(v) for k, v in done.items()})
     return results
+
+
+Unit = tuple[Any, ...]  # (key, what the engine needs to compute it, ...)
+
+
+class Engine(Protocol):
+    """What a backend that computes answers offers its cache: keys for its work units, and the
+    computation of the units that the cache does not hold (batch by batch, as dicts by key)."""
+
+    name: str
+    fingerprint: str
+    stats: BackendStats
+
+    def generation_units(self, prompts: Sequence[Prompt], config: DecodingConfig) -> list[Unit]: ...
+
+    def run_generations(self, todo: list[Unit], config: DecodingConfig) -> Iterator[dict[str, Any]]: ...
+
+    def loglikelihood_units(self, requests: Sequence[LoglikelihoodRequest]) -> list[Unit]: ...
+
+    def run_loglikelihoods(self, todo: list[Unit]) -> Iterator[dict[str, Any]]: ...
+
+
+def answer_generations(
+    engine: Engine, cache: ResponseCache | None, prompts: Sequence[Prompt], config: DecodingConfig
+) -> list[Generation]:
+    """`Backend.generate` for an engine: its units (one per prompt and sample), each computed once."""
+    if not prompts:
+        raise CrossriskError("generate() got an empty list of prompts")
+    units = engine.generation_units(prompts, config)
+    results = cached_run(cache, engine.stats, units, lambda todo: engine.run_generations(todo, config))
+    n = config.n
+    return [
+        Generation(tuple(Completion(**results[units[j * n + i][0]]) for i in range(n))) for j in range(len(prompts))
+    ]
+
+
+def answer_loglikelihoods(
+    engine: Engine, cache: ResponseCache | None, requests: Sequence[LoglikelihoodRequest]
+) -> list[Loglikelihood]:
+    """`Backend.loglikelihood` for an engine: one unit per request, each computed once."""
+    if not requests:
+        raise CrossriskError("loglikelihood() got an empty list of requests")
+    units = engine.loglikelihood_units(requests)
+    results = cached_run(cache, engine.stats, units, engine.run_loglikelihoods)
+    return [Loglikelihood(tuple(results[u[0]]["token_logprobs"]), results[u[0]]["is_greedy"]) for u in units]
+
+
+class CachedBackend:
+    """An engine whose answers are kept in a `ResponseCache`: the one way any backend is cached.
+
+    Keys come from the engine (its fingerprint is in every key, so an edited or other model never
+    reads another's answers). Everything else (`model`, `tokenizer`, `render`, `lineage`,
+    `refresh_fingerprint`, ...) is the engine's, read through; `name` is the engine's too.
+    """
+
+    def __init__(self, engine: Any, cache: ResponseCache) -> None:
+        if isinstance(engine, CachedBackend):
+            raise CrossriskError(f"backend {engine.name!r} is already cached")
+        self.engine = engine
+        self.cache = cache
+
+    @property
+    def name(self) -> str:
+        return self.engine.name
+
+    @name.setter
+    def name(self, value: str) -> None:
+        self.engine.name = value
+
+    @property
+    def fingerprint(self) -> str:
+        return self.engine.fingerprint
+
+    @property
+    def stats(self) -> BackendStats:
+        return self.engine.stats
+
+    def generate(self, prompts: Sequence[Prompt], config: DecodingConfig) -> list[Generation]:
+        return answer_generations(self.engine, self.cache, prompts, config)
+
+    def loglikelihood(self, requests: Sequence[LoglikelihoodRequest]) -> list[Loglikelihood]:
+        return answer_loglikelihoods(self.engine, self.cache, requests)
+
+    def with_model(self, model: Any, **kwargs: Any) -> CachedBackend:
+        """Another model answered the same way, in the same cache (its own fingerprint keys it)."""
+        return CachedBackend(self.engine.with_model(model, **kwargs), self.cache)
+
+    def describe(self) -> dict[str, Any]:
+        return {**self.engine.describe(), "cache": str(self.cache.path)}
+
+    def __getattr__(self, attribute: str) -> Any:
+        if attribute == "engine":  # not set yet (unpickling): do not recurse
+            raise AttributeError(attribute)
+        return getattr(self.engine, attribute)
+
+
+def response_cache(backend: Any) -> ResponseCache | None:
+    """The cache a backend answers from, or None for an uncached one."""
+    return backend.cache if isinstance(backend, CachedBackend) else None
+
+
+def cached(backend: Any, cache: ResponseCache | None) -> Any:
+    """`backend` answered through `cache` (unchanged when `cache` is None)."""
+    return backend if cache is None else CachedBackend(backend, cache)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -27,7 +27,7 @@ from crossrisk_bench.models.base import (
     LoglikelihoodRequest,
     Prompt,
 )
-from crossrisk_bench.models.cache import ResponseCache, cached_run
+from crossrisk_bench.models.cache import Unit, answer_generations, answer_loglikelihoods
 from crossrisk_bench.progress import progress_bar
 
 if TYPE_CHECKING:
@@ -46,7 +46,7 @@ def default_threads() -> int:
 
 
 class HFBackend:
-    """A loaded transformers causal LM with a tokenizer, an optional cache and counters."""
+    """A loaded transformers causal LM with a tokenizer and counters (cached by `CachedBackend`)."""
 
     kind = "hf"
 
@@ -56,7 +56,6 @@ class HFBackend:
         tokenizer: Any,
         *,
         name: str,
-        cache: ResponseCache | None = None,
         batch_size: int = 16,
         threads: int | None = None,
         weights_fingerprint: str | None = None,
@@ -78,7 +77,6 @@ class HFBackend:
         if chat_template is not None:
             tokenizer.chat_template = chat_template
         self.name = name
-        self.cache = cache
         self.cache_dir = cache_dir  # where converted models and built adapters live
         self.lineage = lineage  # a stable identity across machines, for known models (models.adapters)
         self.build_record = build_record  # weights defenses: how the merged adapter was trained
@@ -100,12 +98,11 @@ class HFBackend:
         self, model: Any, *, name: str, lineage: str | None = None, build_record: dict[str, Any] | None = None
     ) -> HFBackend:
         """Another model (a merged adapter, an ablation) answered the same way: same tokenizer,
-        cache, batch size, threads and cache directory; its own fingerprint."""
+        batch size, threads and cache directory; its own fingerprint."""
         return HFBackend(
             model,
             self.tokenizer,
             name=name,
-            cache=self.cache,
             batch_size=self.batch_size,
             threads=self.threads,
             cache_dir=self.cache_dir,
@@ -158,25 +155,21 @@ class HFBackend:
     # -- generation ---------------------------------------------------------------------------
 
     def generate(self, prompts: Sequence[Prompt], config: DecodingConfig) -> list[Generation]:
-        if not prompts:
-            raise CrossriskError("generate() got an empty list of prompts")
-        rendered = [self.render(p) for p in prompts]
+        return answer_generations(self, None, prompts, config)
+
+    def generation_units(self, prompts: Sequence[Prompt], config: DecodingConfig) -> list[Unit]:
+        """(key, rendered text, sample index) per prompt and sample."""
         decoding = {"max_new_tokens": config.max_new_tokens}
         if not config.greedy:
             decoding |= {"temperature": config.temperature, "top_p": config.top_p, "seed": config.seed}
-        units = [
+        rendered = [self.render(p) for p in prompts]
+        return [
             (self._key("generate", prompt=text, decoding=decoding, sample=i), text, i)
             for text in rendered
             for i in range(config.n)
         ]
-        results = cached_run(self.cache, self.stats, units, lambda todo: self._generate_units(todo, config))
-        out = []
-        for j in range(len(prompts)):
-            samples = tuple(Completion(**results[units[j * config.n + i][0]]) for i in range(config.n))
-            out.append(Generation(samples))
-        return out
 
-    def _generate_units(self, todo: list[tuple[str, str, int]], config: DecodingConfig):
+    def run_generations(self, todo: list[Unit], config: DecodingConfig) -> Iterator[dict[str, Any]]:
         encoded = []
         for key, text, sample in todo:
             ids, cut = self._fit(self._encode(text), config.max_new_tokens, "generation")
@@ -255,18 +248,19 @@ class HFBackend:
     # -- log-likelihood -----------------------------------------------------------------------
 
     def loglikelihood(self, requests: Sequence[LoglikelihoodRequest]) -> list[Loglikelihood]:
-        if not requests:
-            raise CrossriskError("loglikelihood() got an empty list of requests")
+        return answer_loglikelihoods(self, None, requests)
+
+    def loglikelihood_units(self, requests: Sequence[LoglikelihoodRequest]) -> list[Unit]:
+        """(key, rendered context, continuation) per request."""
         units = []
         for r in requests:
             context = self.render(r.context)
             units.append(
                 (self._key("loglikelihood", prompt=context, continuation=r.continuation), context, r.continuation)
             )
-        results = cached_run(self.cache, self.stats, units, self._loglikelihood_units)
-        return [Loglikelihood(tuple(results[u[0]]["token_logprobs"]), results[u[0]]["is_greedy"]) for u in units]
+        return units
 
-    def _loglikelihood_units(self, todo: list[tuple[str, str, str]]):
+    def run_loglikelihoods(self, todo: list[Unit]) -> Iterator[dict[str, Any]]:
         import torch
 
         encoded = []
@@ -328,7 +322,7 @@ class HFBackend:
             "device": str(self.device),
             "threads": self.threads,
             "batch_size": self.batch_size,
-            "cache": str(self.cache.path) if self.cache is not None else None,
+            "cache": None,  # CachedBackend.describe names its file
         }
 
 

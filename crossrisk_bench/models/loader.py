@@ -20,7 +20,7 @@ from urllib.parse import urlparse
 
 from crossrisk_bench.errors import CrossriskError
 from crossrisk_bench.models.adapters import EXPOSED_NAME, expose
-from crossrisk_bench.models.cache import ResponseCache
+from crossrisk_bench.models.cache import ResponseCache, cached
 from crossrisk_bench.models.embedded import EMBEDDED_NAME
 from crossrisk_bench.models.hf import HFBackend
 from crossrisk_bench.models.served import ServerOptions
@@ -167,8 +167,8 @@ def load_backend(
     batch_size: int = 16,
     threads: int | None = None,
 ):
-    """Load the model named by `spec` as a backend with the response cache: an `HFBackend` for a
-    local or hub model, an `OpenAIBackend` for a served one."""
+    """Load the model named by `spec` as a backend: an `HFBackend` for a local or hub model, an
+    `OpenAIBackend` for a served one, wrapped in `CachedBackend` unless `use_cache` is off."""
     resolved = resolve(spec)
     if resolved.kind == "served":
         return _served_backend(spec, cache_dir=cache_dir, use_cache=use_cache)
@@ -213,13 +213,11 @@ def load_backend(
         model = PeftModel.from_pretrained(model, str(Path(spec.adapter).expanduser())).merge_and_unload()
         weights_fingerprint = lineage = None  # the merged weights are hashed anew
     load_seconds = time.perf_counter() - start
-    cache = ResponseCache(cache_dir / "responses.sqlite") if use_cache else None
     name = spec.model if spec.adapter is None else f"{spec.model}+{Path(spec.adapter).name}"
-    return HFBackend(
+    backend = HFBackend(
         model,
         tokenizer,
         name=name,
-        cache=cache,
         batch_size=batch_size,
         threads=threads,
         weights_fingerprint=weights_fingerprint,
@@ -228,6 +226,7 @@ def load_backend(
         spec=spec,
         load_seconds=load_seconds,
     )
+    return cached(backend, ResponseCache(cache_dir / "responses.sqlite") if use_cache else None)
 
 
 def _served_backend(spec: ModelSpec, *, cache_dir: Path, use_cache: bool):
@@ -237,11 +236,10 @@ def _served_backend(spec: ModelSpec, *, cache_dir: Path, use_cache: bool):
     tokenizer = None
     if spec.server.tokenizer:
         tokenizer = _load_tokenizer(spec.server.tokenizer, spec.revision)
-    cache = ResponseCache(cache_dir / "responses.sqlite") if use_cache else None
     start = time.perf_counter()
-    backend = OpenAIBackend(spec.model, spec.server, cache=cache, tokenizer=tokenizer, cache_dir=cache_dir, spec=spec)
+    backend = OpenAIBackend(spec.model, spec.server, tokenizer=tokenizer, cache_dir=cache_dir, spec=spec)
     backend.load_seconds = time.perf_counter() - start
-    return backend
+    return cached(backend, ResponseCache(cache_dir / "responses.sqlite") if use_cache else None)
 
 
 def _load_tokenizer(name: str, revision: str | None) -> Any:

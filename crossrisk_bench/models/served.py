@@ -36,7 +36,7 @@ from crossrisk_bench.models.base import (
     LoglikelihoodRequest,
     Prompt,
 )
-from crossrisk_bench.models.cache import ResponseCache, cached_run
+from crossrisk_bench.models.cache import Unit, answer_generations, answer_loglikelihoods
 from crossrisk_bench.progress import progress_bar
 
 RETRY_STATUS = frozenset({408, 409, 425, 429, 500, 502, 503, 504})
@@ -95,7 +95,6 @@ class OpenAIBackend:
         model: str,
         options: ServerOptions,
         *,
-        cache: ResponseCache | None = None,
         tokenizer: Any = None,
         cache_dir: Any = None,
         spec: Any = None,
@@ -103,7 +102,6 @@ class OpenAIBackend:
         self.model = model
         self.options = options
         self.name = model
-        self.cache = cache
         self.cache_dir = cache_dir
         self.spec = spec
         self.lineage: str | None = None  # served weights have no lineage here; the fingerprint identifies them
@@ -214,21 +212,21 @@ class OpenAIBackend:
     # -- generation -----------------------------------------------------------------------------
 
     def generate(self, prompts: Sequence[Prompt], config: DecodingConfig) -> list[Generation]:
-        if not prompts:
-            raise CrossriskError("generate() got an empty list of prompts")
+        return answer_generations(self, None, prompts, config)
+
+    def generation_units(self, prompts: Sequence[Prompt], config: DecodingConfig) -> list[Unit]:
+        """(key, prompt, sample index) per prompt and sample."""
         decoding = {"max_new_tokens": config.max_new_tokens}
         if not config.greedy:
             decoding |= {"temperature": config.temperature, "top_p": config.top_p, "seed": config.seed}
-        units = [
+        return [
             (self._key("generate", prompt=_prompt_data(p), decoding=decoding, sample=i), p, i)
             for p in prompts
             for i in range(config.n)
         ]
-        results = cached_run(self.cache, self.stats, units, lambda todo: self._pool(todo, self._one_generation, config))
-        return [
-            Generation(tuple(Completion(**results[units[j * config.n + i][0]]) for i in range(config.n)))
-            for j in range(len(prompts))
-        ]
+
+    def run_generations(self, todo: list[Unit], config: DecodingConfig) -> Iterator[dict[str, Any]]:
+        return self._pool(todo, self._one_generation, config)
 
     def _one_generation(self, unit: tuple[str, Prompt, int], config: DecodingConfig) -> dict[str, Any]:
         _, prompt, sample = unit
@@ -258,18 +256,19 @@ class OpenAIBackend:
     # -- log-likelihood -------------------------------------------------------------------------
 
     def loglikelihood(self, requests: Sequence[LoglikelihoodRequest]) -> list[Loglikelihood]:
-        if not requests:
-            raise CrossriskError("loglikelihood() got an empty list of requests")
+        return answer_loglikelihoods(self, None, requests)
+
+    def loglikelihood_units(self, requests: Sequence[LoglikelihoodRequest]) -> list[Unit]:
+        """(key, request) per request; fails at once on a server known to give no log-probabilities."""
         if self.logprobs_supported is False:
             raise self._no_logprobs()
-        units = [
+        return [
             (self._key("loglikelihood", prompt=_prompt_data(r.context), continuation=r.continuation), r)
             for r in requests
         ]
-        results = cached_run(
-            self.cache, self.stats, units, lambda todo: self._pool(todo, self._one_loglikelihood, None)
-        )
-        return [Loglikelihood(tuple(results[k]["token_logprobs"]), results[k]["is_greedy"]) for k, _ in units]
+
+    def run_loglikelihoods(self, todo: list[Unit]) -> Iterator[dict[str, Any]]:
+        return self._pool(todo, self._one_loglikelihood, None)
 
     def _one_loglikelihood(self, unit: tuple[str, LoglikelihoodRequest], _: Any) -> dict[str, Any]:
         request = unit[1]
@@ -355,7 +354,7 @@ class OpenAIBackend:
             "fingerprint": self.fingerprint,
             "api_key_env": self.options.api_key_env,  # the variable's name, never its value
             "concurrency": self.options.concurrency,
-            "cache": str(self.cache.path) if self.cache is not None else None,
+            "cache": None,  # CachedBackend.describe names its file
         }
 
 
