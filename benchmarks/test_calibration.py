@@ -20,8 +20,8 @@ import json
 import numpy as np
 import pytest
 
+from crossrisk_bench.compare import cluster_labels
 from crossrisk_bench.effects import POINTS, assess
-from crossrisk_bench.gate import cluster_labels
 from crossrisk_bench.plugin import session_key
 from crossrisk_bench.risks import Risk
 from crossrisk_bench.stats import benjamini_hochberg

@@ -145,6 +145,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     neurons.add_argument("--seed", type=int, default=0)
     neurons.add_argument("--cache", type=Path, default=None)
+    attack = sub.add_parser(
+        "attack",
+        help="fine-tuning attacks on a saved run's weight defenses and on its base (adds durability to its reports)",
+    )
+    attack.add_argument("results", type=Path, help="results.json of a run (pytest --crossrisk-report DIR)")
+    attack.add_argument("--attacks", type=Path, default=None, help="attacks file (default: fixtures/attacks.toml)")
+    attack.add_argument(
+        "--defenses", default=None, help="comma-separated defended models (default: every weights/checkpoint one)"
+    )
+    attack.add_argument("--tasks", default=None, help="comma-separated tasks (default: every task)")
+    attack.add_argument("--limit", type=int, default=None, help="items per task (default: the run's; embedded items)")
+    attack.add_argument("--policy", type=Path, default=None, help="policy (default: the run's, else fixtures/)")
+    attack.add_argument("--out", type=Path, default=None, help="output folder (default: the results file's folder)")
+    attack.add_argument("--seed", type=int, default=0)
+    attack.add_argument("--cache", type=Path, default=None)
     cache = sub.add_parser("cache", help="show or clear the response cache")
     cache.add_argument("action", choices=["info", "clear"])
     cache.add_argument("--cache", type=Path, default=None)
@@ -261,6 +276,8 @@ def _run(args: argparse.Namespace) -> int:
         return _zoo(args, cache_dir)
     if args.command == "neurons":
         return _neurons(args, cache_dir)
+    if args.command == "attack":
+        return _attack(args, cache_dir)
     if args.command == "cache":
         from crossrisk_bench.models.cache import ResponseCache
 
@@ -393,6 +410,53 @@ def _neurons(args: argparse.Namespace, cache_dir: Path) -> int:
     for path in write_reports(document, args.out or args.results.parent):
         print(path)
     print(f"neuron analysis took {section['seconds']:.0f} s")
+    return 0
+
+
+def _attack(args: argparse.Namespace, cache_dir: Path) -> int:
+    from crossrisk_bench.durability.attacks import load_attacks
+    from crossrisk_bench.durability.run import durability_cells
+    from crossrisk_bench.durability.summary import durability_lines, merge_durability
+    from crossrisk_bench.effects import load_policy
+    from crossrisk_bench.items import take
+    from crossrisk_bench.judges.select import build_judges
+    from crossrisk_bench.paths import FIXTURES
+    from crossrisk_bench.report.outputs import load_document, write_reports
+    from crossrisk_bench.saved_run import weight_models
+    from crossrisk_bench.tasks import TASKS
+
+    document = load_document(args.results)
+    attacks = load_attacks(args.attacks or FIXTURES / "attacks.toml")
+    tasks = args.tasks.split(",") if args.tasks else TASKS.names()
+    for name in tasks:
+        TASKS.get(name)  # an unknown task is one error listing the known ones
+    recorded = Path(document.run.get("policy") or FIXTURES / "policy.toml")
+    policy = load_policy(
+        args.policy or (recorded if recorded.is_file() else FIXTURES / "policy.toml"), known_tasks=TASKS.names()
+    )
+    limit = args.limit if args.limit is not None else document.run.get("items_per_task")
+    only = args.defenses.split(",") if args.defenses else None
+    base, defended, skipped = weight_models(document, cache_dir=cache_dir, only=only)
+    if not defended:
+        raise CrossriskError("the run has no weights or checkpoint defenses; fine-tuning attacks act on weights")
+    print(f"attacking {', '.join(s.name for s, _ in defended)} and the base; left out: {', '.join(skipped) or 'none'}")
+    part = durability_cells(
+        base,
+        defended,
+        attacks,
+        tasks=tasks,
+        items=lambda name: take(TASKS.get(name).load_items(), limit, by=TASKS.get(name).balance_by),
+        policy=policy,
+        judges=build_judges(),
+        seed=args.seed,
+        cache_dir=cache_dir,
+    )
+    section = merge_durability([part])
+    for line in durability_lines(section["rows"]):
+        print(line)
+    for path in write_reports(document.replace(durability=section), args.out or args.results.parent):
+        print(path)
+    print(f"durability run took {section['seconds']:.0f} s")
     return 0
 
 

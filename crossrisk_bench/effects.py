@@ -54,7 +54,9 @@ _TOP_KEYS = {
     "resamples",
     "cluster_by",
     "on_inconclusive",
+    "durability",
 }
+DURABILITY_RULES = ("report", "worst_case", "median")  # `durability.summary.durability_failures`
 POINTS = 100.0  # outcome scale [0, 1] -> percentage points
 
 
@@ -71,6 +73,7 @@ class Policy:
     cluster_by: Mapping[str, str] = field(default_factory=dict, hash=False)  # task -> meta key shared by items
     source: str = "built-in defaults"
     on_inconclusive: str | None = None  # "warn" or "fail"; None: the run profile decides
+    durability: str = "report"  # own-risk efficacy after fine-tuning attacks: report, worst_case, median
 
     def tolerance_for(self, defense_risk: Risk, task: str, task_risk: Risk) -> float:
         """Most specific entry wins: the task, then the task's risk, then the default."""
@@ -104,6 +107,11 @@ def policy_from_mapping(data: Mapping[str, Any], where: str, *, known_tasks: Seq
         raise CrossriskError(
             f"{where}: on_inconclusive must be one of {list(ON_INCONCLUSIVE)}, got {on_inconclusive!r}"
         )
+    durability = dict(data.get("durability", {}))
+    if set(durability) - {"efficacy"} or durability.get("efficacy", "report") not in DURABILITY_RULES:
+        raise CrossriskError(
+            f"{where}: [durability] takes efficacy = one of {list(DURABILITY_RULES)}, got {durability!r}"
+        )
     risks = {r.value for r in Risk}
     targets = set(known_tasks) | risks
     tolerances: dict[str, Mapping[str, float]] = {}
@@ -136,6 +144,7 @@ def policy_from_mapping(data: Mapping[str, Any], where: str, *, known_tasks: Seq
         MappingProxyType(cluster_by),
         where,
         on_inconclusive,
+        durability.get("efficacy", "report"),
     )
 
 

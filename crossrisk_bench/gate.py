@@ -10,9 +10,9 @@ import json
 from pathlib import Path
 from typing import Any
 
+from crossrisk_bench.compare import MIN_CLUSTERS, paired_effect
 from crossrisk_bench.defenses.base import DefenseSpec
 from crossrisk_bench.effects import POWER, Effect, Policy, assess, describe
-from crossrisk_bench.errors import CrossriskError
 from crossrisk_bench.items import Item
 from crossrisk_bench.judges import JUDGE_VALIDATION
 from crossrisk_bench.models_file import own_base
@@ -21,25 +21,6 @@ from crossrisk_bench.risks import Risk
 from crossrisk_bench.session import SuiteSession
 from crossrisk_bench.tasks import TASKS
 from crossrisk_bench.tasks.base import TaskResult
-
-MIN_CLUSTERS = 5
-
-
-def cluster_labels(task_name: str, key: str | None, outcomes: list[Any]) -> list[str] | None:
-    """The cluster of each outcome for the policy's `cluster_by` key. A key that the task's items
-    do not carry is an error naming both (a silent fallback would claim clustering it did not do);
-    fewer than MIN_CLUSTERS clusters cannot estimate their variance, so items are used (recorded)."""
-    if not key:
-        return None
-    missing = [o.item_id for o in outcomes if key not in o.slices]
-    if missing:
-        keys = sorted({k for o in outcomes for k in o.slices})
-        raise CrossriskError(
-            f"policy cluster_by.{task_name} = {key!r}, but {len(missing)} of {len(outcomes)} "
-            f"{task_name} outcomes have no {key!r} slice (e.g. {missing[0]}); slices: {keys}"
-        )
-    labels = [str(o.slices[key]) for o in outcomes]
-    return labels if len(set(labels)) >= MIN_CLUSTERS else None
 
 
 def run_gate(
@@ -51,32 +32,7 @@ def run_gate(
     base_backend = session.base_for(spec)
     defended_backend = session.defended_backend(spec)
     defended = task.evaluate(defended_backend, items, judges=session.judges())
-    base_scores = {o.item_id: o.score for o in base.outcomes}
-    paired = [(base_scores[o.item_id], o.score, o) for o in defended.outcomes if o.item_id in base_scores]
-    if len(paired) != len(base.outcomes):
-        raise CrossriskError(f"{task_name}: base and defended results do not cover the same items")
-    cluster_key = session.policy.cluster_by.get(task_name)
-    clusters = cluster_labels(task_name, cluster_key, [o for _, _, o in paired])
-    comparison = task.compare(base, defended, confidence=session.policy.confidence) if task.compare else None
-    effect = assess(
-        defense=spec.name,
-        defense_risk=spec.target,
-        task=task_name,
-        task_risk=task.risk,
-        base=[b for b, _, _ in paired],
-        defended=[d for _, d, _ in paired],
-        policy=session.policy,
-        seed=session.settings.seed,
-        clusters=clusters,
-        comparison=comparison,
-        scale=task.scale,
-    )
-    note = None
-    if cluster_key and clusters is None:
-        note = (
-            f"{len({o.slices[cluster_key] for _, _, o in paired})} {cluster_key} clusters "
-            f"among {len(paired)} items, fewer than {MIN_CLUSTERS}: items resampled singly"
-        )
+    effect, clustered_by, note = paired_effect(spec, base, defended, session.policy, seed=session.settings.seed)
     defense = spec.as_dict() | {"fingerprint": defended_backend.fingerprint}
     if getattr(defended_backend, "build_record", None):  # weights defenses: how the adapter was trained
         defense["build"] = defended_backend.build_record
@@ -93,7 +49,7 @@ def run_gate(
         base_fingerprint=base_backend.fingerprint,
         base_computed=session.base_computed.pop((own_base(spec), task_name), 0),  # counted once per process
         seed=session.settings.seed,
-        clustered_by=cluster_key if clusters is not None else None,
+        clustered_by=clustered_by,
     )
     return effect, record
 

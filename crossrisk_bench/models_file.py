@@ -26,6 +26,7 @@ ENTRY_KEYS = {
     "base_url",
     "api_key_env",
     "base",
+    "defenses",
 }
 SERVED_KEYS = ("model", "base_url", "api_key_env")
 
@@ -54,6 +55,9 @@ def load_models(path: str | Path) -> tuple[DefenseSpec, ...]:
         entry_base = entry.get("base")
         if entry_base is not None and (not isinstance(entry_base, str) or not entry_base):
             raise CrossriskError(f"{where}: 'base' must be a model name, directory or hub id (a string)")
+        if "defenses" in entry:
+            specs.append(stack_spec(entry, where))
+            continue
         if "defense" in entry:
             spec = get_defense(entry["defense"]).spec
             specs.append(replace(spec, params={**spec.params, "base": entry_base}) if entry_base else spec)
@@ -89,6 +93,39 @@ def load_models(path: str | Path) -> tuple[DefenseSpec, ...]:
     if len(set(ids)) != len(ids):
         raise CrossriskError(f"{path}: defended models must have distinct names, got {ids}")
     return tuple(specs)
+
+
+def stack_spec(entry: dict[str, Any], where: str) -> DefenseSpec:
+    """`defenses = ["a", "b"]`: registered defenses applied in order (`defenses.stack`). The stack's
+    target is its members' shared target, else the entry's `target`."""
+    names = entry["defenses"]
+    if not isinstance(names, list) or len(names) < 2 or not all(isinstance(n, str) for n in names):
+        raise CrossriskError(f"{where}: 'defenses' must list two or more registered defense names")
+    if len(set(names)) != len(names):
+        raise CrossriskError(f"{where}: 'defenses' names a defense twice: {names}")
+    bad = sorted(set(entry) - {"defenses", "name", "target", "description"})
+    if bad:
+        raise CrossriskError(f"{where}: a stack takes defenses, name, target and description, not {bad}")
+    members = [get_defense(n).spec for n in names]  # an unknown name lists the known ones
+    targets = {m.target for m in members}
+    if "target" in entry:
+        try:
+            target = Risk(entry["target"])
+        except ValueError:
+            raise CrossriskError(f"{where}: target must be safety, fairness or privacy") from None
+    elif len(targets) == 1:
+        target = members[0].target
+    else:
+        raise CrossriskError(
+            f"{where}: the stacked defenses aim at {sorted(t.value for t in targets)}; give the stack a 'target'"
+        )
+    return DefenseSpec(
+        entry.get("name", "+".join(names)),
+        target,
+        "stack",
+        entry.get("description", "stacked: " + ", then ".join(names)),
+        {"defenses": list(names), "kinds": [m.kind for m in members]},
+    )
 
 
 def own_base(spec: DefenseSpec) -> str | None:

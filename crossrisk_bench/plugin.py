@@ -46,6 +46,7 @@ class CrossriskSettings:
     on_inconclusive: str = "warn"  # the policy's choice, else the profile's
     judges: Any = None  # JudgeChoice: which refusal and fulfilment judges score the run
     left_out: tuple[str, ...] = ()  # weights defenses left out because the base is served
+    attacks: tuple[Any, ...] = ()  # AttackSpec of each fine-tuning attack (--crossrisk-attacks)
 
 
 def model_spec_from_options(option: Any, model: str) -> Any:
@@ -73,6 +74,7 @@ OPT_AA_RUNS = "--crossrisk-aa-runs"
 OPT_ADAPTER = "--crossrisk-adapter"
 OPT_API_KEY_ENV = "--crossrisk-api-key-env"
 OPT_BACKEND = "--crossrisk-backend"
+OPT_ATTACKS = "--crossrisk-attacks"
 OPT_BASE_URL = "--crossrisk-base-url"
 OPT_BATCH_SIZE = "--crossrisk-batch-size"
 OPT_CACHE = "--crossrisk-cache"
@@ -103,7 +105,8 @@ settings_key = pytest.StashKey[CrossriskSettings]()
 session_key = pytest.StashKey[Any]()
 records_key = pytest.StashKey[list]()
 neurons_key = pytest.StashKey[list]()
-item_records_key = pytest.StashKey[dict]()  # per test item: {"effects": [...], "neurons": [...]}
+durability_key = pytest.StashKey[list]()
+item_records_key = pytest.StashKey[dict]()  # per test item: {"effects": [...], "neurons": [...], "durability": [...]}
 
 
 def _positive_int(value: str) -> int:
@@ -255,6 +258,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="also run the neuron-level analysis of weight defenses (benchmarks/test_neurons.py; minutes)",
     )
     group.addoption(
+        OPT_ATTACKS,
+        default=None,
+        metavar="FILE",
+        help="also run the durability tests: attack every weights/checkpoint defense and the base with the "
+        "fine-tuning attacks of FILE (e.g. fixtures/attacks.toml; marked durability; long)",
+    )
+    group.addoption(
         OPT_PERF,
         action="store_true",
         default=False,
@@ -311,8 +321,10 @@ def pytest_configure(config: pytest.Config) -> None:
         return  # plugin loaded without its options (e.g. inside a pytester run that blocks it)
     config.stash[records_key] = []
     config.stash[neurons_key] = []
+    config.stash[durability_key] = []
     config.pluginmanager.register(
-        _EffectCollector(config.stash[records_key], config.stash[neurons_key]), "crossrisk-effect-collector"
+        _EffectCollector(config.stash[records_key], config.stash[neurons_key], config.stash[durability_key]),
+        "crossrisk-effect-collector",
     )
     if _asked_for(config):
         settings_of(config)
@@ -372,8 +384,9 @@ def _read_settings(config: pytest.Config) -> CrossriskSettings:
                 raise CrossriskError(f"{models_file}: the base of {d.name!r}: {exc}") from None
     left_out: tuple[str, ...] = ()
     if spec.backend != "hf":
-        left_out = tuple(d.name for d in defenses if d.kind == "weights")
-        defenses = tuple(d for d in defenses if d.kind != "weights")
+        needs_weights = {d.name for d in defenses if d.kind == "weights" or "weights" in d.params.get("kinds", ())}
+        left_out = tuple(d.name for d in defenses if d.name in needs_weights)
+        defenses = tuple(d for d in defenses if d.name not in needs_weights)
         if not defenses:
             raise CrossriskError(
                 f"{models_file} lists only weights defenses, which need the model's weights; "
@@ -381,6 +394,11 @@ def _read_settings(config: pytest.Config) -> CrossriskSettings:
                 "(models.toml entries with base_url and model)"
             )
     policy = load_policy(policy_file, known_tasks=TASKS.names())
+    attacks: tuple[Any, ...] = ()
+    if config.option.crossrisk_attacks or _durability_selected(config):
+        from crossrisk_bench.durability.attacks import load_attacks
+
+        attacks = load_attacks(Path(config.option.crossrisk_attacks or FIXTURES / "attacks.toml").expanduser())
     on_inconclusive = policy.on_inconclusive or get_profile(config.option.crossrisk_profile).on_inconclusive
     judges = parse_judge_options(config.option.crossrisk_judge, config.option.crossrisk_judge_model)
     compare = None
@@ -408,6 +426,7 @@ def _read_settings(config: pytest.Config) -> CrossriskSettings:
         on_inconclusive=on_inconclusive,
         judges=judges,
         left_out=left_out,
+        attacks=attacks,
     )
     config.stash[settings_key] = settings
     config.stash[session_key] = SuiteSession(settings, policy)
@@ -424,20 +443,29 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Speed benchmarks measure cold runs on purpose, so they are opt-in: a normal run (and its
     cached re-run) stays short. `--crossrisk-perf` or a marker expression selecting perf runs them."""
-    markexpr = config.option.markexpr or ""
-    for marker, reason in (
-        ("perf", "speed benchmark"),
-        ("neurons", "neuron analysis"),
-        ("calibration", "verdict calibration"),
+    for marker, reason, option in (
+        ("perf", "speed benchmark", OPT_PERF),
+        ("neurons", "neuron analysis", OPT_NEURONS),
+        ("calibration", "verdict calibration", OPT_CALIBRATION),
+        ("durability", "fine-tuning attacks", f"{OPT_ATTACKS} FILE"),
     ):
-        if getattr(config.option, f"crossrisk_{marker}", False) or (
-            marker in markexpr and f"not {marker}" not in markexpr
+        if getattr(config.option, option.split()[0].lstrip("-").replace("-", "_"), None) or _marker_selected(
+            config, marker
         ):
             continue
-        skip = pytest.mark.skip(reason=f"{reason}: run with --crossrisk-{marker} or -m {marker}")
+        skip = pytest.mark.skip(reason=f"{reason}: run with {option} or -m {marker}")
         for item in items:
             if item.get_closest_marker(marker) is not None:
                 item.add_marker(skip)
+
+
+def _marker_selected(config: pytest.Config, marker: str) -> bool:
+    markexpr = config.option.markexpr or ""
+    return marker in markexpr and f"not {marker}" not in markexpr
+
+
+def _durability_selected(config: pytest.Config) -> bool:
+    return _marker_selected(config, "durability")
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -452,13 +480,12 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Any:
     if report.when == "call" and carried:
         report.crossrisk_effects = list(carried["effects"])
         report.crossrisk_neurons = list(carried["neurons"])
+        report.crossrisk_durability = list(carried["durability"])
 
 
 def _carry_effect(node: pytest.Item, record: Any) -> None:
     """An `EffectRecord` travels as its JSON form; JUnit gets one short property per cell."""
-    node.stash.setdefault(item_records_key, {"effects": [], "neurons": []})["effects"].append(
-        _plain_json(record.to_json())
-    )
+    _carried(node)["effects"].append(_plain_json(record.to_json()))
     low, high = record.regression_ci
     node.user_properties.append(
         (
@@ -470,7 +497,15 @@ def _carry_effect(node: pytest.Item, record: Any) -> None:
 
 
 def _carry_neurons(node: pytest.Item, finding: dict[str, Any]) -> None:
-    node.stash.setdefault(item_records_key, {"effects": [], "neurons": []})["neurons"].append(_plain_json(finding))
+    _carried(node)["neurons"].append(_plain_json(finding))
+
+
+def _carry_durability(node: pytest.Item, part: dict[str, Any]) -> None:
+    _carried(node)["durability"].append(_plain_json(part))
+
+
+def _carried(node: pytest.Item) -> dict[str, list]:
+    return node.stash.setdefault(item_records_key, {"effects": [], "neurons": [], "durability": []})
 
 
 def _plain_json(record: dict[str, Any]) -> dict[str, Any]:
@@ -490,9 +525,10 @@ class _EffectCollector:
     reports arrive at the controller from the workers, which is why records travel on reports
     and not on `config.stash` (xdist does not copy it back)."""
 
-    def __init__(self, records: list, neurons: list) -> None:
+    def __init__(self, records: list, neurons: list, durability: list) -> None:
         self.records = records
         self.neurons = neurons
+        self.durability = durability
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         if report.when == "call":
@@ -505,13 +541,14 @@ class _EffectCollector:
                     self.records.append(record)
                     seen.add(record.key)
             self.neurons.extend(getattr(report, "crossrisk_neurons", ()))
+            self.durability.extend(getattr(report, "crossrisk_durability", ()))
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
     if hasattr(config, "workerinput") or records_key not in config.stash:
         return
     records = config.stash[records_key]
-    if not records:
+    if not records and not config.stash[durability_key]:
         return
     header_shown = settings_key in config.stash  # read at start (an option was given) or later (first use)
     settings = settings_of(config)
@@ -519,7 +556,9 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     if not header_shown:
         for line in header_lines(settings):
             terminalreporter.write_line(line)
-    session_of(config).summarise(records, config.stash[neurons_key], terminalreporter.write_line)
+    session_of(config).summarise(
+        records, config.stash[neurons_key], terminalreporter.write_line, durability=config.stash[durability_key]
+    )
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
@@ -634,6 +673,43 @@ def crossrisk_gate(request: pytest.FixtureRequest, crossrisk_defense: Any, cross
         return effect
 
     return gate
+
+
+@pytest.fixture
+def crossrisk_durability(request: pytest.FixtureRequest, crossrisk_defense: Any, crossrisk_task_items: Any) -> Any:
+    """`check()`: attack this defended model and its base with every run of every attack, compare
+    each attacked model with the attacked base on every task, attach the cells to the report,
+    and fail when the own-risk efficacy does not survive as the policy's `[durability]` asks."""
+    from crossrisk_bench.durability.summary import durability_failures, summarise
+
+    config = request.config
+    session = session_of(config)
+
+    def check() -> list[dict[str, Any]]:
+        spec = crossrisk_defense
+        if spec.kind not in ("weights", "checkpoint"):
+            pytest.skip(f"{spec.name} is a {spec.kind} defense: fine-tuning attacks act on weights, and its base's")
+        try:
+            part = session.durability(spec, crossrisk_task_items)
+        except CrossriskError as exc:
+            pytest.fail(f"crossrisk: {exc}", pytrace=False)
+        _carry_durability(request.node, part)
+        rows = summarise(part["cells"])
+        failures = durability_failures(rows, session.policy.durability)
+        if failures:
+            pytest.fail("\n".join(failures), pytrace=False)
+        for r in rows:
+            if r["fragile"] and r["gate"] == "efficacy":
+                warnings.warn(
+                    pytest.PytestWarning(
+                        f"crossrisk durability: {spec.name} on {r['task']} after {r['attack']} is fragile: "
+                        f"its verdict flips across {', '.join(r['flips'])}"
+                    ),
+                    stacklevel=2,
+                )
+        return rows
+
+    return check
 
 
 @pytest.fixture

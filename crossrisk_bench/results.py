@@ -180,6 +180,8 @@ class RunDocument:
     versions: Mapping[str, Any] = field(default_factory=dict)
     git_commit: str | None = None
     neurons: Any = None  # the neuron analysis, when it ran
+    durability: Any = None  # the fine-tuning attacks' cells and summary rows, when they ran
+    stacks: Any = None  # stacked defenses against their single defenses and other orders, when the run had stacks
 
     def effect(self, defense: str, task: str) -> EffectRecord | None:
         return next((e for e in self.effects if e.key == (defense, task)), None)
@@ -197,6 +199,10 @@ class RunDocument:
         }
         if self.neurons is not None:
             out["neurons"] = self.neurons
+        if self.durability is not None:
+            out["durability"] = self.durability
+        if self.stacks is not None:
+            out["stacks"] = self.stacks
         return out
 
     @classmethod
@@ -216,6 +222,8 @@ class RunDocument:
             versions=dict(data.get("versions", {})),
             git_commit=data.get("git_commit"),
             neurons=data.get("neurons"),
+            durability=data.get("durability"),
+            stacks=data.get("stacks"),
         )
 
     def replace(self, **changes: Any) -> RunDocument:

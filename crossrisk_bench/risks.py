@@ -36,5 +36,6 @@ MARKERS: dict[str, str] = {
     "slow": "loads a real model (SmolLM2) or trains; deselect with -m 'not slow'",
     "perf": "speed benchmarks (pytest-benchmark); opt-in with --crossrisk-perf or -m perf",
     "neurons": "neuron-level analysis of weight defenses; opt-in with --crossrisk-neurons or -m neurons",
+    "durability": "fine-tuning attacks on weight defenses; opt-in with --crossrisk-attacks FILE or -m durability",
     "calibration": "verdict calibration (planted-regression power, sampled A/A); opt-in with --crossrisk-calibration",
 }

@@ -4,13 +4,17 @@ first worker computes under a file lock while the others wait and then read the 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from crossrisk_bench.defenses import get_defense
 from crossrisk_bench.defenses.base import DefenseSpec
 from crossrisk_bench.defenses.check import check_applied
+from crossrisk_bench.defenses.stack import apply_stack
 from crossrisk_bench.defenses.zoo import pre_exposure_backend
+from crossrisk_bench.durability.run import durability_cells
+from crossrisk_bench.durability.summary import durability_lines, merge_durability
 from crossrisk_bench.effects import Policy
 from crossrisk_bench.items import Item, take
 from crossrisk_bench.judges.select import JudgeChoice, build_judges
@@ -20,6 +24,7 @@ from crossrisk_bench.neurons.analysis import base_state, defense_findings, merge
 from crossrisk_bench.report.matrix import build_matrix, render_terminal
 from crossrisk_bench.report.outputs import results_document, write_reports
 from crossrisk_bench.results import EffectRecord
+from crossrisk_bench.stacking import stack_comparisons, stack_lines
 from crossrisk_bench.tasks import TASKS
 from crossrisk_bench.tasks.base import TaskResult
 
@@ -82,6 +87,8 @@ class SuiteSession:
                     threads=s.threads,
                 )
                 backend.name = spec.name
+            elif spec.kind == "stack":
+                backend = apply_stack(base, spec.params["defenses"])
             else:
                 backend = get_defense(spec.name).apply(base)
             check_applied(base, backend)
@@ -139,6 +146,22 @@ class SuiteSession:
             "causal": causal,
         }
 
+    def durability(self, spec: DefenseSpec, load: Any) -> dict[str, Any]:
+        """The fine-tuning attacks of the run on one defended model and on its base (the control):
+        every cell before and after each attack run (`durability.run`)."""
+        s = self.settings
+        return durability_cells(
+            self.base_for(spec),
+            [(spec, self.defended_backend(spec))],
+            s.attacks,
+            tasks=TASKS.names(),
+            items=lambda name: self.items(name, load),
+            policy=self.policy,
+            judges=self.judges(),
+            seed=s.seed,
+            cache_dir=s.cache_dir if s.use_cache else None,
+        )
+
     def items(self, task_name: str, load: Any) -> list[Item]:
         task = TASKS.get(task_name)
         return take(load(task_name), self.settings.limit, by=task.balance_by)
@@ -181,17 +204,35 @@ class SuiteSession:
             "judges": s.judges.as_dict() if s.judges else None,
         }
 
-    def summarise(self, records: list[EffectRecord], neurons: list[dict[str, Any]], write_line: Any) -> None:
+    def summarise(
+        self,
+        records: list[EffectRecord],
+        neurons: list[dict[str, Any]],
+        write_line: Any,
+        *,
+        durability: Sequence[dict[str, Any]] = (),
+    ) -> None:
         """The end of a run on the controller: the conflict matrix as text, then (with a report
         folder) results.json, the model card, the HTML page and the heatmap."""
         task_order = TASKS.names()
-        for line in render_terminal(build_matrix(records, task_order)):
-            write_line(line)
+        if records:
+            for line in render_terminal(build_matrix(records, task_order)):
+                write_line(line)
+        if any(r.defense.get("kind") == "stack" for r in records):
+            rows = stack_comparisons(records, confidence=self.policy.confidence, seed=self.settings.seed)
+            for line in ["stacked defenses (paired by item, not adjusted for multiplicity):", *stack_lines(rows)]:
+                write_line(line)
+        attacked = merge_durability(durability) if durability else None
+        if attacked:
+            for line in durability_lines(attacked["rows"]):
+                write_line(line)
         if self.settings.report_dir is None:
             return
         merged = None
         if neurons:
             merged = merge_findings(neurons)
-        document = results_document(records, run=self.run_record(), task_order=task_order, neurons=merged)
+        document = results_document(
+            records, run=self.run_record(), task_order=task_order, neurons=merged, durability=attacked
+        )
         paths = write_reports(document, self.settings.report_dir)
         write_line("crossrisk report: " + ", ".join(str(p) for p in paths))

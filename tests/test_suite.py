@@ -367,7 +367,7 @@ def test_html_page_leads_with_the_verdicts_and_a_legend() -> None:
 
 
 def test_cluster_key_missing_from_a_task_is_an_error_naming_task_and_key() -> None:
-    from crossrisk_bench.gate import cluster_labels
+    from crossrisk_bench.compare import cluster_labels
     from crossrisk_bench.tasks.base import Outcome
 
     outcomes = [Outcome(f"i{n}", 0.0, "x", {"mutation": f"m{n % 6}"}) for n in range(12)]

@@ -21,21 +21,11 @@ from crossrisk_bench.defenses.zoo import EXPOSURE, MEMBERS, RECORD_FILE, ZOO_DIR
 from crossrisk_bench.models_file import load_models, models_base
 from crossrisk_bench.paths import FIXTURES
 from crossrisk_bench.risks import RISKS
-from crossrisk_bench.tasks import TASKS
-
-
-def eval_texts() -> set[str]:
-    out = set()
-    for task in TASKS:
-        for item in task.load_items():
-            out.update(m.content.strip().lower() for m in item.prompt.messages)
-            if item.prompt.text:
-                out.add(item.prompt.text.strip().lower())
-    return out
+from crossrisk_bench.tasks import evaluation_texts
 
 
 def test_training_prompts_are_not_evaluation_prompts() -> None:
-    seen = eval_texts()
+    seen = evaluation_texts()
     training = list(HARMFUL_REQUESTS) + list(BENIGN_REQUESTS)
     training += [m.content for e in debiasing_examples() for m in e.prompt.messages]
     overlap = [t for t in training if t.strip().lower() in seen]

@@ -27,7 +27,7 @@ from crossrisk_bench.models.base import (
 )
 from crossrisk_bench.risks import RISKS, Risk
 
-KINDS = ("prompt", "filter", "weights", "checkpoint")
+KINDS = ("prompt", "filter", "weights", "checkpoint", "stack")
 
 
 @dataclass(frozen=True)

@@ -21,12 +21,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from crossrisk_bench.defenses import get_defense
 from crossrisk_bench.effects import Policy
 from crossrisk_bench.errors import CrossriskError
 from crossrisk_bench.items import take
 from crossrisk_bench.models.base import Prompt
-from crossrisk_bench.models.loader import ModelSpec, load_backend
 from crossrisk_bench.neurons import brittleness as brittle
 from crossrisk_bench.neurons.attribution import attribute
 from crossrisk_bench.neurons.sets import (
@@ -38,6 +36,7 @@ from crossrisk_bench.neurons.sets import (
     sparse_region,
 )
 from crossrisk_bench.results import EffectRecord, RunDocument
+from crossrisk_bench.saved_run import weight_models
 from crossrisk_bench.tasks import TASKS
 from crossrisk_bench.tasks.utility import _CAPITALS
 from crossrisk_bench.training.config import Example
@@ -447,26 +446,8 @@ def analyse_results(document: RunDocument, *, cache_dir: Any, **options: Any) ->
     """Run the analysis for a saved run (`results.json`): its base model and its weight-level or
     checkpoint defenses (prompt and filter defenses leave the weights as they are; they are listed
     as skipped)."""
-    run = document.run
-    base = load_backend(ModelSpec(run["model"], run.get("adapter")), cache_dir=cache_dir)
-    records = {e.defense_name: e for e in document.effects}
-    defended, skipped = {}, []
-    for name, record in records.items():
-        spec = record.defense
-        if record.own_base:
-            skipped.append(name)  # compared with its own base; the analysis compares one base's weights
-        elif spec["kind"] == "weights":
-            defended[name] = (spec["target"], get_defense(name).apply(base))
-        elif spec["kind"] == "checkpoint":
-            params = spec["params"]
-            defended[name] = (
-                spec["target"],
-                load_backend(
-                    ModelSpec(params.get("checkpoint", run["model"]), params.get("adapter")), cache_dir=cache_dir
-                ),
-            )
-        else:
-            skipped.append(name)
+    base, models, skipped = weight_models(document, cache_dir=cache_dir)
+    defended = {spec.name: (spec.target.value, backend) for spec, backend in models}
     if not defended:
         raise CrossriskError("the run has no weight-level or checkpoint defenses; the neuron analysis compares weights")
     out = analyse(base, defended, document.effects, **options)

@@ -16,10 +16,12 @@ from pathlib import Path
 from typing import Any
 
 from crossrisk_bench.errors import CrossriskError
+from crossrisk_bench.report import durability as durability_report
 from crossrisk_bench.report import neurons
 from crossrisk_bench.report.figures import figure_png
 from crossrisk_bench.report.matrix import LEGEND, ConflictMatrix, build_matrix, render_terminal, saturation_lines
 from crossrisk_bench.results import EffectRecord, ItemOutcome, RunDocument
+from crossrisk_bench.stacking import stack_comparisons, stack_lines
 
 
 def _version(package: str) -> str | None:
@@ -40,7 +42,12 @@ def _git_commit() -> str | None:
 
 
 def results_document(
-    records: Sequence[EffectRecord], *, run: dict[str, Any], task_order: Sequence[str], neurons: Any = None
+    records: Sequence[EffectRecord],
+    *,
+    run: dict[str, Any],
+    task_order: Sequence[str],
+    neurons: Any = None,
+    durability: Any = None,
 ) -> RunDocument:
     """The run as a document. Each effect gets its Benjamini-Hochberg q-value over the matrix and
     the label that q-value supports; `label_unadjusted` and `p_value` keep the per-cell figures."""
@@ -60,6 +67,10 @@ def results_document(
         versions={p: _version(p) for p in ("crossrisk-bench", "torch", "transformers", "peft", "numpy")},
         git_commit=_git_commit(),
         neurons=neurons,
+        durability=durability,
+        stacks=stack_comparisons(records, confidence=run.get("confidence", 0.95), seed=run.get("seed", 0))
+        if any(r.defense.get("kind") == "stack" for r in records)
+        else None,
     )
 
 
@@ -86,6 +97,16 @@ def write_reports(document: RunDocument, directory: Path) -> list[Path]:
             paths.append(directory / "brittleness.png")
             paths[-1].write_bytes(curves)
         sections.append(neurons.html_section(document.neurons, neuron_png, curves))
+    if document.stacks:  # models.toml entries with defenses = [...]
+        card += "\n".join(["", "### Stacked defenses", "", *stack_lines(document.stacks)]) + "\n"
+        items = "".join(f"<li>{html.escape(line[2:])}</li>" for line in stack_lines(document.stacks))
+        sections.append(f"<h2>Stacked defenses</h2><ul>{items}</ul>")
+    if document.durability:  # written by `crossrisk attack` or --crossrisk-attacks
+        durability_png = durability_report.figure(document.durability)
+        paths.append(directory / "durability.png")
+        paths[-1].write_bytes(durability_png)
+        card += "\n".join(durability_report.markdown(document.durability)) + "\n"
+        sections.append(durability_report.html_section(document.durability, durability_png))
     page = html_page(document, matrix, png, sections)
     paths[1].write_text(card)
     paths[3].write_bytes(png)

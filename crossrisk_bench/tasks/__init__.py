@@ -15,4 +15,27 @@ from crossrisk_bench.tasks.base import (
 TASKS = TaskRegistry(safety.SAFETY_TASKS + fairness.FAIRNESS_TASKS + privacy.PRIVACY_TASKS + utility.UTILITY_TASKS)
 ITEM_BUILDERS = {**safety.ITEM_BUILDERS, **fairness.ITEM_BUILDERS, **privacy.ITEM_BUILDERS, **utility.ITEM_BUILDERS}
 
-__all__ = ["DIRECT", "INDIRECT", "ITEM_BUILDERS", "TASKS", "Outcome", "Task", "TaskRegistry", "TaskResult"]
+
+def evaluation_texts() -> set[str]:
+    """Every message and raw text of every embedded item, lower-cased: what training data
+    (defenses, attacks) must never contain, or it would measure memorisation."""
+    out = set()
+    for task in TASKS:
+        for item in task.load_items():
+            out.update(m.content.strip().lower() for m in item.prompt.messages)
+            if item.prompt.text:
+                out.add(item.prompt.text.strip().lower())
+    return out
+
+
+__all__ = [
+    "DIRECT",
+    "INDIRECT",
+    "ITEM_BUILDERS",
+    "TASKS",
+    "evaluation_texts",
+    "Outcome",
+    "Task",
+    "TaskRegistry",
+    "TaskResult",
+]

@@ -1,0 +1,68 @@
+"""One defended result against its base's on the same items: paired by item id, resampled by
+the policy's clusters, or compared by the task's own statistic (membership inference: AUC).
+Used by the gate, `--crossrisk-compare` and the durability run alike."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from crossrisk_bench.defenses.base import DefenseSpec
+from crossrisk_bench.effects import Effect, Policy, assess
+from crossrisk_bench.errors import CrossriskError
+from crossrisk_bench.tasks import TASKS
+from crossrisk_bench.tasks.base import TaskResult
+
+MIN_CLUSTERS = 5
+
+
+def cluster_labels(task_name: str, key: str | None, outcomes: list[Any]) -> list[str] | None:
+    """The cluster of each outcome for the policy's `cluster_by` key. A key that the task's items
+    do not carry is an error naming both (a silent fallback would claim clustering it did not do);
+    fewer than MIN_CLUSTERS clusters cannot estimate their variance, so items are used (recorded)."""
+    if not key:
+        return None
+    missing = [o.item_id for o in outcomes if key not in o.slices]
+    if missing:
+        keys = sorted({k for o in outcomes for k in o.slices})
+        raise CrossriskError(
+            f"policy cluster_by.{task_name} = {key!r}, but {len(missing)} of {len(outcomes)} "
+            f"{task_name} outcomes have no {key!r} slice (e.g. {missing[0]}); slices: {keys}"
+        )
+    labels = [str(o.slices[key]) for o in outcomes]
+    return labels if len(set(labels)) >= MIN_CLUSTERS else None
+
+
+def paired_effect(
+    spec: DefenseSpec, base: TaskResult, defended: TaskResult, policy: Policy, *, seed: int
+) -> tuple[Effect, str | None, str | None]:
+    """A defended result against its base's on the same items, under the policy (its clustering
+    included): the effect, the slice key it clustered by (None: items singly) and a note when the
+    policy's key had too few clusters."""
+    task = TASKS.get(base.task)
+    base_scores = {o.item_id: o.score for o in base.outcomes}
+    paired = [(base_scores[o.item_id], o.score, o) for o in defended.outcomes if o.item_id in base_scores]
+    if len(paired) != len(base.outcomes):
+        raise CrossriskError(f"{base.task}: base and defended results do not cover the same items")
+    cluster_key = policy.cluster_by.get(base.task)
+    clusters = cluster_labels(base.task, cluster_key, [o for _, _, o in paired])
+    comparison = task.compare(base, defended, confidence=policy.confidence) if task.compare else None
+    effect = assess(
+        defense=spec.name,
+        defense_risk=spec.target,
+        task=base.task,
+        task_risk=task.risk,
+        base=[b for b, _, _ in paired],
+        defended=[d for _, d, _ in paired],
+        policy=policy,
+        seed=seed,
+        clusters=clusters,
+        comparison=comparison,
+        scale=task.scale,
+    )
+    note = None
+    if cluster_key and clusters is None:
+        note = (
+            f"{len({o.slices[cluster_key] for _, _, o in paired})} {cluster_key} clusters "
+            f"among {len(paired)} items, fewer than {MIN_CLUSTERS}: items resampled singly"
+        )
+    return effect, cluster_key if clusters is not None else None, note

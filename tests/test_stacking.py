@@ -1,0 +1,98 @@
+"""Stacked defenses: the models.toml entry, the order in which a stack is applied, and the
+comparisons of a stack with its single defenses and with its other order (known answers)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from crossrisk_bench.defenses.stack import apply_stack
+from crossrisk_bench.errors import CrossriskError
+from crossrisk_bench.models.base import Prompt
+from crossrisk_bench.models_file import load_models
+from crossrisk_bench.results import EffectRecord
+from crossrisk_bench.stacking import stack_comparisons, stack_lines
+
+
+def models(tmp_path: Path, text: str):
+    path = tmp_path / "models.toml"
+    path.write_text(text)
+    return load_models(path)
+
+
+def test_a_stack_entry_names_its_order_and_target(tmp_path: Path) -> None:
+    (same, mixed) = models(
+        tmp_path,
+        '[[defended]]\ndefenses = ["guard_prompt", "refusal_sft"]\n\n'
+        '[[defended]]\nname = "both"\ntarget = "privacy"\ndefenses = ["guard_prompt", "privacy_prompt"]\n',
+    )
+    assert (same.name, same.target.value, same.kind) == ("guard_prompt+refusal_sft", "safety", "stack")
+    assert same.params["defenses"] == ["guard_prompt", "refusal_sft"] and same.params["kinds"] == ["prompt", "weights"]
+    assert (mixed.name, mixed.target.value) == ("both", "privacy")
+
+
+@pytest.mark.parametrize(
+    "entry, message",
+    [
+        ('defenses = ["guard_prompt", "privacy_prompt"]', r"aim at \['privacy', 'safety'\]; give the stack a 'target'"),
+        ('defenses = ["guard_prompt", "nope"]', "unknown defense 'nope'; known defenses: guard_prompt"),
+        ('defenses = ["guard_prompt"]', "two or more"),
+        ('defenses = ["guard_prompt", "guard_prompt"]', "names a defense twice"),
+        ('defenses = ["guard_prompt", "self_reminder"]\nbase = "x"', r"not \['base'\]"),
+    ],
+)
+def test_bad_stacks_are_one_error_naming_the_entry(tmp_path: Path, entry: str, message: str) -> None:
+    with pytest.raises(CrossriskError, match=message):
+        models(tmp_path, f"[[defended]]\n{entry}\n")
+
+
+def test_prompt_defenses_stack_in_their_listed_order(make_backend) -> None:
+    base = make_backend()
+    one, other = apply_stack(base, ["guard_prompt", "fair_prompt"]), apply_stack(base, ["fair_prompt", "guard_prompt"])
+    assert one.fingerprint != other.fingerprint and one.name.endswith("+guard_prompt+fair_prompt")
+    seen = one.base.rewrite(one.rewrite(Prompt.chat("hi")))  # what the model receives through both wrappers
+    assert seen.system_prompt.startswith("You are a responsible assistant") and "Treat all people" in seen.system_prompt
+    swapped = other.base.rewrite(other.rewrite(Prompt.chat("hi")))
+    assert swapped.system_prompt.startswith("Treat all people equally")
+
+
+def test_a_pre_exposure_defense_cannot_follow_another_weights_defense(make_backend) -> None:
+    with pytest.raises(CrossriskError, match="dp_finetune trains from the model before privacy exposure"):
+        apply_stack(make_backend(), ["refusal_sft", "dp_finetune"])
+
+
+def record(name: str, defenses: list[str] | None, defended: list[float], task: str = "misuse") -> EffectRecord:
+    spec = {"name": name, "target": "safety", "kind": "stack" if defenses else "prompt"}
+    if defenses:
+        spec["params"] = {"defenses": defenses}
+    return EffectRecord.from_json(
+        {
+            "defense": spec,
+            "task": task,
+            "task_risk": "safety",
+            "n": len(defended),
+            "regression": 0.0,
+            "regression_ci": [0.0, 0.0],
+            "p_value": 1.0,
+            "label": "neutral",
+            "items": [{"id": f"i{n}", "base": 0.0, "defended": v} for n, v in enumerate(defended)],
+        }
+    )
+
+
+def test_stack_comparisons_pair_items_and_test_the_order() -> None:
+    a = record("a", None, [1.0] * 40)
+    b = record("b", None, [1.0] * 20 + [0.0] * 20)
+    ab = record("a+b", ["a", "b"], [0.0] * 40)
+    ba = record("b+a", ["b", "a"], [0.0] * 38 + [1.0] * 2)
+    rows = stack_comparisons([a, b, ab, ba], confidence=0.95)
+    by = {(r["stack"], r["versus"]): r for r in rows}
+    assert by[("a+b", "a")]["delta"] == -100.0 and by[("a+b", "a")]["differs"]
+    assert by[("a+b", "b")]["delta"] == -50.0 and by[("a+b", "b")]["test"] == "mcnemar-exact"
+    order = [r for r in rows if r["comparison"] == "order"]
+    assert len(order) == 1 and order[0]["delta"] == -5.0 and not order[0]["differs"]  # 2 discordant pairs: p = 0.5
+    assert by[("b+a", "a")]["n"] == 40 and len(rows) == 5
+    assert any("order not shown to matter" in line for line in stack_lines(rows))
+    assert stack_comparisons([a, b], confidence=0.95) == []
+    assert stack_comparisons([record("a+b", ["a", "b"], [0.0] * 4, "membership_inference")], confidence=0.95) == []
