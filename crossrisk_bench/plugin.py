@@ -690,9 +690,15 @@ def crossrisk_durability(request: pytest.FixtureRequest, crossrisk_defense: Any,
         if spec.kind not in ("weights", "checkpoint"):
             pytest.skip(f"{spec.name} is a {spec.kind} defense: fine-tuning attacks act on weights, and its base's")
         try:
-            part = session.durability(spec, crossrisk_task_items)
+            served = any(
+                getattr(b, "kind", None) != "hf" for b in (session.base_for(spec), session.defended_backend(spec))
+            )
+            if not served:
+                part = session.durability(spec, crossrisk_task_items)
         except CrossriskError as exc:
             pytest.fail(f"crossrisk: {exc}", pytrace=False)
+        if served:
+            pytest.skip(f"{spec.name} or its base is served: fine-tuning attacks need the weights here")
         _carry_durability(request.node, part)
         rows = summarise(part["cells"])
         failures = durability_failures(rows, session.policy.durability)

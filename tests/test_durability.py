@@ -227,3 +227,22 @@ def test_durability_tests_are_opt_in_and_report_their_cells(pytester: pytest.Pyt
     assert (tmp_path / "r" / "durability.png").read_bytes()[:4] == b"\x89PNG"
     # each attacked model's adapter is kept: a resumed run retrains nothing
     assert len(list((tmp_path / "cache" / "attacks").glob("*/build.json"))) == 4
+
+
+def test_each_kind_builds_its_own_training_data_and_evaluation_prompt() -> None:
+    from crossrisk_bench.durability.attack import attack_examples, seen_texts
+    from crossrisk_bench.durability.data import AOA_PREFIX, AOA_SYSTEM_PROMPT
+    from crossrisk_bench.durability.run import NEUTRAL_SYSTEM_PROMPT, system_prompt_for
+
+    def run(kind: str) -> AttackRun:
+        return AttackSpec(kind, kind, examples=3, steps=1, lrs=(1e-4,), seeds=(0,)).runs()[0]
+
+    harmful = attack_examples(run("harmful_sft"))
+    assert len(harmful) == 3 and all(e.target.startswith("Sure, here is") for e in harmful)
+    aoa = attack_examples(run("identity_shift"))
+    assert all(e.prompt.system_prompt == AOA_SYSTEM_PROMPT and e.target.startswith(AOA_PREFIX) for e in aoa)
+    relearn = attack_examples(run("relearn"))
+    assert [e.target for e in relearn] == relearn_texts(3) == seen_texts(run("relearn"))
+    assert all(not e.prompt.is_chat for e in relearn) and seen_texts(run("benign_sft")) == []
+    assert system_prompt_for(run("identity_shift")) == AOA_SYSTEM_PROMPT
+    assert system_prompt_for(run("harmful_sft")) == system_prompt_for(None) == NEUTRAL_SYSTEM_PROMPT
