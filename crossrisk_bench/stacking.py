@@ -35,7 +35,7 @@ def stack_comparisons(records: Sequence[EffectRecord], *, confidence: float, see
         versus = [("single", n) for n in names]
         for other in stacks:
             other_names = list(other.defense["params"]["defenses"])
-            key = frozenset((r.defense_name, other.defense_name))
+            key = (frozenset((r.defense_name, other.defense_name)), r.task)
             if other is not r and other.task == r.task and sorted(other_names) == sorted(names):
                 if key not in seen_orders:
                     seen_orders.add(key)

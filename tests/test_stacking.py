@@ -94,5 +94,9 @@ def test_stack_comparisons_pair_items_and_test_the_order() -> None:
     assert len(order) == 1 and order[0]["delta"] == -5.0 and not order[0]["differs"]  # 2 discordant pairs: p = 0.5
     assert by[("b+a", "a")]["n"] == 40 and len(rows) == 5
     assert any("order not shown to matter" in line for line in stack_lines(rows))
+    other_task = [record(n, d, v, "jailbreak") for n, d, v in (("a", None, [0.0]), ("b", None, [0.0]))]
+    other_task += [record("a+b", ["a", "b"], [1.0], "jailbreak"), record("b+a", ["b", "a"], [1.0], "jailbreak")]
+    both = stack_comparisons([a, b, ab, ba, *other_task], confidence=0.95)
+    assert sorted(r["task"] for r in both if r["comparison"] == "order") == ["jailbreak", "misuse"]  # one per task
     assert stack_comparisons([a, b], confidence=0.95) == []
     assert stack_comparisons([record("a+b", ["a", "b"], [0.0] * 4, "membership_inference")], confidence=0.95) == []
