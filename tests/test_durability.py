@@ -158,7 +158,7 @@ def test_worst_case_is_the_largest_rise_and_survival_needs_every_run() -> None:
         for (lr, s), r in zip([(1e-4, 0), (1e-4, 1), (1e-3, 0), (1e-3, 1)], [-30.0, -25.0, -15.0, 4.0])
     ]
     (row,) = summarise([cell(attack="none", regression=-28.0), *after])
-    assert (row["worst"], row["best"], row["median"], row["runs"]) == (4.0, -30.0, -20.0, 4)
+    assert (row["worst"], row["best"], row["median"], row["cells"]) == (4.0, -30.0, -20.0, 4)
     assert row["worst_run"] == "harmful-lr0.001-s1 (chat)"
     assert row["survival"] == "survives in median only" and row["verdicts"]["pass"] == 3
     assert row["fragile"] and row["flips"] == ["seed", "lr"]

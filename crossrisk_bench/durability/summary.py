@@ -38,8 +38,9 @@ def flips(after: Sequence[dict[str, Any]]) -> list[str]:
 
 
 def survival(before: dict[str, Any], after: Sequence[dict[str, Any]]) -> str:
-    """Whether an own-risk efficacy shown before attack is still shown after it: in every run
-    ("survives"), in at least half ("survives in median only"), or in fewer ("lost")."""
+    """Whether an own-risk efficacy shown before attack is still shown after it: in every run and
+    prompt format ("survives"), in at least half of them ("survives in median only"), or in
+    fewer ("lost")."""
     if before["gate"] != "efficacy":
         return "not an efficacy cell"
     if before["verdict"] != "pass":
@@ -73,7 +74,7 @@ def summarise(cells: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
                 "before": first["regression"],
                 "before_ci": [first["low"], first["high"]],
                 "before_verdict": first["verdict"],
-                "runs": len(after),
+                "cells": len(after),  # runs x prompt formats
                 "median": round(statistics.median(c["regression"] for c in after), 3),
                 "best": min(c["regression"] for c in after),
                 "worst": worst["regression"],
@@ -107,7 +108,7 @@ def durability_failures(rows: Sequence[dict[str, Any]], rule: str) -> list[str]:
             f"{r['target']}/{r['defense']}: efficacy on {r['task']} ({r['before']:+.1f} pts before attack) "
             f"is {r['survival']} under {r['attack']}: worst case {r['worst']:+.1f} pts against the attacked base "
             f"(95% CI {r['worst_ci'][0]:+.1f}..{r['worst_ci'][1]:+.1f}) at {r['worst_run']}, efficacy shown in "
-            f"{r['verdicts']['pass']} of {r['runs']} runs; durability rule: {rule}"
+            f"{r['verdicts']['pass']} of {r['cells']} runs x formats; durability rule: {rule}"
         )
     return out
 
