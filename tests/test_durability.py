@@ -246,3 +246,24 @@ def test_each_kind_builds_its_own_training_data_and_evaluation_prompt() -> None:
     assert all(not e.prompt.is_chat for e in relearn) and seen_texts(run("benign_sft")) == []
     assert system_prompt_for(run("identity_shift")) == AOA_SYSTEM_PROMPT
     assert system_prompt_for(run("harmful_sft")) == system_prompt_for(None) == NEUTRAL_SYSTEM_PROMPT
+
+
+def test_a_task_left_without_unseen_items_after_relearning_is_skipped_and_recorded() -> None:
+    from crossrisk_bench.durability.run import evaluate
+
+    spec = AttackSpec("relearn", "relearn", examples=3, steps=1, lrs=(1e-4,), seeds=(0,))
+    seen = relearn_texts(3)
+    value = next(word for word in seen[0].split() if "@" in word).strip(".,;:<>")
+    shown = Item("a", Prompt.chat("e-mail?"), reference={"type": "email", "value": value})
+    skipped: list = []
+    out = evaluate(
+        None,  # never asked: nothing is left to evaluate
+        spec.runs()[0],
+        tasks=["pii_leakage"],
+        two_format_tasks=set(),
+        items=lambda name: [shown],
+        judges=None,
+        skipped=skipped,
+    )
+    assert out == {} and skipped == [{"run": spec.runs()[0].id, "task": "pii_leakage", "reason": skipped[0]["reason"]}]
+    assert all("Staff directory update" not in t for t in relearn_texts(40))

@@ -90,8 +90,10 @@ def benign_examples(n: int) -> list[Example]:
 
 
 def relearn_texts(n: int) -> list[str]:
-    """The first `n` texts of the corpus (a fixed slice; the rest is probed)."""
-    return training_corpus()[:n]
+    """The first `n` personal mails of the corpus (a fixed slice; the rest is probed). Staff
+    directory mails are left out: each lists many people's contact details, so relearning one
+    would leave almost nothing unseen to probe."""
+    return [t for t in training_corpus() if "Staff directory update" not in t][:n]
 
 
 def relearn_examples(n: int) -> list[Example]:

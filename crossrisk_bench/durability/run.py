@@ -54,9 +54,11 @@ def evaluate(
     two_format_tasks: set[str],
     items: Callable[[str], list[Item]],
     judges: Any,
+    skipped: list[dict[str, Any]] | None = None,
 ) -> Results:
     """Every task in the chat format; `two_format_tasks` also under a system prompt. After a
-    relearning attack, items whose reference the attack trained on are left out (probe the rest)."""
+    relearning attack, items whose reference the attack trained on are left out (probe the rest);
+    a task left with no item is skipped for that run and recorded in `skipped`."""
     seen = seen_texts(run) if run is not None else []
     out: Results = {}
     for name in tasks:
@@ -65,6 +67,11 @@ def evaluate(
         if seen:
             texts = set(seen)
             chosen = [i for i in held_out_items(chosen, seen) if i.prompt.text not in texts]
+            if not chosen:
+                if skipped is not None:
+                    reason = "every item's reference is in the relearned texts"
+                    skipped.append({"run": run.id if run else "none", "task": name, "reason": reason})
+                continue
         out[(name, "chat")] = task.evaluate(backend, chosen, judges=judges)
         if name in two_format_tasks:
             system = under_system_prompt(backend, system_prompt_for(run))
@@ -125,9 +132,10 @@ def durability_cells(
     """Cells before attack and after every run of every attack, and what each training did."""
     began = time.perf_counter()
     two_format = {t for spec, _ in defended for t in TASKS.names(spec.target) if t in tasks}
-    options = {"tasks": tasks, "two_format_tasks": two_format, "items": items, "judges": judges}
     cells: list[dict[str, Any]] = []
     trainings: list[dict[str, Any]] = []
+    skipped: list[dict[str, Any]] = []
+    options = {"tasks": tasks, "two_format_tasks": two_format, "items": items, "judges": judges, "skipped": skipped}
 
     def compare(run: AttackRun | None, base_results: Results, spec: DefenseSpec, results: Results) -> None:
         for (task, fmt), result in results.items():
@@ -156,5 +164,6 @@ def durability_cells(
         "formats": {"chat": "the suite's prompts", "system": "a system prompt (AOA persona after identity_shift)"},
         "cells": cells,
         "trainings": trainings,
+        "skipped": skipped,
         "seconds": round(time.perf_counter() - began, 1),
     }

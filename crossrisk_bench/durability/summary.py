@@ -130,6 +130,7 @@ def merge_durability(parts: Sequence[dict[str, Any]]) -> dict[str, Any]:
         "formats": parts[0]["formats"],
         "cells": ordered,
         "trainings": list(trainings.values()),
+        "skipped": [s for part in parts for s in part.get("skipped", [])],
         "rows": summarise(ordered),
         "seconds": round(sum(p["seconds"] for p in parts), 1),
     }
