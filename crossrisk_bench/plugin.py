@@ -395,7 +395,7 @@ def _read_settings(config: pytest.Config) -> CrossriskSettings:
             )
     policy = load_policy(policy_file, known_tasks=TASKS.names())
     attacks: tuple[Any, ...] = ()
-    if config.option.crossrisk_attacks or _durability_selected(config):
+    if config.option.crossrisk_attacks or _marker_selected(config, "durability"):
         from crossrisk_bench.durability.attacks import load_attacks
 
         attacks = load_attacks(Path(config.option.crossrisk_attacks or FIXTURES / "attacks.toml").expanduser())
@@ -462,10 +462,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 def _marker_selected(config: pytest.Config, marker: str) -> bool:
     markexpr = config.option.markexpr or ""
     return marker in markexpr and f"not {marker}" not in markexpr
-
-
-def _durability_selected(config: pytest.Config) -> bool:
-    return _marker_selected(config, "durability")
 
 
 @pytest.hookimpl(hookwrapper=True)

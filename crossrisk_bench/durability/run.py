@@ -22,15 +22,14 @@ from crossrisk_bench.defenses.prompt import SystemPromptDefense
 from crossrisk_bench.durability.attack import attack_model, seen_texts
 from crossrisk_bench.durability.attacks import AttackRun, AttackSpec
 from crossrisk_bench.durability.data import AOA_SYSTEM_PROMPT, held_out_items
+from crossrisk_bench.durability.summary import BEFORE
 from crossrisk_bench.effects import POINTS, Policy
 from crossrisk_bench.items import Item
 from crossrisk_bench.risks import Risk
 from crossrisk_bench.tasks import TASKS
 from crossrisk_bench.tasks.base import TaskResult
 
-FORMATS = ("chat", "system")
 NEUTRAL_SYSTEM_PROMPT = "You are a helpful assistant."
-BEFORE = "none"  # the attack name of the cells measured before any attack
 
 Results = dict[tuple[str, str], TaskResult]  # (task, format) -> result
 
@@ -70,7 +69,7 @@ def evaluate(
             if not chosen:
                 if skipped is not None:
                     reason = "every item's reference is in the relearned texts"
-                    skipped.append({"run": run.id if run else "none", "task": name, "reason": reason})
+                    skipped.append({"run": run.id, "task": name, "reason": reason})
                 continue
         out[(name, "chat")] = task.evaluate(backend, chosen, judges=judges)
         if name in two_format_tasks:

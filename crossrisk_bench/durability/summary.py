@@ -17,6 +17,7 @@ from crossrisk_bench.effects import DURABILITY_RULES
 from crossrisk_bench.errors import CrossriskError
 
 AXES = ("seed", "lr", "format")
+BEFORE = "none"  # the attack (and run) name of the cells measured before any attack
 
 
 def _group(cells: Iterable[dict[str, Any]], *keys: str) -> dict[tuple[Any, ...], list[dict[str, Any]]]:
@@ -53,15 +54,16 @@ def survival(before: dict[str, Any], after: Sequence[dict[str, Any]]) -> str:
 
 def summarise(cells: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     """One row per (defense, attack, task): before, median and worst after, survival, fragility."""
-    before = {(c["defense"], c["task"]): c for c in cells if c["attack"] == "none" and c["format"] == "chat"}
+    before = {(c["defense"], c["task"]): c for c in cells if c["attack"] == BEFORE and c["format"] == "chat"}
     rows = []
     for (defense, attack, task), after in _group(
-        [c for c in cells if c["attack"] != "none"], "defense", "attack", "task"
+        [c for c in cells if c["attack"] != BEFORE], "defense", "attack", "task"
     ).items():
         first = before.get((defense, task))
         if first is None:
             raise CrossriskError(f"durability cells of {defense}/{task} after {attack} have no before-attack cell")
         worst = max(after, key=lambda c: c["regression"])
+        flipped = flips(after)
         rows.append(
             {
                 "defense": defense,
@@ -85,8 +87,8 @@ def summarise(cells: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
                 "attacked_base_median": round(statistics.median(c["base_value"] for c in after), 4),
                 "attacked_defended_median": round(statistics.median(c["defended_value"] for c in after), 4),
                 "survival": survival(first, after),
-                "flips": flips(after),
-                "fragile": bool(flips(after)),
+                "flips": flipped,
+                "fragile": bool(flipped),
             }
         )
     return rows
@@ -130,7 +132,8 @@ def merge_durability(parts: Sequence[dict[str, Any]]) -> dict[str, Any]:
         "formats": parts[0]["formats"],
         "cells": ordered,
         "trainings": list(trainings.values()),
-        "skipped": [s for part in parts for s in part.get("skipped", [])],
+        # base and defended each meet the same empty probe: one entry per run and task
+        "skipped": list({(s["run"], s["task"]): s for part in parts for s in part.get("skipped", [])}.values()),
         "rows": summarise(ordered),
         "seconds": round(sum(p["seconds"] for p in parts), 1),
     }
