@@ -2,9 +2,10 @@
 
 Why a decoding loop of our own instead of `model.generate`: every (prompt, sample) must be a
 cache entry of its own whose answer does not depend on which prompts shared its batch, so a
-resumed or parallel run reproduces a serial one. The loop gives each sampled row its own seeded
-generator, stops each row at EOS, and keeps only the last position's logits. Batches are sorted
-by length (little padding), padded on the left, and duplicate requests are computed once.
+resumed or parallel run reproduces a serial one, and the batch should stay full. The loop
+(`models.decode`) gives each sampled row its own seeded generator, retires each row at EOS and
+refills its slot from the queue (continuous batching), computes the prompts' shared prefix once,
+and keeps only the last position's logits; matrix products run on oneDNN (`models.kernels`).
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ from crossrisk_bench.models.base import (
     Prompt,
 )
 from crossrisk_bench.models.cache import Unit, answer_generations, answer_loglikelihoods
+from crossrisk_bench.models.decode import ContinuousDecoder, Request
+from crossrisk_bench.models.kernels import onednn_available, onednn_linear
 from crossrisk_bench.progress import progress_bar
 
 if TYPE_CHECKING:
@@ -65,6 +68,7 @@ class HFBackend:
         build_record: dict[str, Any] | None = None,
         spec: Any = None,
         load_seconds: float = 0.0,
+        fast_linear: bool = True,
     ) -> None:
         import torch
 
@@ -83,6 +87,7 @@ class HFBackend:
         self.spec = spec  # the ModelSpec it was loaded from, when loaded by name
         self.load_seconds = load_seconds
         self.batch_size = batch_size
+        self.fast_linear = fast_linear  # oneDNN matrix kernels where they apply (models.kernels)
         self.stats = BackendStats()
         self.device = next(model.parameters()).device
         self.max_context = int(getattr(model.config, "max_position_embeddings", 0) or 2048)
@@ -108,6 +113,7 @@ class HFBackend:
             cache_dir=self.cache_dir,
             lineage=lineage,
             build_record=build_record,
+            fast_linear=self.fast_linear,
         )
 
     def refresh_fingerprint(self, weights_fingerprint: str | None = None) -> str:
@@ -170,80 +176,44 @@ class HFBackend:
         ]
 
     def run_generations(self, todo: list[Unit], config: DecodingConfig) -> Iterator[dict[str, Any]]:
-        encoded = []
+        import torch
+
+        requests = []
+        cut_keys = set()
         for key, text, sample in todo:
             ids, cut = self._fit(self._encode(text), config.max_new_tokens, "generation")
             seed = None if config.greedy else int(stable_hash([config.seed, text, sample], length=16), 16)
-            encoded.append((key, ids, cut, seed))
+            requests.append(Request(key, tuple(ids), seed))
+            if cut:
+                cut_keys.add(key)
             self.stats.prompt_tokens += len(ids)
-        encoded.sort(key=lambda e: -len(e[1]))
-        with progress_bar(len(encoded), f"{self.name}: generating", unit="prompt") as bar:
-            for start in range(0, len(encoded), self.batch_size):
-                batch = encoded[start : start + self.batch_size]
-                outputs = self._decode_batch([e[1] for e in batch], [e[3] for e in batch], config)
-                done = {}
-                for (key, _, cut, _), (new_ids, reason) in zip(batch, outputs):
-                    text = self.tokenizer.decode(new_ids, skip_special_tokens=True)
-                    done[key] = asdict(Completion(text, len(new_ids), reason, cut))
-                    self.stats.new_tokens += len(new_ids)
-                bar.update(len(batch))
-                yield done
 
-    def _decode_batch(
-        self, prompts: list[list[int]], seeds: list[int | None], config: DecodingConfig
-    ) -> list[tuple[list[int], str]]:
-        import torch
-        from transformers import DynamicCache
+        def make_generator(seed: int | None) -> torch.Generator | None:
+            return None if seed is None else torch.Generator(device="cpu").manual_seed(seed % (2**63))
 
-        input_ids, mask = self._left_pad(prompts)
-        positions = (mask.cumsum(-1) - 1).clamp(min=0)
-        eos = torch.tensor(sorted(self.eos_ids), device=self.device)
-        generators = None
-        if not config.greedy:
-            generators = [torch.Generator(device="cpu").manual_seed(s % (2**63)) for s in seeds]  # type: ignore[operator]
-        rows = len(prompts)
-        finished = torch.zeros(rows, dtype=torch.bool, device=self.device)
-        new_tokens: list[torch.Tensor] = []
-        with torch.inference_mode():
-            cache = DynamicCache(config=self.model.config)
-            out = self.model(
-                input_ids=input_ids,
-                attention_mask=mask,
-                position_ids=positions,
-                past_key_values=cache,
-                use_cache=True,
-                logits_to_keep=1,
-            )
-            next_pos = positions[:, -1:] + 1
-            for step in range(config.max_new_tokens):
-                logits = out.logits[:, -1, :].float()
-                token = logits.argmax(-1) if generators is None else _sample(logits, config, generators)
-                token = torch.where(finished, torch.full_like(token, self.pad_id), token)
-                new_tokens.append(token)
-                finished |= torch.isin(token, eos)
-                if bool(finished.all()) or step == config.max_new_tokens - 1:
-                    break
-                mask = torch.cat([mask, torch.ones((rows, 1), dtype=mask.dtype, device=self.device)], dim=1)
-                out = self.model(
-                    input_ids=token[:, None],
-                    attention_mask=mask,
-                    position_ids=next_pos,
-                    past_key_values=cache,
-                    use_cache=True,
-                )
-                next_pos = next_pos + 1
-        generated = torch.stack(new_tokens, dim=1).tolist()
-        results = []
-        for row in generated:
-            ids: list[int] = []
-            reason = "length"
-            for t in row:
-                if t in self.eos_ids:
-                    reason = "eos"
-                    break
-                ids.append(t)
-            results.append((ids, reason))
-        return results
+        def pick(logits: torch.Tensor, generators: list[Any]) -> torch.Tensor:
+            return logits.argmax(-1) if config.greedy else _sample(logits, config, generators)
+
+        decoder = ContinuousDecoder(
+            self.model,
+            slots=self.batch_size,
+            pad_id=self.pad_id,
+            eos_ids=self.eos_ids,
+            pick=pick,
+            fast_linear=self.fast_linear,
+        )
+        done: dict[str, Any] = {}
+        with progress_bar(len(requests), f"{self.name}: generating", unit="prompt") as bar:
+            for request, new_ids, reason in decoder.run(requests, config.max_new_tokens, make_generator):
+                text = self.tokenizer.decode(new_ids, skip_special_tokens=True)
+                done[request.key] = asdict(Completion(text, len(new_ids), reason, request.key in cut_keys))
+                self.stats.new_tokens += len(new_ids)
+                bar.update(1)
+                if len(done) >= self.batch_size:
+                    yield done
+                    done = {}
+        if done:
+            yield done
 
     # -- log-likelihood -----------------------------------------------------------------------
 
@@ -280,7 +250,7 @@ class HFBackend:
                 input_ids, mask = self._left_pad([c + k for _, c, k in batch])
                 positions = (mask.cumsum(-1) - 1).clamp(min=0)
                 keep = max(len(k) for _, _, k in batch) + 1
-                with torch.inference_mode():
+                with torch.inference_mode(), onednn_linear(self.model, self.fast_linear):
                     logits = self.model(
                         input_ids=input_ids, attention_mask=mask, position_ids=positions, logits_to_keep=keep
                     ).logits.float()
@@ -322,6 +292,7 @@ class HFBackend:
             "device": str(self.device),
             "threads": self.threads,
             "batch_size": self.batch_size,
+            "linear": "onednn" if self.fast_linear and onednn_available(self.model) else "torch",
             "cache": None,  # CachedBackend.describe names its file
         }
 
