@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 
 from crossrisk_bench.errors import CrossriskError, Unsupported
+from crossrisk_bench.models.base import DEFAULT_BATCH_SIZE
 from crossrisk_bench.profiles import PROFILES
 from crossrisk_bench.risks import MARKERS
 
@@ -301,9 +302,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(
         OPT_BATCH_SIZE,
         type=_positive_int,
-        default=16,
+        default=DEFAULT_BATCH_SIZE,
         metavar="N",
-        help="prompts per forward batch (default 16)",
+        help=f"rows decoded or scored together by the local engine (default {DEFAULT_BATCH_SIZE})",
     )
     group.addoption(
         OPT_THREADS,

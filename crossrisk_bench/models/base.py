@@ -70,6 +70,11 @@ class Prompt:
         return Prompt(messages=self.messages, text=self.text, system_prompt=system_prompt)
 
 
+DEFAULT_BATCH_SIZE = (
+    32  # rows decoded together by the local engine: the fastest of 16/32/64 in benchmarks/test_engine.py
+)
+
+
 @dataclass(frozen=True)
 class DecodingConfig:
     """How to decode. `temperature == 0` is greedy; otherwise `n` seeded samples per prompt.

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from crossrisk_bench.errors import CrossriskError
 from crossrisk_bench.fingerprint import hash_tensors, stable_hash
 from crossrisk_bench.models.base import (
+    DEFAULT_BATCH_SIZE,
     BackendStats,
     Completion,
     DecodingConfig,
@@ -59,7 +60,7 @@ class HFBackend:
         tokenizer: Any,
         *,
         name: str,
-        batch_size: int = 16,
+        batch_size: int = DEFAULT_BATCH_SIZE,
         threads: int | None = None,
         weights_fingerprint: str | None = None,
         chat_template: str | None = None,

@@ -20,6 +20,7 @@ from urllib.parse import urlparse
 
 from crossrisk_bench.errors import CrossriskError
 from crossrisk_bench.models.adapters import EXPOSED_NAME, expose
+from crossrisk_bench.models.base import DEFAULT_BATCH_SIZE
 from crossrisk_bench.models.cache import ResponseCache, cached
 from crossrisk_bench.models.embedded import EMBEDDED_NAME
 from crossrisk_bench.models.hf import HFBackend
@@ -164,7 +165,7 @@ def load_backend(
     *,
     cache_dir: Path,
     use_cache: bool = True,
-    batch_size: int = 16,
+    batch_size: int = DEFAULT_BATCH_SIZE,
     threads: int | None = None,
 ):
     """Load the model named by `spec` as a backend: an `HFBackend` for a local or hub model, an
