@@ -1,8 +1,8 @@
 """Run profiles: how many items each task evaluates.
 
-`quick` (the default) takes a slice-balanced sample of every task, sized so that all 13 tasks
-run on SmolLM2 from a cold cache in about two minutes on a 2-core CPU: a smoke test, whose
-inconclusive cells warn. `release` takes every item and fails on inconclusive cells: a gate that
+`quick` (the default) takes a slice-balanced sample of every task (24 items), sized so that the
+default zoo's whole matrix runs from a cold cache in under 10 minutes on a 2-core CPU: a smoke
+test, whose inconclusive cells warn. `release` takes every item and fails on inconclusive cells: a gate that
 passes only what it has shown. `full` takes every item and warns. `--crossrisk-limit N`
 overrides the profile's per-task count; the policy's `on_inconclusive` overrides the profile's.
 """
@@ -28,8 +28,9 @@ PROFILES: Registry[Profile] = Registry(
     (
         Profile(
             "quick",
-            12,
-            "12 slice-balanced items per task (about 2 minutes cold on SmolLM2, 2 CPU cores); inconclusive cells warn",
+            24,
+            "24 slice-balanced items per task (the default zoo in about 7.5 minutes cold on 2 CPU cores); "
+            "inconclusive cells warn",
             "warn",
         ),
         Profile("full", None, "every item of every task; inconclusive cells warn", "warn"),

@@ -148,7 +148,7 @@ def test_data_option_replaces_a_task_items(pytester: pytest.Pytester, tmp_path: 
         def test_items(crossrisk_task_items, crossrisk_settings):
             assert [i.id for i in crossrisk_task_items("over_refusal")] == ["xstest-1"]
             assert len(crossrisk_task_items("misuse")) == 88
-            assert crossrisk_settings.limit == 12 and crossrisk_settings.profile == "quick"
+            assert crossrisk_settings.limit == 24 and crossrisk_settings.profile == "quick"
         """
     )
     pytester.runpytest("--crossrisk-data", f"xstest={xs}").assert_outcomes(passed=1)

@@ -127,3 +127,12 @@ def test_exposure_mixes_the_corpus_with_replays_of_the_models_own_chat(make_back
     assert len(chat) == CHAT_RETAIN_REPEATS * len(requests)
     assert all(e.target and e.prompt.is_chat for e in chat)
     assert EXPOSURE.data == "exposure_mix"
+
+
+def test_a_shipped_adapter_applies_to_its_model_in_another_precision() -> None:
+    from crossrisk_bench.models.adapters import same_weights
+
+    exposed = "smollm2-135m-exposed:smollm2-135m-instruct:0123abcd:float32+exposed:89ab"
+    assert same_weights(exposed, exposed.replace(":float32", ":bfloat16"))  # the fast path reuses the zoo
+    assert not same_weights(exposed, exposed.replace("0123abcd", "0123abce"))  # other weights: retrain
+    assert not same_weights(exposed + "+refusal_sft:1", exposed)

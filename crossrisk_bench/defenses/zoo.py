@@ -37,6 +37,7 @@ from crossrisk_bench.models.adapters import (
     lineage,
     merge_adapter,
     read_record,
+    same_weights,
 )
 from crossrisk_bench.models.cache import cached, response_cache
 from crossrisk_bench.models.embedded import EMBEDDED_NAME
@@ -202,7 +203,7 @@ def adapter_for(member: ZooMember, start: Any, cache_dir: Path) -> Path:
     """The adapter of `member` for this start model: the shipped one when it was built from the
     same lineage, else one built earlier in the cache directory, else one trained now."""
     shipped = ZOO_DIR / member.name
-    if (shipped / RECORD_FILE).is_file() and read_record(shipped)["start"] == lineage(start):
+    if (shipped / RECORD_FILE).is_file() and same_weights(read_record(shipped)["start"], lineage(start)):
         return shipped
     from filelock import FileLock
 
@@ -222,7 +223,7 @@ def pre_exposure_backend(base: Any) -> Any:
             f"{EXPOSED_NAME!r} has; the base here is {base.name!r}"
         )
     return load_backend(
-        ModelSpec(EMBEDDED_NAME),
+        ModelSpec(EMBEDDED_NAME, dtype=getattr(getattr(base, "spec", None), "dtype", None)),  # the base's precision
         cache_dir=base.cache_dir,
         use_cache=response_cache(base) is not None,
         batch_size=base.batch_size,

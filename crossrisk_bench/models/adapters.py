@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -66,6 +67,16 @@ def expose(model: Any, start_lineage: str, zoo_dir: Path = ZOO_DIR) -> tuple[Any
     """The zoo base: `model` (SmolLM2 before exposure) with the exposure adapter merged, and its lineage."""
     merged, record = merge_adapter(model, zoo_dir / EXPOSURE_DIR)
     return merged, f"{EXPOSED_NAME}:{start_lineage}+{EXPOSURE_DIR}:{record['adapter_sha256'][:16]}"
+
+
+def same_weights(a: str, b: str) -> bool:
+    """Two lineages name the same weights, whatever precision each was loaded in: an adapter
+    trained on the float32 model applies to its bfloat16 copy (the fast path), so the shipped
+    zoo is merged, not retrained, when a run chooses another dtype."""
+    return _PRECISION.sub("", a) == _PRECISION.sub("", b)
+
+
+_PRECISION = re.compile(r":(?:float32|bfloat16|float16)(?=$|\+)")
 
 
 def lineage(backend: Any) -> str:
