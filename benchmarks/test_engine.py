@@ -6,6 +6,7 @@
   the machine's matmul peak measured in the same run; the engine with stock kernels shows what
   the scheduling alone gives;
 - batch size: the engine at 16, 32 and 64 rows (why the default is 32);
+- bfloat16: the fast path against the float32 engine, speed and identical greedy answers;
 - cache: re-running the same requests against the cold run (target: under 2%);
 - load: converting the embedded GGUF the first time against loading the safetensors copy.
 
@@ -185,6 +186,35 @@ def test_engine_batch_size(engine) -> None:
     best = min(seconds, key=seconds.__getitem__)
     print("\nengine batch size: " + ", ".join(f"{size} rows {seconds[str(size)]:.1f} s" for size in sizes))
     print(f"fastest: {best} rows (default {default})")
+
+
+def test_bfloat16_fast_path(engine, crossrisk_settings) -> None:
+    """`--crossrisk-dtype bfloat16`: how much faster, and how many greedy answers stay the same."""
+    from dataclasses import replace
+
+    from crossrisk_bench.models.loader import load_backend
+
+    if str(engine.model.dtype) != "torch.float32":
+        pytest.skip("compares against a float32 engine")
+    fast = load_backend(
+        replace(crossrisk_settings.model, dtype="bfloat16"),
+        cache_dir=crossrisk_settings.cache_dir,
+        use_cache=False,
+        batch_size=engine.batch_size,
+        threads=engine.threads,
+    )
+    reference = engine.generate(PROMPTS, CONFIG)
+    answers = fast.generate(PROMPTS, CONFIG)
+    same = sum(a.text == b.text for a, b in zip(reference, answers)) / len(PROMPTS)
+    seconds = interleaved(
+        {"float32": lambda: engine.generate(PROMPTS, CONFIG), "bfloat16": lambda: fast.generate(PROMPTS, CONFIG)},
+        rounds=2,
+    )
+    ratio = seconds["float32"] / seconds["bfloat16"]
+    print(
+        f"\nbfloat16: {ratio:.2f}x the float32 engine ({seconds['bfloat16']:.1f} s vs {seconds['float32']:.1f} s), "
+        f"same greedy answer as float32 {same:.0%} ({len(PROMPTS)} prompts, {CONFIG.max_new_tokens} new tokens)"
+    )
 
 
 def test_cache_rerun_vs_cold(benchmark, engine, tmp_path: Path) -> None:

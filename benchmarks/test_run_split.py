@@ -87,14 +87,15 @@ def test_default_run_time_split(crossrisk_settings, tmp_path, monkeypatch) -> No
         session.defended_backend(spec)
     session.judges()
     setup = time.perf_counter() - start
+    engine_in_setup = totals["prefill"] + totals["decode"] + totals["scoring"]  # check_applied's probe answers
     for task in TASKS:
         items = session.items(task.name, lambda name: TASKS.get(name).load_items())
         for spec in settings.defenses:
             run_gate(session, spec, task.name, items)  # the suite's cell: base, defended, reference, effect
     wall = time.perf_counter() - start
     engine = totals["prefill"] + totals["decode"] + totals["scoring"]
-    totals["other set-up (wrappers, judges)"] = setup - totals["load"] - totals["merge"]
-    totals["judging and the rest"] = wall - setup - engine
+    totals["other set-up (wrappers, judges)"] = setup - totals["load"] - totals["merge"] - engine_in_setup
+    totals["judging and the rest"] = wall - setup - (engine - engine_in_setup)
     lines = [f"{phase:52s} {seconds:7.1f} s  {seconds / wall:6.1%}" for phase, seconds in totals.items()]
     print(
         f"\ndefault run split: {len(TASKS)} tasks x (base + {len(settings.defenses)} defended models), "

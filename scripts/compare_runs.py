@@ -6,7 +6,8 @@ reaches the same verdicts as the reference. Usage:
     python scripts/compare_runs.py REFERENCE/results.json OTHER/results.json
 
 Prints the share of cells whose verdict (and label) agree, each disagreeing cell with both
-effects, and per model the share of items whose answer (and score) is identical.
+effects, and per model the share of items whose answer (and score) is identical (items scored by
+log-likelihood have no answer text, so they count as identical answers; compare the scores).
 """
 
 from __future__ import annotations
@@ -57,8 +58,8 @@ def main(reference_path: str, other_path: str) -> int:
     print(f"same label:   {same_label}/{common} = {same_label / common:.1%}")
     for ref, mine in disagreements:
         print(
-            f"  {ref.defense_name} x {ref.task}: {ref.verdict} ({ref.regression:+.1f}) vs "
-            f"{mine.verdict} ({mine.regression:+.1f})"
+            f"  {ref.defense_name} x {ref.task}: {ref.verdict} ({100 * ref.regression:+.1f} pts) vs "
+            f"{mine.verdict} ({100 * mine.regression:+.1f} pts)"
         )
     totals = [sum(c[k] for c in answers.values()) for k in range(3)]
     for model, (answer, score, n) in sorted(answers.items()) + [("all models", tuple(totals))]:
