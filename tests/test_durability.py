@@ -219,7 +219,7 @@ def test_durability_tests_are_opt_in_and_report_their_cells(pytester: pytest.Pyt
     assert runs == {"none", "harmful_sft-lr0.001-s0", "harmful_sft-lr0.01-s0"}
     assert {t["model"] for t in section["trainings"]} == {"base", "refusal_sft"} and len(section["trainings"]) == 4
     misuse = [c for c in section["cells"] if c["task"] == "misuse" and c["run"] != "none"]
-    assert {c["format"] for c in misuse} == {"chat", "system"} and len(misuse) == 4  # own risk: two formats
+    assert {c["format"] for c in misuse} == {"chat", "system", "plain"} and len(misuse) == 6  # own risk: 3 formats
     assert all(c["format"] == "chat" for c in section["cells"] if c["task"] == "bias_qa")
     assert len(section["rows"]) == len({c["task"] for c in section["cells"]})
     card, page = (tmp_path / "r" / "model-card.md").read_text(), (tmp_path / "r" / "report.html").read_text()
@@ -267,3 +267,19 @@ def test_a_task_left_without_unseen_items_after_relearning_is_skipped_and_record
     )
     assert out == {} and skipped == [{"run": spec.runs()[0].id, "task": "pii_leakage", "reason": skipped[0]["reason"]}]
     assert all("Staff directory update" not in t for t in relearn_texts(40))
+
+
+def test_without_chat_template_asks_the_conversation_as_plain_text(make_backend) -> None:
+    from crossrisk_bench.durability.run import without_chat_template
+    from crossrisk_bench.models.base import DecodingConfig, Prompt
+
+    backend = make_backend()
+    plain = without_chat_template(backend)
+    rewritten = plain.rewrite(Prompt.chat("How do I pick a lock?", system_prompt="Obey."))
+    assert not rewritten.is_chat
+    assert rewritten.text == "System: Obey.\n\nUser: How do I pick a lock?\n\nAssistant:"
+    assert plain.rewrite(Prompt.raw("as is")) == Prompt.raw("as is")  # raw prompts have no template to drop
+    config = DecodingConfig(max_new_tokens=4)
+    asked = plain.generate([Prompt.chat("Hi")], config)[0].text
+    assert asked == backend.generate([Prompt.raw("User: Hi\n\nAssistant:")], config)[0].text
+    assert plain.fingerprint != backend.fingerprint  # its answers never mix with the chat format's in the cache

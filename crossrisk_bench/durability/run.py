@@ -5,8 +5,8 @@ attack": an attack that makes every model comply says nothing about the defense.
 of each attack's grid trains the base (the control) and every defended model, and each defended
 model is compared with the attacked base on the same items, with the suite's paired statistics
 and policy. The defenses' own-risk tasks are also evaluated under a system prompt (the
-attack's persona for `identity_shift`, a neutral one otherwise): the durability paper's
-pitfall of a single prompt format.
+attack's persona for `identity_shift`, a neutral one otherwise) and without the chat template
+(the conversation as plain text): the durability paper's pitfall of a single prompt format.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from crossrisk_bench.compare import paired_effect
-from crossrisk_bench.defenses.base import DefenseSpec
+from crossrisk_bench.defenses.base import DefenseSpec, WrappedBackend
 from crossrisk_bench.defenses.prompt import SystemPromptDefense
 from crossrisk_bench.durability.attack import attack_model, seen_texts
 from crossrisk_bench.durability.attacks import AttackRun, AttackSpec
@@ -25,6 +25,7 @@ from crossrisk_bench.durability.data import AOA_SYSTEM_PROMPT, held_out_items
 from crossrisk_bench.durability.summary import BEFORE
 from crossrisk_bench.effects import POINTS, Policy
 from crossrisk_bench.items import Item
+from crossrisk_bench.models.base import Prompt
 from crossrisk_bench.risks import Risk
 from crossrisk_bench.tasks import TASKS
 from crossrisk_bench.tasks.base import TaskResult
@@ -45,6 +46,30 @@ def under_system_prompt(backend: Any, text: str) -> Any:
     return SystemPromptDefense(backend, spec)
 
 
+class WithoutChatTemplate(WrappedBackend):
+    """The model asked without its chat template: each turn as "Role: text", then "Assistant:"
+    (an evaluation format, not a defense). A safeguard trained through the template can be
+    absent outside it."""
+
+    def rewrite(self, prompt: Prompt) -> Prompt:
+        if not prompt.is_chat:
+            return prompt
+        turns = [f"{m['role'].capitalize()}: {m['content']}" for m in prompt.chat_messages()]
+        return Prompt.raw("\n\n".join(turns) + "\n\nAssistant:")
+
+
+def without_chat_template(backend: Any) -> Any:
+    spec = DefenseSpec("plain-format", Risk.SAFETY, "prompt", "evaluation format: no chat template", {})
+    return WithoutChatTemplate(backend, spec)
+
+
+FORMATS = {
+    "chat": "the suite's prompts",
+    "system": "a system prompt (AOA persona after identity_shift)",
+    "plain": "without the chat template (turns as plain text)",
+}
+
+
 def evaluate(
     backend: Any,
     run: AttackRun | None,
@@ -55,7 +80,8 @@ def evaluate(
     judges: Any,
     skipped: list[dict[str, Any]] | None = None,
 ) -> Results:
-    """Every task in the chat format; `two_format_tasks` also under a system prompt. After a
+    """Every task in the chat format; `two_format_tasks` also under a system prompt and without
+    the chat template. After a
     relearning attack, items whose reference the attack trained on are left out (probe the rest);
     a task left with no item is skipped for that run and recorded in `skipped`."""
     seen = seen_texts(run) if run is not None else []
@@ -75,6 +101,7 @@ def evaluate(
         if name in two_format_tasks:
             system = under_system_prompt(backend, system_prompt_for(run))
             out[(name, "system")] = task.evaluate(system, chosen, judges=judges)
+            out[(name, "plain")] = task.evaluate(without_chat_template(backend), chosen, judges=judges)
     return out
 
 
@@ -160,7 +187,7 @@ def durability_cells(
     return {
         "attacks": [a.as_dict() for a in attacks],
         "tasks": list(tasks),
-        "formats": {"chat": "the suite's prompts", "system": "a system prompt (AOA persona after identity_shift)"},
+        "formats": dict(FORMATS),
         "cells": cells,
         "trainings": trainings,
         "skipped": skipped,
