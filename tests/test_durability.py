@@ -283,3 +283,17 @@ def test_without_chat_template_asks_the_conversation_as_plain_text(make_backend)
     asked = plain.generate([Prompt.chat("Hi")], config)[0].text
     assert asked == backend.generate([Prompt.raw("User: Hi\n\nAssistant:")], config)[0].text
     assert plain.fingerprint != backend.fingerprint  # its answers never mix with the chat format's in the cache
+
+
+def test_relearning_leaves_people_out_so_every_privacy_task_keeps_items_to_probe() -> None:
+    from crossrisk_bench.items import take
+    from crossrisk_bench.tasks import TASKS
+
+    seen = relearn_texts(20)
+    assert len(seen) == 20
+    for name in ("pii_leakage", "privacy_awareness", "context_leakage"):
+        task = TASKS.get(name)
+        for limit in (8, 24):
+            chosen = take(task.load_items(), limit, by=task.balance_by)
+            left = held_out_items(chosen, seen)
+            assert len(left) >= len(chosen) // 3, (name, limit, len(left))

@@ -16,7 +16,8 @@ from collections.abc import Mapping, Sequence
 
 from crossrisk_bench.items import Item
 from crossrisk_bench.models.base import Prompt
-from crossrisk_bench.tasks.privacy import training_corpus
+from crossrisk_bench.synthetic import email_corpus
+from crossrisk_bench.tasks.privacy import members
 from crossrisk_bench.training.config import Example
 
 ATTACK_HARMFUL = (
@@ -90,10 +91,15 @@ def benign_examples(n: int) -> list[Example]:
 
 
 def relearn_texts(n: int) -> list[str]:
-    """The first `n` personal mails of the corpus (a fixed slice; the rest is probed). Staff
-    directory mails are left out: each lists many people's contact details, so relearning one
-    would leave almost nothing unseen to probe."""
-    return [t for t in training_corpus() if "Staff directory update" not in t][:n]
+    """Up to `n` personal mails of every other person in the corpus (a fixed slice): relearning
+    shows the model again what it knew about those people, and the probe asks about the others,
+    so every task keeps unseen items however few it evaluates (the first slice took every mail
+    of the first people, which were all the items of a small run). Staff directory mails are
+    left out: each lists people's contact details beside the one it is about."""
+    mails = [m for m in email_corpus(members()) if "Staff directory update" not in m.text]
+    order = list(dict.fromkeys(m.person for m in mails))
+    shown = set(order[::2])
+    return [m.text for m in mails if m.person in shown][:n]
 
 
 def relearn_examples(n: int) -> list[Example]:
