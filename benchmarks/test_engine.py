@@ -89,6 +89,22 @@ def plain_generate_loop(backend, prompts: list[Prompt], config: DecodingConfig) 
     return texts
 
 
+def generating_with(engine, **settings):
+    """The workload answered with some engine attributes changed for the duration of the run."""
+
+    def run() -> None:
+        saved = {name: getattr(engine, name) for name in settings}
+        for name, value in settings.items():
+            setattr(engine, name, value)
+        try:
+            engine.generate(PROMPTS, CONFIG)
+        finally:
+            for name, value in saved.items():
+                setattr(engine, name, value)
+
+    return run
+
+
 def matmul_peak_gflops(threads: int) -> float:
     """The best of the stock and the oneDNN kernel on a large float32 product: what the machine's
     cores reach when the matrices are big enough to keep them busy."""
@@ -119,18 +135,11 @@ def test_generation_engine_vs_plain_generate_loop(benchmark, engine) -> None:
     new_tokens = sum(s.num_tokens for g in engine_answers for s in g.samples)
     agree = sum(a.text.strip() == b.strip() for a, b in zip(engine_answers, plain_texts)) / len(PROMPTS)
 
-    def stock_engine() -> None:
-        engine.fast_linear = False
-        try:
-            engine.generate(PROMPTS, CONFIG)
-        finally:
-            engine.fast_linear = True
-
     seconds = interleaved(
         {
             "plain": lambda: plain_generate_loop(engine, PROMPTS, CONFIG),
             "engine": lambda: engine.generate(PROMPTS, CONFIG),
-            "engine_stock_kernels": stock_engine,
+            "engine_stock_kernels": generating_with(engine, fast_linear=False),
         },
         rounds=2,
     )
@@ -171,18 +180,7 @@ def test_engine_batch_size(engine) -> None:
     left idle between refills outweigh it."""
     sizes = (16, 32, 64)
     default = engine.batch_size
-
-    def at(size: int):
-        def run() -> None:
-            engine.batch_size = size
-            try:
-                engine.generate(PROMPTS, CONFIG)
-            finally:
-                engine.batch_size = default
-
-        return run
-
-    seconds = interleaved({str(size): at(size) for size in sizes}, rounds=2)
+    seconds = interleaved({str(size): generating_with(engine, batch_size=size) for size in sizes}, rounds=2)
     best = min(seconds, key=seconds.__getitem__)
     print("\nengine batch size: " + ", ".join(f"{size} rows {seconds[str(size)]:.1f} s" for size in sizes))
     print(f"fastest: {best} rows (default {default})")
