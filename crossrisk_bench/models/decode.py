@@ -106,9 +106,9 @@ class ContinuousDecoder:
 
         queue = deque(sorted(requests, key=lambda r: -len(r.ids)))
         prefix = shared_prefix([r.ids for r in requests])
-        prefix_cache = self._prefix_cache(prefix) if prefix else None
         batch: _Batch | None = None
         with torch.inference_mode(), onednn_linear(self.model, self.fast_linear):
+            prefix_cache = self._prefix_cache(prefix) if prefix else None
             while queue or (batch is not None and batch.live):
                 live = 0 if batch is None else batch.live
                 dead = 0 if batch is None else len(batch.rows) - live
