@@ -425,6 +425,9 @@ def test_saturated_cells_are_marked_in_every_report() -> None:
     assert "Cells that cannot show a change" in page and "^ cannot show a rise" in page
     card = model_card(document, matrix)
     assert "+10.0 (-10.0..+30.0) pass (cannot show a rise)" in card
+    # the comparison with CrossRiskEval's findings is in both reports (here: no safety defense)
+    assert "Compared with CrossRiskEval's headline findings" in card and "**1a." in card
+    assert "Compared with CrossRiskEval" in page and "1a. safety defenses suppress" in page
 
 
 def test_an_entry_is_compared_with_its_own_base(pytester: pytest.Pytester, tiny_dir: Path, tmp_path: Path) -> None:

@@ -20,6 +20,7 @@ from crossrisk_bench.report import durability as durability_report
 from crossrisk_bench.report import neurons
 from crossrisk_bench.report.figures import figure_png
 from crossrisk_bench.report.matrix import LEGEND, ConflictMatrix, build_matrix, render_terminal, saturation_lines
+from crossrisk_bench.report.paper import compare_with_paper, paper_lines
 from crossrisk_bench.results import EffectRecord, ItemOutcome, RunDocument
 from crossrisk_bench.stacking import stack_comparisons, stack_lines
 
@@ -199,6 +200,12 @@ def model_card(document: RunDocument, matrix: ConflictMatrix) -> str:
         for c in matrix.cells
         if c.label == "efficacy"
     ]
+    lines += [
+        "",
+        "Compared with CrossRiskEval's headline findings (Meng et al., arXiv 2510.07968), by the labels above:",
+        "",
+        *paper_lines(compare_with_paper(matrix)),
+    ]
     mdes = sorted(c.mde_pts for c in matrix.cells if c.mde_pts > 0)
     mde_text = (
         f"the median cell could detect a change of {mdes[len(mdes) // 2]:.1f} pts at 80% power "
@@ -353,6 +360,10 @@ def html_page(document: RunDocument, matrix: ConflictMatrix, png: bytes, section
         f"<tr><th>{esc(t)}</th><td>{esc(r.judge)}</td><td>{esc(r.judge_validation)}</td></tr>"
         for t, r in {r.task: r for r in document.effects}.items()
     )
+    paper = "".join(
+        f"<li>{esc(line[2:].replace('**', '').replace('`', ''))}</li>"
+        for line in paper_lines(compare_with_paper(matrix))
+    )
     legend = (
         esc(LEGEND)
         + ". Colour: red = risk rose, blue = risk fell (utility: red = accuracy fell); hover a cell for its interval, q-value and minimum detectable effect."
@@ -372,6 +383,7 @@ def html_page(document: RunDocument, matrix: ConflictMatrix, png: bytes, section
         f"<p><img alt='conflict matrix heatmap' src='data:image/png;base64,{base64.b64encode(png).decode()}'></p>"
         f"<h2>Per-task slices (mean outcome)</h2><div class='scroll'>{slices}</div>"
         f"<h2>Examples behind conflicts, failed and inconclusive gates</h2>{''.join(examples) or '<p>None.</p>'}"
+        f"<h2>Compared with CrossRiskEval's headline findings</h2><ul>{paper}</ul>"
         f"{''.join(sections)}</body></html>"
     )
 
