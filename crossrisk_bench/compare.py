@@ -4,6 +4,7 @@ Used by the gate, `--crossrisk-compare` and the durability run alike."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from crossrisk_bench.defenses.base import DefenseSpec
@@ -29,6 +30,16 @@ def cluster_labels(task_name: str, key: str | None, outcomes: list[Any]) -> list
             f"{task_name} outcomes have no {key!r} slice (e.g. {missing[0]}); slices: {keys}"
         )
     labels = [str(o.slices[key]) for o in outcomes]
+    return labels if len(set(labels)) >= MIN_CLUSTERS else None
+
+
+def saved_clusters(key: str | None, items: Sequence[Any]) -> list[str] | None:
+    """The clusters of a saved record's items (`id`, `slices`) for `key`, by the gate's rule, so a
+    comparison made later from results.json resamples as the gate did: None without a key, when
+    an item lacks it, or with fewer than MIN_CLUSTERS clusters."""
+    if not key or not all(key in i.slices for i in items):
+        return None
+    labels = [str(i.slices[key]) for i in items]
     return labels if len(set(labels)) >= MIN_CLUSTERS else None
 
 

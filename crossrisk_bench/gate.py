@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from crossrisk_bench.compare import MIN_CLUSTERS, paired_effect
+from crossrisk_bench.compare import paired_effect, saved_clusters
 from crossrisk_bench.defenses.base import DefenseSpec
 from crossrisk_bench.effects import POWER, Effect, Policy, assess, describe
 from crossrisk_bench.items import Item
@@ -135,11 +135,7 @@ def compare_with_previous(
     if not shared:
         return None
     task_risk, defense_risk = Risk(record.task_risk), Risk(record.defense_target)
-    key = policy.cluster_by.get(record.task)
-    clusters = None
-    if key and all(key in i.slices for i in shared):
-        labels = [str(i.slices[key]) for i in shared]
-        clusters = labels if len(set(labels)) >= MIN_CLUSTERS else None
+    clusters = saved_clusters(policy.cluster_by.get(record.task), shared)
     effect = assess(
         defense=record.defense_name,
         defense_risk=defense_risk,

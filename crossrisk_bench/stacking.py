@@ -8,16 +8,19 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from crossrisk_bench.compare import saved_clusters
 from crossrisk_bench.effects import POINTS
 from crossrisk_bench.results import EffectRecord
 from crossrisk_bench.stats import compare_paired
 from crossrisk_bench.tasks import TASKS
 
 
-def _pair(one: EffectRecord, other: EffectRecord) -> tuple[list[float], list[float]]:
+def _pair(one: EffectRecord, other: EffectRecord) -> tuple[list[float], list[float], list[str] | None]:
+    """Both models' outcomes on their shared items, and the items' clusters when the gate
+    clustered this task (so a stack comparison is no more confident than the gate's own test)."""
     theirs = {i.id: i.defended for i in other.items}
     shared = [i for i in one.items if i.id in theirs]
-    return [theirs[i.id] for i in shared], [i.defended for i in shared]
+    return [theirs[i.id] for i in shared], [i.defended for i in shared], saved_clusters(one.clustered_by, shared)
 
 
 def stack_comparisons(records: Sequence[EffectRecord], *, confidence: float, seed: int = 0) -> list[dict[str, Any]]:
@@ -44,10 +47,10 @@ def stack_comparisons(records: Sequence[EffectRecord], *, confidence: float, see
             other_record = by_key.get((name, r.task))
             if other_record is None:
                 continue
-            theirs, ours = _pair(r, other_record)
+            theirs, ours, clusters = _pair(r, other_record)
             if not ours:
                 continue
-            c = compare_paired(theirs, ours, seed=seed, confidence=confidence)
+            c = compare_paired(theirs, ours, seed=seed, confidence=confidence, clusters=clusters)
             rows.append(
                 {
                     "stack": r.defense_name,

@@ -100,3 +100,21 @@ def test_stack_comparisons_pair_items_and_test_the_order() -> None:
     assert sorted(r["task"] for r in both if r["comparison"] == "order") == ["jailbreak", "misuse"]  # one per task
     assert stack_comparisons([a, b], confidence=0.95) == []
     assert stack_comparisons([record("a+b", ["a", "b"], [0.0] * 4, "membership_inference")], confidence=0.95) == []
+
+
+def test_stack_comparisons_cluster_as_the_gate_did() -> None:
+    """A task the gate clustered (its record names the slice key) is compared by clusters too:
+    40 items in 5 clusters that move together are not 40 independent pieces of evidence."""
+
+    def clustered(name: str, defenses: list[str] | None, defended: list[float]) -> EffectRecord:
+        data = record(name, defenses, defended).to_json() | {"clustered_by": "group"}
+        for n, item in enumerate(data["items"]):
+            item["slices"] = {"group": f"g{n // 8}"}
+        return EffectRecord.from_json(data)
+
+    flips = [1.0] * 8 + [0.0] * 32  # one whole cluster differs
+    single, stack = clustered("a", None, [0.0] * 40), clustered("a+b", ["a", "b"], flips)
+    row = stack_comparisons([single, stack], confidence=0.95)[0]
+    assert row["test"] == "mcnemar-exact+sign-flip-clustered" and not row["differs"]
+    unclustered = stack_comparisons([record("a", None, [0.0] * 40), record("a+b", ["a", "b"], flips)], confidence=0.95)
+    assert unclustered[0]["test"] == "mcnemar-exact" and unclustered[0]["differs"]  # 8 of 8 discordant: p=0.008
