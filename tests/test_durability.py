@@ -224,6 +224,7 @@ def test_durability_tests_are_opt_in_and_report_their_cells(pytester: pytest.Pyt
     assert len(section["rows"]) == len({c["task"] for c in section["cells"]})
     card, page = (tmp_path / "r" / "model-card.md").read_text(), (tmp_path / "r" / "report.html").read_text()
     assert "Durability under fine-tuning attacks" in card and "Durability under fine-tuning attacks" in page
+    assert "in 3 prompt formats: the suite's prompts; a system prompt" in card and "without the chat template" in card
     assert (tmp_path / "r" / "durability.png").read_bytes()[:4] == b"\x89PNG"
     # each attacked model's adapter is kept: a resumed run retrains nothing
     assert len(list((tmp_path / "cache" / "attacks").glob("*/build.json"))) == 4

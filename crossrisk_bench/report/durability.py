@@ -25,14 +25,16 @@ def markdown(section: dict[str, Any]) -> list[str]:
         f"seeds {'/'.join(str(s) for s in a['seeds'])}, {'LoRA' if a['lora'] else 'full'})"
         for a in section["attacks"]
     )
+    formats = section.get("formats") or {"chat": "the suite's prompts"}
     lines = [
         "",
         "### Durability under fine-tuning attacks",
         "",
         f"Attacks: {attacks}. Every defended model and the undefended base were fine-tuned by each run; "
         "each attacked defended model is compared with the base attacked the same way (points of risk "
-        "against the attacked base; negative = the defense still lowers the risk). Own-risk tasks are also "
-        "evaluated under a system prompt. Worst = the largest rise over learning rates, seeds and formats.",
+        "against the attacked base; negative = the defense still lowers the risk). Own-risk tasks are evaluated "
+        f"in {len(formats)} prompt formats: {'; '.join(formats.values())}. Worst = the largest rise over "
+        "learning rates, seeds and formats.",
         "",
         "| defense | attack | task | before attack | median after | worst after | attacked base / defended | own-risk efficacy |",
         "|---|---|---|---|---|---|---|---|",
