@@ -70,14 +70,15 @@ def html_section(section: dict[str, Any], png: bytes) -> str:
 
 
 def figure(section: dict[str, Any]) -> bytes:
-    """Per defense and own-risk task: the effect before attack (a diamond) and every attacked run
-    (dots), one row per attack; the worst run ringed."""
+    """Per defense and own-risk task, and per side effect whose worst case is harm shown: the
+    effect before attack (a diamond) and every attacked run (dots), one row per attack; the worst
+    run ringed."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    rows = [r for r in section["rows"] if r["gate"] == "efficacy"] or section["rows"]
+    rows = [r for r in section["rows"] if r["gate"] == "efficacy" or r["worst_verdict"] == "fail"] or section["rows"]
     cells = section["cells"]
     fig, ax = plt.subplots(figsize=(8, 0.45 * len(rows) + 1.4))
     for y, r in enumerate(rows):
@@ -92,5 +93,5 @@ def figure(section: dict[str, Any]) -> bytes:
     ax.axvline(0, color="grey", lw=0.8)
     ax.set_yticks(range(len(rows)), [f"{r['defense']} / {r['attack']} / {r['task']}" for r in rows], fontsize=7)
     ax.set_xlabel("risk vs the attacked base (pts; < 0: the defense still helps); diamond: before attack")
-    ax.set_title("Durability: own-risk effect before and after fine-tuning attacks", fontsize=9)
+    ax.set_title("Durability: own-risk effects, and side effects shown as harm, before and after attack", fontsize=9)
     return figure_png(fig)

@@ -12,6 +12,6 @@ def figure_png(fig: Any) -> bytes:
 
     fig.tight_layout()
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=110)
+    fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")  # long labels are not cut off
     plt.close(fig)
     return buffer.getvalue()
