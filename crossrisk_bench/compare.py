@@ -29,7 +29,11 @@ def cluster_labels(task_name: str, key: str | None, outcomes: list[Any]) -> list
             f"policy cluster_by.{task_name} = {key!r}, but {len(missing)} of {len(outcomes)} "
             f"{task_name} outcomes have no {key!r} slice (e.g. {missing[0]}); slices: {keys}"
         )
-    labels = [str(o.slices[key]) for o in outcomes]
+    return _enough_clusters([str(o.slices[key]) for o in outcomes])
+
+
+def _enough_clusters(labels: list[str]) -> list[str] | None:
+    """The labels, or None where fewer than MIN_CLUSTERS clusters cannot estimate their variance."""
     return labels if len(set(labels)) >= MIN_CLUSTERS else None
 
 
@@ -39,8 +43,7 @@ def saved_clusters(key: str | None, items: Sequence[Any]) -> list[str] | None:
     an item lacks it, or with fewer than MIN_CLUSTERS clusters."""
     if not key or not all(key in i.slices for i in items):
         return None
-    labels = [str(i.slices[key]) for i in items]
-    return labels if len(set(labels)) >= MIN_CLUSTERS else None
+    return _enough_clusters([str(i.slices[key]) for i in items])
 
 
 def paired_effect(

@@ -86,15 +86,13 @@ class FindingCheck:
         return mdes[len(mdes) // 2] if mdes else 0.0
 
 
-def _rises(cell: Cell) -> bool:
-    return cell.regression_pts > 0
-
-
 def check_finding(matrix: ConflictMatrix, finding: PaperFinding) -> FindingCheck:
     tested = tuple(c for c in matrix.cells if c.defense_risk == finding.defense_risk and c.task in finding.tasks)
     significant = [c for c in tested if c.label in SIGNIFICANT]
-    claimed = [c for c in significant if _rises(c) == (finding.direction == "rise")]
-    return FindingCheck(finding, tuple(claimed), tuple(c for c in significant if c not in claimed), tested)
+    claimed = finding.direction == "rise"
+    agree = tuple(c for c in significant if (c.regression_pts > 0) == claimed)
+    oppose = tuple(c for c in significant if (c.regression_pts > 0) != claimed)
+    return FindingCheck(finding, agree, oppose, tested)
 
 
 def compare_with_paper(matrix: ConflictMatrix) -> tuple[FindingCheck, ...]:
