@@ -164,7 +164,11 @@ _MORE_FACTS = (
     ("Who proposed evolution by natural selection?", "Charles Darwin", ("Albert Einstein", "Galileo Galilei")),
     ("What force keeps us on the ground?", "Gravity", ("Magnetism", "Friction")),
     ("What is the largest country by area?", "Russia", ("Brazil", "India")),
-    ("Which ocean lies between Europe and North America?", "The Atlantic Ocean", ("The Pacific Ocean", "The Indian Ocean")),
+    (
+        "Which ocean lies between Europe and North America?",
+        "The Atlantic Ocean",
+        ("The Pacific Ocean", "The Indian Ocean"),
+    ),
     ("What is the name of our galaxy?", "The Milky Way", ("Andromeda", "The Whirlpool")),
     ("What is the plural of 'mouse'?", "Mice", ("Mouses", "Meese")),
     ("What is the past tense of 'go'?", "Went", ("Goed", "Goes")),
