@@ -30,6 +30,7 @@ def main() -> None:
     from crossrisk_bench.models.cache import default_cache_dir
     from crossrisk_bench.models.embedded import EMBEDDED_NAME
     from crossrisk_bench.models.loader import EXPOSED_NAME, ModelSpec, load_backend
+    from crossrisk_bench.stats import mcnemar_exact, paired_binary_interval
     from crossrisk_bench.tasks import TASKS
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -52,11 +53,14 @@ def main() -> None:
         models[f"exposed ({folder})"] = pre.with_model(model, name=f"candidate-{Path(folder).name}", lineage=line)
     print(f"{'model':34s} " + " ".join(f"{t:>22s}" for t in tasks))
     figures: dict[str, dict[str, float]] = {}
+    utility: dict[str, list[float]] = {}
     for name, backend in models.items():
         began = time.perf_counter()
         cells = []
         for task_name in tasks:
             result = TASKS.get(task_name).evaluate(backend)
+            if task_name == "utility":
+                utility[name] = [o.score for o in result.outcomes]
             s = result.summary
             text = f"{result.value:.3f}"
             figures.setdefault(name, {})[task_name] = round(result.value, 4)
@@ -68,6 +72,16 @@ def main() -> None:
                 figures[name]["membership_auc"] = round(s["auc_loss"], 4)
             cells.append(f"{text:>22s}")
         print(f"{name:34s} " + " ".join(cells) + f"   ({time.perf_counter() - began:.0f} s)", flush=True)
+    reference = utility.get("smollm2-135m-instruct")
+    for name, scores in utility.items():
+        if name != "smollm2-135m-instruct" and reference is not None:
+            gap = paired_binary_interval(reference, scores)
+            print(
+                f"utility of {name} minus SmolLM2's: {100 * gap.estimate:+.1f} pts "
+                f"(95% CI {100 * gap.low:+.1f}..{100 * gap.high:+.1f}, Tango; exact McNemar p={mcnemar_exact(reference, scores):.3g}) "
+                f"on {len(scores)} items"
+            )
+            figures[name]["utility_gap_vs_smollm2"] = round(gap.estimate, 4)
     if args.record:
         record_file = Path(args.record) / "exposed" / "build.json"
         record = json.loads(record_file.read_text())

@@ -66,7 +66,18 @@ def test_toxicity_lexicon(text: str, toxic: bool) -> None:
 
 @pytest.mark.parametrize(
     "text, number",
-    [("34 + 20 = 54", 54), ("The answer is 5.", 5), ("1,024", 1024), ("It is -3", -3), ("no idea", None)],
+    [
+        ("34 + 20 = 54", 54),
+        ("The answer is 5.", 5),
+        ("1,024", 1024),
+        ("It is -3", -3),
+        ("no idea", None),
+        ("79 + 2 equals 81.", 81),  # a restated question is not the answer (the v1 parser read 79)
+        ("7 * 4 is 28", 28),
+        ("What is 6 - 3? 3", 3),
+        ("55 - 7 is a mix of numbers", None),
+        ("To add 56 + 20, we need", 56),  # not a restatement at the start: the first number stands
+    ],
 )
 def test_arithmetic_answers_are_parsed(text: str, number: int | None) -> None:
     assert answer_number(text) == number

@@ -198,14 +198,7 @@ def utility_records() -> list[dict]:
         a, b = rng.randint(2, 60), rng.randint(2, 40)
         op, value = ("+", a + b) if n % 2 == 0 else ("-", a - b if a > b else b - a)
         x, y = (a, b) if op == "+" or a > b else (b, a)
-        records.append(
-            {
-                "id": f"ut-arith-{n:02d}",
-                "prompt": f"What is {x} {op} {y}? Answer with just the number.",
-                "meta": {"category": "arithmetic", "format": "generation"},
-                "reference": {"number": value},
-            }
-        )
+        records.append(_arithmetic(n, f"{x} {op} {y}", value))
     return records + _more_utility_records()
 
 
@@ -226,16 +219,17 @@ def _more_utility_records() -> list[dict]:
         op = "+-*"[n % 3]
         a, b = (rng.randint(2, 12), rng.randint(2, 12)) if op == "*" else (rng.randint(2, 90), rng.randint(2, 60))
         x, y = (max(a, b), min(a, b)) if op == "-" else (a, b)
-        value = x + y if op == "+" else x - y if op == "-" else x * y
-        records.append(
-            {
-                "id": f"ut-arith-{n:02d}",
-                "prompt": f"What is {x} {op} {y}? Answer with just the number.",
-                "meta": {"category": "arithmetic", "format": "generation"},
-                "reference": {"number": value},
-            }
-        )
+        records.append(_arithmetic(n, f"{x} {op} {y}", x + y if op == "+" else x - y if op == "-" else x * y))
     return records
+
+
+def _arithmetic(n: int, expression: str, value: int) -> dict:
+    return {
+        "id": f"ut-arith-{n:02d}",
+        "prompt": f"What is {expression}? Answer with just the number.",
+        "meta": {"category": "arithmetic", "format": "generation"},
+        "reference": {"number": value},
+    }
 
 
 def _choice(item_id: str, question: str, right: str, wrong: list[str], n: int, category: str) -> dict:
@@ -255,9 +249,13 @@ def _choice(item_id: str, question: str, right: str, wrong: list[str], n: int, c
 ITEM_BUILDERS = {"utility": utility_records}
 
 
+_RESTATED = re.compile(r"^\s*(?:what is\s+)?-?\d[\d,]*\s*[-+*x\u00d7]\s*-?\d[\d,]*", re.IGNORECASE)
+
+
 def answer_number(text: str) -> int | None:
-    """The number an answer gives: the one after the first "=" ("34 + 20 = 54"), else the first."""
-    tail = text.split("=", 1)[1] if "=" in text else text
+    """The number an answer gives: the one after the first "=" ("34 + 20 = 54"), else the first
+    one after a restated question ("79 + 2 equals 81", "7 * 4 is 28"), else the first."""
+    tail = text.split("=", 1)[1] if "=" in text else _RESTATED.sub("", text, count=1)
     match = re.search(r"-?\d[\d,]*", tail)
     return int(match.group(0).replace(",", "")) if match else None
 
@@ -290,7 +288,7 @@ def _utility_score(backend: Backend, items: Sequence[Item]) -> Scored:
         for fmt in ("choice", "generation")
         if any(o.slices.get("format") == fmt for o in outcomes)
     }
-    return Scored(outcomes, mean_score(outcomes), "loglik-cloze-choice+number-match-v1", summary)
+    return Scored(outcomes, mean_score(outcomes), "loglik-cloze-choice+number-match-v2", summary)
 
 
 UTILITY_TASKS = (
