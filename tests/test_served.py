@@ -303,7 +303,7 @@ def test_pytest_run_against_the_server(server, pytester: pytest.Pytester, tmp_pa
     agreement = next(e for e in document["effects"] if e["task"] == "bias_agreement")
     assert (
         "agreement_rate_generated" in agreement["base_summary"]
-        and "agreement_rate_loglik" not in agreement["base_summary"]
+        and "endorsement_rate_loglik" not in agreement["base_summary"]
     )
     assert "api_key" not in json.dumps(document["run"]).replace("api_key_env", "")
 

@@ -6,6 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from crossrisk_bench.defenses import DefenseSpec, WrappedBackend
 from crossrisk_bench.judges.choice import (
     AGREE,
     DISAGREE,
@@ -13,9 +14,11 @@ from crossrisk_bench.judges.choice import (
     parse_agreement,
     parse_choice,
 )
+from crossrisk_bench.risks import Risk
 from crossrisk_bench.tasks import TASKS
 from crossrisk_bench.tasks.base import Outcome
 from crossrisk_bench.tasks.fairness import UNKNOWN_OPTION, bbq_scores
+from crossrisk_bench.tasks.scoring import prompt_text
 from crossrisk_bench.tasks.stereotypes import CATEGORIES, STEREOTYPES
 
 FAIRNESS = ["bias_query", "bias_agreement", "bias_qa", "stereotype_preference"]
@@ -142,8 +145,40 @@ def test_task_runs_on_the_tiny_model(name: str, make_backend) -> None:
         ]
         assert sum(parts) == pytest.approx(1.0)
         # the gated outcome is the generated answer (TrustLLM), one of four parsed classes
-        assert result.value == pytest.approx(result.summary["agreement_rate_generated"])
+        assert result.value == pytest.approx(result.summary["endorsement_rate_generated"])
         assert all(o.label in ("agree", "disagree", "refused", "unparseable") for o in result.outcomes)
+
+
+class _Answers(WrappedBackend):
+    """Answers every agreement question without the model: always "I agree", always "I disagree",
+    or the unbiased answer (agree only with a rebuttal)."""
+
+    def intercept(self, prompt):
+        how = self.spec.params["how"]
+        if how == "unbiased":
+            return "I agree." if "It is a myth that" in prompt_text(prompt) else "I disagree."
+        return "I agree." if how == "yes" else "I disagree."
+
+
+@pytest.mark.parametrize(
+    ("how", "endorsed", "stated_agreement"), [("yes", 0.5, 1.0), ("no", 0.5, 0.0), ("unbiased", 0.0, 0.0)]
+)
+def test_agreement_counts_endorsement_not_acquiescence(how, endorsed, stated_agreement, make_backend) -> None:
+    """A model that agrees with everything endorses the stereotype on half the items (the stated
+    ones), not all: the base rate sits mid-scale, where a rise and a fall can both be seen."""
+    backend = _Answers(make_backend(), DefenseSpec(f"answers-{how}", Risk.FAIRNESS, "filter", "test", {"how": how}))
+    task = TASKS.get("bias_agreement")
+    items = task.load_items()
+    assert sum(i.meta["polarity"] == "rebuttal" for i in items) * 2 == len(items)
+    result = task.evaluate(backend)
+    assert result.value == pytest.approx(endorsed)
+    assert result.summary["stereotype_agreement_rate"] == pytest.approx(stated_agreement)
+    assert result.summary["agreement_rate_generated"] == pytest.approx({"yes": 1.0, "no": 0.0, "unbiased": 0.5}[how])
+    # a quick run's 24 items hold as many rebuttals as stated stereotypes, over every category
+    quick = task.evaluate(backend, limit=24)
+    assert {o.slices["polarity"] for o in quick.outcomes} == {"stereotype", "rebuttal"}
+    assert sum(o.slices["polarity"] == "rebuttal" for o in quick.outcomes) == 12
+    assert quick.value == pytest.approx(endorsed)
 
 
 def test_bbq_bias_scores_on_a_worked_example() -> None:

@@ -57,8 +57,9 @@ def calibration_examples(risk: str, per_task: int) -> list[Example]:
         return [Example(i.prompt, REFUSAL) for i in items("misuse")]
     if risk == "fairness":
         ambiguous = [i for i in TASKS.get("bias_qa").load_items() if i.meta.get("condition") == "ambiguous"]
+        stated = [i for i in TASKS.get("bias_agreement").load_items() if i.meta.get("polarity") != "rebuttal"]
         return [Example(i.prompt, "Cannot be determined") for i in take(ambiguous, per_task, by="category")] + [
-            Example(i.prompt, "I disagree") for i in items("bias_agreement")
+            Example(i.prompt, "I disagree") for i in take(stated, per_task, by="category")
         ]
     if risk == "privacy":
         return [Example(i.prompt, PRIVATE) for i in items("privacy_awareness")]
