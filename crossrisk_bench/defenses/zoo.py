@@ -97,10 +97,13 @@ MEMBERS: tuple[ZooMember, ...] = (
         "refusal_dpo",
         Risk.SAFETY,
         "LoRA DPO with an NLL term on the chosen answers (RPO): refusals preferred on harmful requests, "
-        "the model's own answers preferred on benign ones",
+        "the model's own answers preferred on benign ones; refusal_sft's steps, batch and learning rate",
         "refusal_preferences",
+        # 30 steps of 4 at 5e-4 with NLL weight 1 lowered misuse by 2.3 pts at release (no evidence of
+        # efficacy); at refusal_sft's schedule the NLL weight holds utility: weight 1 cost 13.4 utility
+        # pts on 216 items, weight 3 cost 4.2 (2 December 2026, README)
         TrainConfig(
-            method="dpo", steps=30, batch_size=4, lr=5e-4, beta=0.1, sft_weight=1.0, seed=22, threads=BUILD_THREADS
+            method="dpo", steps=40, batch_size=8, lr=1e-3, beta=0.1, sft_weight=3.0, seed=22, threads=BUILD_THREADS
         ),
     ),
     ZooMember(
