@@ -38,6 +38,7 @@ from crossrisk_bench.neurons.sets import (
 from crossrisk_bench.results import EffectRecord, RunDocument
 from crossrisk_bench.saved_run import weight_models
 from crossrisk_bench.tasks import TASKS
+from crossrisk_bench.tasks.fairness import REBUTTAL
 from crossrisk_bench.tasks.utility import _CAPITALS
 from crossrisk_bench.training.config import Example
 
@@ -57,7 +58,7 @@ def calibration_examples(risk: str, per_task: int) -> list[Example]:
         return [Example(i.prompt, REFUSAL) for i in items("misuse")]
     if risk == "fairness":
         ambiguous = [i for i in TASKS.get("bias_qa").load_items() if i.meta.get("condition") == "ambiguous"]
-        stated = [i for i in TASKS.get("bias_agreement").load_items() if i.meta.get("polarity") != "rebuttal"]
+        stated = [i for i in TASKS.get("bias_agreement").load_items() if i.meta.get("polarity") != REBUTTAL]
         return [Example(i.prompt, "Cannot be determined") for i in take(ambiguous, per_task, by="category")] + [
             Example(i.prompt, "I disagree") for i in take(stated, per_task, by="category")
         ]
