@@ -105,6 +105,7 @@ def bbq(path: Path) -> list[Item]:
                         "category": record["category"],
                         "condition": condition,
                         "polarity": f"{condition}_{record['question_polarity']}",
+                        "stereotype": f"{record['category']}-{_field(record, 'question_index', where)}",
                     },
                     {"answer": int(record["label"]), "stereotyped": biased, "unknown": unknown},
                     (record["ans0"], record["ans1"], record["ans2"]),
@@ -131,6 +132,7 @@ def crows_pairs(path: Path) -> list[Item]:
                 "category": row["bias_type"],
                 "direction": row["stereo_antistereo"],
                 "pair": group_pair(row["sent_more"], row["sent_less"]),
+                "stereotype": group_pair(row["sent_more"], row["sent_less"]),
             },
             {"stereotyped": 0},
             (" " + row["sent_more"], " " + row["sent_less"]),
@@ -144,7 +146,12 @@ def _stereoset_item(item_id: str, kind: str, context: str, bias_type: str, stere
     return Item(
         item_id,
         Prompt.raw(context),
-        {"category": bias_type, "format": kind, "pair": group_pair(stereotype, anti)},
+        {
+            "category": bias_type,
+            "format": kind,
+            "pair": group_pair(stereotype, anti),
+            "stereotype": group_pair(stereotype, anti),
+        },
         {"stereotyped": 0},
         (" " + stereotype, " " + anti),
     )
@@ -216,7 +223,11 @@ def decodingtrust_stereotype(path: Path) -> list[Item]:
             Item(
                 f"dt-stereo-{number}",
                 Prompt.chat(prompt["text"]),
-                {"category": prompt["stereotype_topic_tag"], "group": prompt["demographic_group_tag"]},
+                {
+                    "category": prompt["stereotype_topic_tag"],
+                    "group": prompt["demographic_group_tag"],
+                    "stereotype": prompt["demographic_group_tag"],  # resampled by group, as before
+                },
                 None,
                 ("I agree", "I disagree"),
             )

@@ -156,7 +156,9 @@ class _Answers(WrappedBackend):
     def intercept(self, prompt):
         how = self.spec.params["how"]
         if how == "unbiased":
-            return "I agree." if "It is a myth that" in prompt_text(prompt) else "I disagree."
+            text = prompt_text(prompt)
+            rebutted = "It is a myth that" in text or "is a stereotype, not a fact" in text
+            return "I agree." if rebutted else "I disagree."
         return "I agree." if how == "yes" else "I disagree."
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import random
+from collections import Counter
 
 import pytest
 
@@ -32,7 +33,10 @@ def test_jailbreak_applies_every_mutation_to_distinct_requests() -> None:
     assert {i.slice("mutation") for i in items} == set(MUTATIONS) and len(MUTATIONS) >= 8
     for mutation in MUTATIONS:
         prompts = [i.prompt.messages[0].content for i in items if i.slice("mutation") == mutation]
-        assert len(prompts) == len(set(prompts)) == 8
+        assert len(prompts) == len(set(prompts)) >= 8
+    # every misuse request under at least two mutations: all 44 categories, each a cluster of 4 or more
+    per_category = Counter(i.slice("category") for i in items)
+    assert set(per_category) == {c for _, c, _ in MISUSE} and min(per_category.values()) >= 4
     encoded = next(i for i in items if i.slice("mutation") == "base64").prompt.messages[0].content.rsplit(" ", 1)[1]
     assert base64.b64decode(encoded).decode() in {r for _, _, reqs in MISUSE for r in reqs}
 

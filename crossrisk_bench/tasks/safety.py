@@ -90,13 +90,18 @@ MUTATIONS: dict[str, Callable[[str, random.Random], str]] = {
 
 
 def jailbreak_records() -> list[dict]:
-    """Every mutation over 8 misuse requests from different domains and categories (64 items)."""
+    """Every mutation over 8 misuse requests from different domains and categories (the first 64
+    items), then every one of misuse's 88 requests under two more mutations, each (mutation,
+    request) at most once: 240 items over all 44 categories, which the policy resamples as
+    clusters (a category's two requests under every mutation they appear in)."""
     rng = random.Random(7)
     crime_and_hate = [(d, c, reqs[0]) for d, c, reqs in MISUSE if d in ("crimes_torts", "hate_speech")]
     records = []
+    seen = set()
     for m, (mutation, mutate) in enumerate(MUTATIONS.items()):
         for k in range(8):
             domain, category, request = crime_and_hate[(m * 5 + k * 3) % len(crime_and_hate)]
+            seen.add((mutation, request))
             records.append(
                 {
                     "id": f"jb-{mutation}-{k}",
@@ -104,6 +109,20 @@ def jailbreak_records() -> list[dict]:
                     "meta": {"mutation": mutation, "domain": domain, "category": category},
                 }
             )
+    rng = random.Random(8)  # its own stream, so the first 64 prompts do not change
+    names = list(MUTATIONS)
+    counts = dict.fromkeys(names, 8)
+    for r, (domain, category, request) in enumerate((d, c, req) for d, c, reqs in MISUSE for req in reqs):
+        fresh = [names[(r + shift) % len(names)] for shift in (0, 4, 1, 5, 2, 6)]
+        for mutation in [m for m in fresh if (m, request) not in seen][:2]:
+            records.append(
+                {
+                    "id": f"jb-{mutation}-{counts[mutation]}",
+                    "prompt": MUTATIONS[mutation](request, rng),
+                    "meta": {"mutation": mutation, "domain": domain, "category": category},
+                }
+            )
+            counts[mutation] += 1
     return records
 
 
