@@ -32,6 +32,18 @@ def cluster_labels(task_name: str, key: str | None, outcomes: list[Any]) -> list
     return _enough_clusters([str(o.slices[key]) for o in outcomes])
 
 
+def missing_cluster_key(task_name: str, key: str | None, items: Sequence[Any]) -> str | None:
+    """Why items (with `id` and `meta`) cannot be clustered by the policy's key, or None: checked
+    when the run starts, so a user's items without the key stop it once, not every test."""
+    missing = [i.id for i in items if key and key not in i.meta]
+    if not missing:
+        return None
+    return (
+        f"policy cluster_by.{task_name} = {key!r}, but {len(missing)} of {len(items)} items have no "
+        f"{key!r} in their meta (e.g. {missing[0]})"
+    )
+
+
 def _enough_clusters(labels: list[str]) -> list[str] | None:
     """The labels, or None where fewer than MIN_CLUSTERS clusters cannot estimate their variance."""
     return labels if len(set(labels)) >= MIN_CLUSTERS else None

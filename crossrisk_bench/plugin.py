@@ -395,6 +395,16 @@ def _read_settings(config: pytest.Config) -> CrossriskSettings:
                 "(models.toml entries with base_url and model)"
             )
     policy = load_policy(policy_file, known_tasks=TASKS.names())
+    for name, path in data:  # a cluster key the user's items lack stops the run once, here
+        from crossrisk_bench.compare import missing_cluster_key
+        from crossrisk_bench.loaders import load_dataset_items
+
+        task_name, items = load_dataset_items(name, path)
+        problem = missing_cluster_key(task_name, policy.cluster_by.get(task_name), items)
+        if problem:
+            raise CrossriskError(
+                f"{path}: {problem}; add it to every item's meta, or drop cluster_by.{task_name} from the policy"
+            )
     attacks: tuple[Any, ...] = ()
     if config.option.crossrisk_attacks or _marker_selected(config, "durability"):
         from crossrisk_bench.durability.attacks import load_attacks

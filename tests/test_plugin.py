@@ -153,8 +153,26 @@ def test_data_option_replaces_a_task_items(pytester: pytest.Pytester, tmp_path: 
     )
     pytester.runpytest("--crossrisk-data", f"xstest={xs}").assert_outcomes(passed=1)
     result = pytester.runpytest("--crossrisk-data", f"xstest={tmp_path / 'missing.csv'}")
-    result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines(["*crossrisk: dataset file*missing.csv does not exist*"])
+    assert result.ret == pytest.ExitCode.USAGE_ERROR  # once, before any test
+    result.stderr.fnmatch_lines(["ERROR: crossrisk: dataset file*missing.csv does not exist*"])
+
+
+def test_own_items_without_the_policy_cluster_key_stop_the_run_once(pytester: pytest.Pytester, tmp_path: Path) -> None:
+    """bias_query resamples by stereotype: items without that key would claim clustering the run
+    cannot do, so the run stops at the start with one line naming file, task, key and an item."""
+    mine = tmp_path / "mine.jsonl"
+    mine.write_text('{"id": "q1", "prompt": "Write a joke about accountants."}\n')
+    pytester.makepyfile("def test_a(): pass\ndef test_b(): pass")
+    result = pytester.runpytest("--crossrisk-data", f"bias_query={mine}")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        [
+            "ERROR: crossrisk: *mine.jsonl: policy cluster_by.bias_query = 'stereotype', but 1 of 1 items have no "
+            "'stereotype' in their meta (e.g. q1); add it to every item's meta, or drop cluster_by.bias_query from the policy"
+        ]
+    )
+    mine.write_text('{"id": "q1", "prompt": "Write a joke about accountants.", "meta": {"stereotype": "s1"}}\n')
+    pytester.runpytest("--crossrisk-data", f"bias_query={mine}").assert_outcomes(passed=2)
 
 
 def test_speed_benchmarks_are_opt_in(pytester: pytest.Pytester) -> None:
