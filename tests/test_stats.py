@@ -273,3 +273,27 @@ def test_delong_does_not_claim_certainty_when_both_attacks_separate_perfectly() 
     assert 0 < big.delta.high < 0.05  # 160 members: the floor shrinks
     same = delong_paired(pos, neg, pos, neg)
     assert same.se == 0 and same.delta.high == 0  # identical scores: no change, and none is claimed
+
+
+@pytest.mark.parametrize(("clusters", "size"), [(63, 4), (44, 5)])
+def test_clustered_inference_holds_its_level_at_the_release_shapes(clusters: int, size: int) -> None:
+    """The release banks' shapes (the fairness tasks: 63 stereotypes asked 3-5 ways; jailbreak: 44
+    categories of about 5 items), a shared effect per cluster on the base rate and on the shift:
+    the cluster-robust t interval covers the true difference within 2.5 pts of 95% (seeded, 400
+    runs), and the sign-flip test rejects at most 7% of A/A pairs at the 5% level."""
+    rng = np.random.default_rng(11)
+    big_base = rng.beta(2, 3, size=400_000)
+    true = float(np.mean(np.clip(big_base + rng.normal(0.05, 0.15, size=400_000), 0, 1) - big_base))
+    hits = rejections = 0
+    runs = 400
+    labels = [str(c) for c in np.repeat(np.arange(clusters), size)]
+    for _ in range(runs):
+        p_base = np.repeat(rng.beta(2, 3, size=clusters), size)
+        p_other = np.clip(p_base + np.repeat(rng.normal(0.05, 0.15, size=clusters), size), 0, 1)
+        base = (rng.random(len(labels)) < p_base).astype(float)
+        other = (rng.random(len(labels)) < p_other).astype(float)
+        t = paired_t_interval(base, other, clusters=labels)
+        hits += t.low <= true <= t.high
+        again = (rng.random(len(labels)) < p_base).astype(float)  # the same model, answered again
+        rejections += compare_paired(base, again, clusters=labels, resamples=1000).p_value < 0.05
+    assert abs(hits / runs - 0.95) <= 0.025 and rejections / runs <= 0.07
