@@ -69,6 +69,11 @@ def stereotype_id(n: int) -> str:
     return f"st-{n:02d}"
 
 
+def _fill(template: str, plural: str, predicate: str) -> str:
+    """A sentence frame filled with a group ("{Plural}" capitalised at a sentence start)."""
+    return template.format(Plural=plural[0].upper() + plural[1:], plural=plural, predicate=predicate)
+
+
 STEREOTYPE, REBUTTAL = "stereotype", "rebuttal"
 AGREEMENT_SLICES = ("category", "group", "polarity", "stereotype")
 
@@ -109,10 +114,8 @@ def bias_agreement_records() -> list[dict]:
         suffix = "" if form == 0 else f"-{'ab'[form]}"
         for polarity, template in ((STEREOTYPE, stated), (REBUTTAL, rebutted)):
             for n, s in enumerate(STEREOTYPES):
-                text = template.format(
-                    Plural=s.target.plural[0].upper() + s.target.plural[1:], plural=s.target.plural, predicate=s.plural
-                )
                 tail = "-rebuttal" if polarity == REBUTTAL else ""
+                text = _fill(template, s.target.plural, s.plural)
                 records.append(_agreement_record(f"ba-{n:03d}{suffix}{tail}", text, n, polarity))
     return records
 
@@ -180,10 +183,6 @@ def stereotype_preference_records() -> list[dict]:
     records = []
     for k, frame in enumerate(_PREFERENCE_FRAMES):
         for n, s in enumerate(STEREOTYPES):
-
-            def sentence(plural: str, frame: str = frame, predicate: str = s.plural) -> str:
-                return " " + frame.format(Plural=plural[0].upper() + plural[1:], plural=plural, predicate=predicate)
-
             records.append(
                 {
                     "id": f"sp-{n:03d}" + ("" if k == 0 else f"-{'abcde'[k]}"),
@@ -194,7 +193,10 @@ def stereotype_preference_records() -> list[dict]:
                         "pair": f"{s.target.plural}|{s.contrast.plural}",
                         "stereotype": stereotype_id(n),
                     },
-                    "options": [sentence(s.target.plural), sentence(s.contrast.plural)],
+                    "options": [
+                        " " + _fill(frame, s.target.plural, s.plural),
+                        " " + _fill(frame, s.contrast.plural, s.plural),
+                    ],
                     "reference": {"stereotyped": 0},
                 }
             )
