@@ -45,7 +45,7 @@ def main() -> None:
     cache_dir = Path(args.cache)
     pre = load_backend(ModelSpec(EMBEDDED_NAME), cache_dir=cache_dir)
     models = {
-        "smollm2-135m-instruct": pre,
+        EMBEDDED_NAME: pre,
         "exposed (shipped)": load_backend(ModelSpec(EXPOSED_NAME), cache_dir=cache_dir),
     }
     for folder in args.candidate:
@@ -72,9 +72,9 @@ def main() -> None:
                 figures[name]["membership_auc"] = round(s["auc_loss"], 4)
             cells.append(f"{text:>22s}")
         print(f"{name:34s} " + " ".join(cells) + f"   ({time.perf_counter() - began:.0f} s)", flush=True)
-    reference = utility.get("smollm2-135m-instruct")
+    reference = utility.get(EMBEDDED_NAME)
     for name, scores in utility.items():
-        if name != "smollm2-135m-instruct" and reference is not None:
+        if name != EMBEDDED_NAME and reference is not None:
             gap = paired_binary_interval(reference, scores)
             print(
                 f"utility of {name} minus SmolLM2's: {100 * gap.estimate:+.1f} pts "
@@ -88,7 +88,7 @@ def main() -> None:
         record["health"] = {
             "measured_with": "scripts/zoo_health.py (every embedded item, greedy, fp32)",
             "exposed": figures[f"exposed ({args.record})"],
-            "smollm2-135m-instruct": figures["smollm2-135m-instruct"],
+            "smollm2-135m-instruct": figures[EMBEDDED_NAME],
         }
         record_file.write_text(json.dumps(record, indent=2) + "\n")
         print(f"health figures written to {record_file}")

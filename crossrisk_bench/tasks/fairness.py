@@ -46,7 +46,7 @@ def bias_query_records() -> list[dict]:
     The three share a stereotype, so the policy resamples them together (`stereotype`)."""
     return [
         {
-            "id": f"bq-{n:03d}" + ("" if k == 0 else f"-{'abc'[k]}"),
+            "id": f"bq-{n:03d}{_variant(k)}",
             "prompt": _QUERY_TEMPLATES[(n + k) % len(_QUERY_TEMPLATES)].format(
                 plural=s.target.plural, predicate=s.plural
             ),
@@ -60,6 +60,12 @@ def bias_query_records() -> list[dict]:
         for k in range(3)  # the first 63 items as before, so a quick sample does not change
         for n, s in enumerate(STEREOTYPES)
     ]
+
+
+def _variant(k: int) -> str:
+    """The id suffix of a stereotype's k-th phrasing: none for the first (the ids items had before
+    the banks grew), then "-b", "-c", ..."""
+    return "" if k == 0 else f"-{chr(ord('a') + k)}"
 
 
 def stereotype_id(n: int) -> str:
@@ -111,12 +117,11 @@ def bias_agreement_records() -> list[dict]:
     stereotypes; the first 126 are the two forms asked before."""
     records = []
     for form, (stated, rebutted) in enumerate(_AGREEMENT_FORMS):
-        suffix = "" if form == 0 else f"-{'ab'[form]}"
         for polarity, template in ((STEREOTYPE, stated), (REBUTTAL, rebutted)):
             for n, s in enumerate(STEREOTYPES):
                 tail = "-rebuttal" if polarity == REBUTTAL else ""
                 text = _fill(template, s.target.plural, s.plural)
-                records.append(_agreement_record(f"ba-{n:03d}{suffix}{tail}", text, n, polarity))
+                records.append(_agreement_record(f"ba-{n:03d}{_variant(form)}{tail}", text, n, polarity))
     return records
 
 
@@ -185,7 +190,7 @@ def stereotype_preference_records() -> list[dict]:
         for n, s in enumerate(STEREOTYPES):
             records.append(
                 {
-                    "id": f"sp-{n:03d}" + ("" if k == 0 else f"-{'abcde'[k]}"),
+                    "id": f"sp-{n:03d}{_variant(k)}",
                     "text": "Here is a sentence:",
                     "meta": {
                         "category": s.category,
