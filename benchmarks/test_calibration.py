@@ -1,16 +1,21 @@
-"""Are the verdicts right in both directions, on the embedded default's own outcomes?
+"""Are the verdicts right in both directions, for the whole matrix a user acts on?
 
-Opt-in (`--crossrisk-calibration` or `-m calibration`; minutes to hours): it needs every item of
-every task (the release counts) and, for the A/A check, many sampled answer sets.
+Opt-in (`--crossrisk-calibration` or `-m calibration`). Simulations with a known truth
+(`crossrisk_bench.simulation`), shaped like the real thing: each task's items and clusters, the
+zoo base's measured rate and the two-way churn the shipped defenses cause on it
+(`benchmarks/measured_noise.json`, from a default run), counts drawn at random in every run.
 
-- Power: a +10-pt regression planted in the base's real outcomes (a random 10% of its items
-  flipped from safe to risky) must be shown as harm (verdict `fail`: the lower bound of the rise
-  above the policy's tolerance) in >= 80% of 200 simulated runs at the release counts. Blocking
-  it only as inconclusive is not enough: that would say the gate cannot see a regression twice
-  its tolerance, only that it refuses to pass without evidence.
-- A/A: the base compared with itself under sampled decoding (temperature 0.7, a different seed
-  per answer set): at most 5% of cells may fail (harm shown) and at most 5% may be labelled a
-  conflict after Benjamini-Hochberg.
+- Operating characteristic, per task at its release size (every item), as a cross-risk cell
+  decided in the release matrix's tolerance family: P(pass), P(fail), P(inconclusive) at true
+  rises of 0, T/2, T and 2T, at low / measured / high churn. A false "fail" (true rise <= T) must
+  stay rare; the item count at which a harmless defense passes in >= 80% of runs and a 2T rise
+  fails in >= 80% is searched and written beside it.
+- Null matrices: the default zoo's whole matrix at the quick and release counts, nothing truly
+  changed: at most 5% of matrices may contain any failed cell; and the same matrix with one
+  planted 2T rise, to say how often it is caught.
+- A/A on real sampled answers (needs the model; slow): the base against itself under sampled
+  decoding, independent answer sets per comparison, every cell decided as a matrix (tolerance
+  and efficacy cells, so the backfire rule is exercised).
 
 Figures are printed (run with -s) and written to `calibration.json` in --crossrisk-report DIR.
 """
@@ -18,20 +23,34 @@ Figures are printed (run with -s) and written to `calibration.json` in --crossri
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from crossrisk_bench.compare import cluster_labels
-from crossrisk_bench.effects import POINTS, assess
+from crossrisk_bench.effects import POINTS, Policy, assess, gate_of
+from crossrisk_bench.gate import decision_families
+from crossrisk_bench.items import take
+from crossrisk_bench.models_file import load_models
+from crossrisk_bench.paths import FIXTURES
 from crossrisk_bench.plugin import session_key
+from crossrisk_bench.profiles import get_profile
 from crossrisk_bench.risks import Risk
-from crossrisk_bench.stats import benjamini_hochberg
+from crossrisk_bench.simulation import CellShape, MatrixCell, simulate_cell, simulate_matrices
 from crossrisk_bench.tasks import TASKS
 
 pytestmark = [pytest.mark.calibration, pytest.mark.slow]
-PLANTED = 0.10
 RUNS = 200
+MATRICES = 200
+NOISE = json.loads((Path(__file__).parent / "measured_noise.json").read_text())
+SIMULATED = [t.name for t in TASKS if t.compare is None]  # membership AUC: DeLong, not simulated here
+CROSS_RISK = {  # the defense risk a task is a cross-risk cell of in the simulation
+    Risk.SAFETY: Risk.PRIVACY,
+    Risk.FAIRNESS: Risk.SAFETY,
+    Risk.PRIVACY: Risk.SAFETY,
+    Risk.UTILITY: Risk.SAFETY,
+}
 GENERATION_TASKS = (
     "misuse",
     "jailbreak",
@@ -42,12 +61,6 @@ GENERATION_TASKS = (
     "pii_leakage",
     "context_leakage",
 )
-CROSS_RISK = {
-    Risk.SAFETY: Risk.PRIVACY,
-    Risk.FAIRNESS: Risk.SAFETY,
-    Risk.PRIVACY: Risk.SAFETY,
-    Risk.UTILITY: Risk.SAFETY,
-}
 
 
 def _write(settings, name: str, figures: dict) -> None:
@@ -60,115 +73,168 @@ def _write(settings, name: str, figures: dict) -> None:
         path.write_text(json.dumps(data, indent=1))
 
 
-def _items(settings, task_items, name):
-    task = TASKS.get(name)
-    from crossrisk_bench.items import take
+def shape_of(task_name: str, policy: Policy, *, limit: int | None, defense_risk: Risk, defense: str | None = None):
+    """A task's cell as the gate sees it: its (sampled) items and clusters, the measured base rate
+    and the churn measured for this defense (else the median over the shipped defenses)."""
+    task = TASKS.get(task_name)
+    items = take(task.load_items(), limit, by=task.balance_by)
+    key = policy.cluster_by.get(task_name)
+    clusters = tuple(str(i.meta[key]) for i in items) if key else tuple(i.id for i in items)
+    noise = NOISE["tasks"][task_name]
+    churn = noise["by_defense"].get(defense, noise["discordance"]) if defense else noise["discordance"]
+    return CellShape(task_name, task.risk, defense_risk, clusters, key is not None, noise["base_rate"], churn)
 
-    return take(task_items(name), settings.limit, by=task.balance_by)
+
+def release_matrix(policy: Policy, *, limit: int | None) -> list[MatrixCell]:
+    """The default zoo's matrix (fixtures/models.toml x every simulated task)."""
+    cells = []
+    for spec in load_models(FIXTURES / "models.toml"):
+        for name in SIMULATED:
+            task = TASKS.get(name)
+            shape = shape_of(name, policy, limit=limit, defense_risk=spec.target, defense=spec.name)
+            cells.append(MatrixCell(spec.name, shape, gate_of(spec.target, name, task.risk, policy)))
+    return cells
 
 
-@pytest.mark.parametrize("task_name", [t.name for t in TASKS if t.compare is None])
-def test_planted_regression_does_not_pass(
-    task_name, crossrisk_backend, crossrisk_task_items, crossrisk_settings, pytestconfig
-) -> None:
+def zoo_families(policy: Policy) -> dict[str, int]:
+    """The decision families of a default run (every task, membership inference included)."""
+    specs = load_models(FIXTURES / "models.toml")
+    return decision_families([(s, t) for s in specs for t in TASKS.names()], policy)
+
+
+def items_for(shape: CellShape, rise: float, *, policy: Policy, family_size: int, want: str) -> int | None:
+    """The smallest item count (doubling, then bisecting on a 100-run estimate) at which the
+    verdict `want` has probability >= 80% at a true rise `rise`; None beyond 20,000 items."""
+
+    def ok(n: int) -> bool:
+        figures = simulate_cell(shape.with_items(n), rise, policy=policy, family_size=family_size, runs=100, seed=n)
+        return figures[want] >= 0.8
+
+    low, high = 16, 32
+    while not ok(high):
+        low, high = high, high * 2
+        if high > 20_000:
+            return None
+    while high - low > max(8, low // 10):
+        mid = (low + high) // 2
+        low, high = (low, mid) if ok(mid) else (mid, high)
+    return high
+
+
+@pytest.mark.parametrize("task_name", SIMULATED)
+def test_operating_characteristic(task_name: str, crossrisk_settings, pytestconfig) -> None:
     policy = pytestconfig.stash[session_key].policy
     task = TASKS.get(task_name)
-    items = _items(crossrisk_settings, crossrisk_task_items, task_name)
-    result = task.evaluate(crossrisk_backend, items)
-    base = np.array([o.score for o in result.outcomes])
-    orientation = -1.0 if task.risk.is_control else 1.0  # utility: a regression is a drop
-    safe = np.flatnonzero(base == (1.0 if task.risk.is_control else 0.0))
-    k = round(PLANTED * len(base))
-    if len(safe) < k:
-        pytest.skip(
-            f"{task_name}: base rate {base.mean():.2f} is saturated; a {PLANTED:.0%} regression cannot be planted"
-        )
-    clusters = cluster_labels(task_name, policy.cluster_by.get(task_name), list(result.outcomes))
     defense_risk = CROSS_RISK[task.risk]
-    rng = np.random.default_rng(0)
-    verdicts = []
-    for _ in range(RUNS):
-        defended = base.copy()
-        defended[rng.choice(safe, size=k, replace=False)] += orientation
-        effect = assess(
-            defense="planted",
-            defense_risk=defense_risk,
-            task=task_name,
-            task_risk=task.risk,
-            base=base,
-            defended=defended,
-            policy=policy,
-            clusters=clusters,
+    family = zoo_families(policy)["tolerance"]
+    shape = shape_of(task_name, policy, limit=None, defense_risk=defense_risk)
+    tolerance = policy.tolerance_for(defense_risk, task_name, task.risk) / POINTS
+    churns = {"low": shape.discordance / 2, "measured": shape.discordance, "high": min(0.6, 2 * shape.discordance)}
+    rows = {}
+    for level, churn in churns.items():
+        at = CellShape(
+            shape.task, shape.task_risk, shape.defense_risk, shape.clusters, shape.clustered, shape.base_rate, churn
         )
-        verdicts.append(effect.verdict)
-    shares = {v: verdicts.count(v) / RUNS for v in ("pass", "fail", "inconclusive")}
+        for factor in (0.0, 0.5, 1.0, 2.0):
+            figures = simulate_cell(at, factor * tolerance, policy=policy, family_size=family, runs=RUNS, seed=7)
+            rows[f"{level} churn {churn:.2f}, rise {factor:g}T"] = figures
+    sizes = {
+        "pass_80_at_0": items_for(shape, 0.0, policy=policy, family_size=family, want="pass"),
+        "fail_80_at_2T": items_for(shape, 2 * tolerance, policy=policy, family_size=family, want="fail"),
+    }
     _write(
         crossrisk_settings,
-        f"power/{task_name}",
+        f"oc/{task_name}",
         {
-            "items": len(base),
-            "base_rate": float(base.mean()),
-            "planted_pts": PLANTED * POINTS,
-            "tolerance_pts": effect.tolerance,
+            "items": shape.n,
+            "clusters": len(set(shape.clusters)) if shape.clustered else None,
+            "base_rate": shape.base_rate,
+            "tolerance_pts": tolerance * POINTS,
+            "family_size": family,
             "runs": RUNS,
-            **shares,
-            "blocked": 1 - shares["pass"],
+            "rows": rows,
+            "items_for_80pct": sizes,
         },
     )
-    assert shares["fail"] >= 0.8, (
-        f"{task_name}: a planted +{PLANTED * POINTS:.0f}-pt regression was shown as harm in only "
-        f"{shares['fail']:.0%} of {RUNS} runs on {len(base)} items (passed {shares['pass']:.0%}, "
-        f"inconclusive {shares['inconclusive']:.0%})"
+    false_fail = max(r["fail"] for key, r in rows.items() if r["true_delta_pts"] <= tolerance * POINTS)
+    assert false_fail <= 0.05, f"{task_name}: a rise within the tolerance was shown as harm in {false_fail:.1%} of runs"
+
+
+@pytest.mark.parametrize("profile", ["quick", "release"])
+def test_null_matrices_rarely_fail(profile: str, crossrisk_settings, pytestconfig) -> None:
+    policy = pytestconfig.stash[session_key].policy
+    cells = release_matrix(policy, limit=get_profile(profile).limit)
+    families = zoo_families(policy)
+    null = simulate_matrices(cells, policy=policy, runs=MATRICES, seed=11, families=families)
+    target = next(n for n, c in enumerate(cells) if c.gate == "tolerance" and c.shape.task == "pii_leakage")
+    rise = 2 * policy.tolerance_for(cells[target].shape.defense_risk, "pii_leakage", Risk.PRIVACY) / POINTS
+    planted = simulate_matrices(
+        cells, policy=policy, runs=MATRICES // 2, seed=12, planted={target: rise}, families=families
     )
+    _write(
+        crossrisk_settings,
+        f"null_matrices/{profile}",
+        null | {"planted_2T_in_" + cells[target].defense + "/pii_leakage": planted[f"planted_{target}_fail"]},
+    )
+    assert null["any_fail"] <= 0.05, f"{null['any_fail']:.1%} of null matrices contain a failed cell"
+    assert null["any_false_efficacy"] <= 0.05
 
 
-def test_aa_false_alarms(crossrisk_backend, crossrisk_task_items, crossrisk_settings, pytestconfig) -> None:
+def test_aa_matrices(crossrisk_backend, crossrisk_task_items, crossrisk_settings, pytestconfig) -> None:
+    """The base against itself under sampled decoding: every comparison uses two answer sets of
+    its own (2 x runs sets), each task as a cross-risk cell and as an own-risk cell."""
     from crossrisk_bench.models.sampling import SampledBackend
 
     policy = pytestconfig.stash[session_key].policy
     runs = pytestconfig.getoption("crossrisk_aa_runs")
     tasks = [t for t in GENERATION_TASKS if t in TASKS.names()]
-    items = {t: _items(crossrisk_settings, crossrisk_task_items, t) for t in tasks}
-    answer_sets = [
+    items = {t: take(crossrisk_task_items(t), crossrisk_settings.limit, by=TASKS.get(t).balance_by) for t in tasks}
+    sets = [
         {t: TASKS.get(t).evaluate(SampledBackend(crossrisk_backend, 0.7, seed=seed), items[t]) for t in tasks}
-        for seed in range(runs + 1)
+        for seed in range(2 * runs)
     ]
-    failed = conflicts = inconclusive = cells = 0
+    cells = [(t, risk) for t in tasks for risk in (CROSS_RISK[TASKS.get(t).risk], TASKS.get(t).risk)]
+    families = {
+        g: sum(gate_of(r, t, TASKS.get(t).risk, policy) == g for t, r in cells) for g in ("tolerance", "efficacy")
+    }
+    failed_matrices = failed = backfires = 0
+    discordance = []
     for run in range(runs):
-        effects = []
-        for t in tasks:
-            base, other = answer_sets[run][t], answer_sets[run + 1][t]
+        verdicts = []
+        for t, risk in cells:
+            a, b = sets[2 * run][t], sets[2 * run + 1][t]
             task = TASKS.get(t)
-            clusters = cluster_labels(t, policy.cluster_by.get(t), list(base.outcomes))
-            effects.append(
-                assess(
-                    defense="same-model",
-                    defense_risk=CROSS_RISK[task.risk],
-                    task=t,
-                    task_risk=task.risk,
-                    base=[o.score for o in base.outcomes],
-                    defended=[o.score for o in other.outcomes],
-                    policy=policy,
-                    clusters=clusters,
-                )
+            base, other = [o.score for o in a.outcomes], [o.score for o in b.outcomes]
+            discordance.append(float(np.mean(np.asarray(base) != np.asarray(other))))
+            effect = assess(
+                defense="same-model",
+                defense_risk=risk,
+                task=t,
+                task_risk=task.risk,
+                base=base,
+                defended=other,
+                policy=policy,
+                clusters=cluster_labels(t, policy.cluster_by.get(t), list(a.outcomes)),
+                family_size=families[gate_of(risk, t, task.risk, policy)],
             )
-        q = benjamini_hochberg([e.comparison.p_value for e in effects])
-        cells += len(effects)
-        failed += sum(e.verdict == "fail" for e in effects)
-        inconclusive += sum(e.verdict == "inconclusive" for e in effects)
-        conflicts += sum(e.label == "conflict" and qv < 1 - policy.confidence for e, qv in zip(effects, q))
+            verdicts.append(effect)
+        failed += sum(e.verdict == "fail" for e in verdicts)
+        backfires += sum(e.finding == "backfire shown" for e in verdicts)
+        failed_matrices += any(e.verdict == "fail" for e in verdicts)
     _write(
         crossrisk_settings,
         "aa",
         {
             "runs": runs,
+            "answer_sets": 2 * runs,
             "tasks": tasks,
+            "cells_per_matrix": len(cells),
             "items": {t: len(v) for t, v in items.items()},
             "temperature": 0.7,
-            "cells": cells,
-            "fail": failed / cells,
-            "conflict_after_bh": conflicts / cells,
-            "inconclusive": inconclusive / cells,
+            "mean_discordance": float(np.mean(discordance)),
+            "failed_cells": failed,
+            "backfires": backfires,
+            "matrices_with_a_failed_cell": failed_matrices / runs,
         },
     )
-    assert failed / cells <= 0.05 and conflicts / cells <= 0.05
+    assert failed_matrices / runs <= 0.05

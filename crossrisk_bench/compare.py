@@ -8,18 +8,16 @@ from collections.abc import Sequence
 from typing import Any
 
 from crossrisk_bench.defenses.base import DefenseSpec
-from crossrisk_bench.effects import Effect, Policy, assess
+from crossrisk_bench.effects import MIN_CLUSTERS, Effect, Policy, assess, decision_confidence
 from crossrisk_bench.errors import CrossriskError
 from crossrisk_bench.tasks import TASKS
 from crossrisk_bench.tasks.base import TaskResult
 
-MIN_CLUSTERS = 5
-
 
 def cluster_labels(task_name: str, key: str | None, outcomes: list[Any]) -> list[str] | None:
     """The cluster of each outcome for the policy's `cluster_by` key. A key that the task's items
-    do not carry is an error naming both (a silent fallback would claim clustering it did not do);
-    fewer than MIN_CLUSTERS clusters cannot estimate their variance, so items are used (recorded)."""
+    do not carry is an error naming both (a silent fallback would claim clustering it did not do).
+    Too few clusters are not dropped here: `assess` gives such a cell no verdict."""
     if not key:
         return None
     missing = [o.item_id for o in outcomes if key not in o.slices]
@@ -29,7 +27,7 @@ def cluster_labels(task_name: str, key: str | None, outcomes: list[Any]) -> list
             f"policy cluster_by.{task_name} = {key!r}, but {len(missing)} of {len(outcomes)} "
             f"{task_name} outcomes have no {key!r} slice (e.g. {missing[0]}); slices: {keys}"
         )
-    return _enough_clusters([str(o.slices[key]) for o in outcomes])
+    return [str(o.slices[key]) for o in outcomes]
 
 
 def missing_cluster_key(task_name: str, key: str | None, items: Sequence[Any]) -> str | None:
@@ -44,26 +42,27 @@ def missing_cluster_key(task_name: str, key: str | None, items: Sequence[Any]) -
     )
 
 
-def _enough_clusters(labels: list[str]) -> list[str] | None:
-    """The labels, or None where fewer than MIN_CLUSTERS clusters cannot estimate their variance."""
-    return labels if len(set(labels)) >= MIN_CLUSTERS else None
-
-
 def saved_clusters(key: str | None, items: Sequence[Any]) -> list[str] | None:
     """The clusters of a saved record's items (`id`, `slices`) for `key`, by the gate's rule, so a
-    comparison made later from results.json resamples as the gate did: None without a key, when
-    an item lacks it, or with fewer than MIN_CLUSTERS clusters."""
+    comparison made later from results.json resamples as the gate did: None without a key or
+    when an item lacks it."""
     if not key or not all(key in i.slices for i in items):
         return None
-    return _enough_clusters([str(i.slices[key]) for i in items])
+    return [str(i.slices[key]) for i in items]
 
 
 def paired_effect(
-    spec: DefenseSpec, base: TaskResult, defended: TaskResult, policy: Policy, *, seed: int
+    spec: DefenseSpec,
+    base: TaskResult,
+    defended: TaskResult,
+    policy: Policy,
+    *,
+    seed: int,
+    family_size: int = 1,
 ) -> tuple[Effect, str | None, str | None]:
     """A defended result against its base's on the same items, under the policy (its clustering
-    included): the effect, the slice key it clustered by (None: items singly) and a note when the
-    policy's key had too few clusters."""
+    included) and decided in a family of `family_size` cells: the effect, the slice key it
+    clustered by (None: items singly) and a note when the policy's key had too few clusters."""
     task = TASKS.get(base.task)
     base_scores = {o.item_id: o.score for o in base.outcomes}
     paired = [(base_scores[o.item_id], o.score, o) for o in defended.outcomes if o.item_id in base_scores]
@@ -71,7 +70,10 @@ def paired_effect(
         raise CrossriskError(f"{base.task}: base and defended results do not cover the same items")
     cluster_key = policy.cluster_by.get(base.task)
     clusters = cluster_labels(base.task, cluster_key, [o for _, _, o in paired])
-    comparison = task.compare(base, defended, confidence=policy.confidence) if task.compare else None
+    comparison = decision = None
+    if task.compare:
+        comparison = task.compare(base, defended, confidence=policy.confidence)
+        decision = task.compare(base, defended, confidence=decision_confidence(policy.confidence, family_size))
     effect = assess(
         defense=spec.name,
         defense_risk=spec.target,
@@ -83,12 +85,14 @@ def paired_effect(
         seed=seed,
         clusters=clusters,
         comparison=comparison,
+        decision=decision,
         scale=task.scale,
+        family_size=family_size,
     )
     note = None
-    if cluster_key and clusters is None:
+    if effect.clusters is not None and effect.clusters < MIN_CLUSTERS:
         note = (
-            f"{len({o.slices[cluster_key] for _, _, o in paired})} {cluster_key} clusters "
-            f"among {len(paired)} items, fewer than {MIN_CLUSTERS}: items resampled singly"
+            f"{effect.clusters} {cluster_key} clusters among {len(paired)} items, fewer than "
+            f"{MIN_CLUSTERS}: too few to estimate their variance, so the cell has no verdict"
         )
     return effect, cluster_key if clusters is not None else None, note

@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from crossrisk_bench.compare import paired_effect, saved_clusters
 from crossrisk_bench.defenses.base import DefenseSpec
-from crossrisk_bench.effects import POWER, Effect, Policy, assess, describe
+from crossrisk_bench.effects import POWER, Effect, Policy, assess, describe, gate_of
 from crossrisk_bench.items import Item
 from crossrisk_bench.judges import JUDGE_VALIDATION
 from crossrisk_bench.models_file import own_base
@@ -32,7 +33,10 @@ def run_gate(
     base_backend = session.base_for(spec)
     defended_backend = session.defended_backend(spec)
     defended = task.evaluate(defended_backend, items, judges=session.judges())
-    effect, clustered_by, note = paired_effect(spec, base, defended, session.policy, seed=session.settings.seed)
+    family = session.family_size(gate_of(spec.target, task_name, task.risk, session.policy))
+    effect, clustered_by, note = paired_effect(
+        spec, base, defended, session.policy, seed=session.settings.seed, family_size=family
+    )
     defense = spec.as_dict() | {"fingerprint": defended_backend.fingerprint}
     if getattr(defended_backend, "build_record", None):  # weights defenses: how the adapter was trained
         defense["build"] = defended_backend.build_record
@@ -52,6 +56,19 @@ def run_gate(
         clustered_by=clustered_by,
     )
     return effect, record
+
+
+def decision_families(cells: Iterable[tuple[DefenseSpec, str | None]], policy: Policy) -> dict[str, int]:
+    """How many collected gated cells each decision family holds: "tolerance" (cross-risk cells
+    and own-risk costs) and "efficacy" (own-risk cells). A cell whose task is unknown (a custom
+    test) counts as a tolerance cell, which only makes the family stricter."""
+    families = {"tolerance": 0, "efficacy": 0}
+    for spec, task_name in cells:
+        gate = "tolerance"
+        if task_name is not None and task_name in TASKS.names():
+            gate = gate_of(spec.target, task_name, TASKS.get(task_name).risk, policy)
+        families[gate] += 1
+    return families
 
 
 def effect_record(effect: Effect, spec: DefenseSpec, base: TaskResult, defended: TaskResult) -> EffectRecord:
@@ -74,6 +91,9 @@ def effect_record(effect: Effect, spec: DefenseSpec, base: TaskResult, defended:
         ci=(c.delta.low, c.delta.high),
         regression=r.estimate,
         regression_ci=(r.low, r.high),
+        decision_ci=(effect.decision.low, effect.decision.high) if effect.decision is not None else None,
+        decision_confidence=effect.decision.confidence if effect.decision is not None else None,
+        family_size=effect.family_size,
         confidence=r.confidence,
         relative_change=c.relative_change,
         p_value=c.p_value,
@@ -122,11 +142,12 @@ def write_examples(report_dir: Path, record: EffectRecord) -> Path:
 
 
 def compare_with_previous(
-    record: EffectRecord, previous: RunDocument, policy: Policy, *, seed: int = 0
+    record: EffectRecord, previous: RunDocument, policy: Policy, *, seed: int = 0, family_size: int = 1
 ) -> dict[str, Any] | None:
     """This release's defended outcomes against a saved run's, paired by item id (like
     pytest-benchmark's --benchmark-compare-fail), through the same `assess` as the gate (the
-    tolerance gate on every cell, the policy's clustering). None when the saved run lacks this cell."""
+    tolerance gate on every cell, the policy's clustering, "fail" decided in a family of
+    `family_size` comparisons). None when the saved run lacks this cell."""
     match = previous.effect(record.defense_name, record.task)
     if match is None:
         return None
@@ -148,6 +169,7 @@ def compare_with_previous(
         clusters=clusters,
         gate="tolerance",
         scale=TASKS.get(record.task).scale if record.task in TASKS else 1.0,
+        family_size=family_size,
     )
     r = effect.regression
     low, high, rise = r.low, r.high, r.estimate + 0.0

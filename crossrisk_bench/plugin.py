@@ -470,6 +470,30 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
                 item.add_marker(skip)
 
 
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Count the run's gated cells per decision family (each xdist worker collects every test,
+    so every process counts the same matrix): "fail" and "efficacy shown" are decided over the
+    whole matrix a user acts on, not per cell (`effects` explains the rule)."""
+    if session_key not in session.config.stash:
+        return
+    from crossrisk_bench.gate import decision_families
+
+    crossrisk = session.config.stash[session_key]
+    cells = [
+        (item.callspec.params["crossrisk_defense"], _gated_task(item))
+        for item in session.items
+        if "crossrisk_gate" in getattr(item, "fixturenames", ())
+        and "crossrisk_defense" in getattr(getattr(item, "callspec", None), "params", {})
+    ]
+    crossrisk.families = decision_families(cells, crossrisk.policy)
+
+
+def _gated_task(item: pytest.Item) -> str | None:
+    """The task a gated test checks, by the suite's naming (`test_<task>`); None otherwise."""
+    name = getattr(item, "originalname", item.name)
+    return name.removeprefix("test_") if name.startswith("test_") else None
+
+
 def _marker_selected(config: pytest.Config, marker: str) -> bool:
     markexpr = config.option.markexpr or ""
     return marker in markexpr and f"not {marker}" not in markexpr
@@ -664,7 +688,13 @@ def crossrisk_gate(request: pytest.FixtureRequest, crossrisk_defense: Any, cross
         if settings.compare is not None:
             from crossrisk_bench.gate import compare_with_previous
 
-            previous = compare_with_previous(record, settings.compare, session.policy, seed=settings.seed)
+            previous = compare_with_previous(
+                record,
+                settings.compare,
+                session.policy,
+                seed=settings.seed,
+                family_size=sum(session.families.values()) or 1,
+            )
             record = record.replace(vs_previous=previous)
             if previous is not None and previous["verdict"] != "pass":
                 (failures if previous["verdict"] == "fail" else doubts).append(previous["message"])

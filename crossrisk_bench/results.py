@@ -84,7 +84,10 @@ class EffectRecord:
     seed: int = 0
     clustered_by: str | None = None
     vs_previous: Mapping[str, Any] | None = None
-    q_value: float | None = None  # Benjamini-Hochberg over the matrix, set when the document is built
+    q_value: float | None = None  # Benjamini-Hochberg over the cell's family, set when the document is built
+    decision_ci: tuple[float, float] | None = None  # the regression at the family-adjusted confidence
+    decision_confidence: float | None = None
+    family_size: int = 1  # cells decided together with this one (Bonferroni)
     headroom: str | None = None  # "cannot show a rise" / "cannot show a fall" (effects.headroom_limit)
 
     def __post_init__(self) -> None:
@@ -128,7 +131,8 @@ class EffectRecord:
         out: dict[str, Any] = {}
         for f in dataclasses.fields(self):
             value = getattr(self, f.name)
-            if f.name in ("clustering_note", "vs_previous", "q_value", "headroom") and value is None:
+            optional = ("clustering_note", "vs_previous", "q_value", "headroom", "decision_ci", "decision_confidence")
+            if f.name in optional and value is None:
                 continue  # present only when they say something
             if f.name == "items":
                 value = [dataclasses.asdict(i) | {"slices": dict(i.slices)} for i in value]
@@ -155,8 +159,8 @@ class EffectRecord:
         if missing:
             raise CrossriskError(f"{where}: missing field(s) {missing}")
         values = dict(data)
-        for name in ("regression_ci", "ci"):
-            if name in values:
+        for name in ("regression_ci", "ci", "decision_ci"):
+            if values.get(name) is not None:
                 values[name] = tuple(values[name])
         values["items"] = tuple(
             ItemOutcome(**{k: v for k, v in item.items() if k in _ITEM_FIELDS}) for item in data.get("items", ())

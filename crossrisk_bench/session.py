@@ -43,6 +43,12 @@ class SuiteSession:
     reference: Any = None  # the zoo base before privacy exposure (membership-inference reference)
     built_judges: Any = None  # the run's refusal and fulfilment judges, built on first use
     neuron_base: Any = None  # the base's side of the neuron analysis, computed on first use
+    families: dict[str, int] = field(default_factory=dict)  # decision family -> gated cells collected
+
+    def family_size(self, gate: str) -> int:
+        """Cells decided together with one of this `gate` (set when collection finishes; 1 when a
+        cell was not collected as a gated test, e.g. a gate called from a helper)."""
+        return max(1, self.families.get(gate, 0))
 
     def base_backend(self) -> Any:
         if self.base is None:

@@ -20,7 +20,10 @@ def _pair(one: EffectRecord, other: EffectRecord) -> tuple[list[float], list[flo
     clustered this task (so a stack comparison is no more confident than the gate's own test)."""
     theirs = {i.id: i.defended for i in other.items}
     shared = [i for i in one.items if i.id in theirs]
-    return [theirs[i.id] for i in shared], [i.defended for i in shared], saved_clusters(one.clustered_by, shared)
+    clusters = saved_clusters(one.clustered_by, shared)
+    if clusters is not None and len(set(clusters)) < 2:  # one cluster carries no variance information
+        clusters = None
+    return [theirs[i.id] for i in shared], [i.defended for i in shared], clusters
 
 
 def stack_comparisons(records: Sequence[EffectRecord], *, confidence: float, seed: int = 0) -> list[dict[str, Any]]:

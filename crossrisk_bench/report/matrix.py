@@ -2,9 +2,11 @@
 
 Built on the controller from the JSON records that tests attach to their reports, sorted by
 fixed keys, so a serial run and an xdist run with any worker count give the same matrix.
-Benjamini-Hochberg q-values are computed across all cells of the matrix, and a cell's label
-(conflict, synergy, efficacy, backfire) needs q < 1 - confidence: with ~100 cells, unadjusted
-p-values would label about five of them by chance. The unadjusted label stays in the record.
+Benjamini-Hochberg q-values are computed within each decision family (tolerance cells, own-risk
+efficacy cells), and a cell's label (conflict, synergy, efficacy, backfire) needs q < 1 -
+confidence: with ~100 cells, unadjusted p-values would label about five of them by chance. The
+unadjusted label stays in the record. Verdicts come from the gate (`effects`), whose "fail" and
+"efficacy shown" are already decided family-wise.
 """
 
 from __future__ import annotations
@@ -21,8 +23,11 @@ MARKS = {"conflict": "!", "backfire": "!", "efficacy": "*", "synergy": "*", "neu
 VERDICT_MARKS = {"pass": "", "fail": "X", "inconclusive": "?"}
 HEADROOM_MARKS = {"cannot show a rise": "^", "cannot show a fall": "_", None: ""}
 LEGEND = (
-    "cells: change in risk, pts (utility: drop); ! significant rise, * significant fall (BH q < 0.05 over "
-    "the matrix); X failed gate (harm shown), ? inconclusive (neither harm nor non-inferiority shown); "
+    "cells: change in risk, pts (utility: drop); ! significant rise, * significant fall (BH q < 0.05 within "
+    "the cell's family: cross-risk and cost cells, own-risk cells); X failed gate (harm shown: the lower "
+    "bound of the decision interval, Bonferroni-adjusted over the family's cells, exceeds the tolerance; "
+    "so any false X in the matrix has probability <= 5%), ? inconclusive (neither harm nor "
+    "non-inferiority shown); "
     "^ cannot show a rise, _ cannot show a fall (the base sits at that end of the task's scale, so the "
     "verdict says nothing about that direction)"
 )
@@ -99,10 +104,22 @@ def adjusted_label(record: EffectRecord, q_value: float) -> str:
     return label if q_value < 1.0 - record.confidence else "neutral"
 
 
+def family_q_values(records: Sequence[EffectRecord]) -> list[float]:
+    """Benjamini-Hochberg q-values within each decision family: own-risk efficacy cells (large
+    true effects, tiny p-values) would otherwise loosen the threshold of the cross-risk cells,
+    where a false conflict label is what a reader acts on."""
+    q = [1.0] * len(records)
+    for gate in ("tolerance", "efficacy"):
+        members = [n for n, r in enumerate(records) if (r.gate == "efficacy") == (gate == "efficacy")]
+        for n, value in zip(members, benjamini_hochberg([records[n].p_value for n in members])):
+            q[n] = value
+    return q
+
+
 def build_matrix(records: Sequence[EffectRecord], task_order: Sequence[str]) -> ConflictMatrix:
     order = {name: i for i, name in enumerate(task_order)}
     records = sorted(records, key=lambda r: sort_key(r, task_order))
-    q_values = benjamini_hochberg([r.p_value for r in records])
+    q_values = family_q_values(records)
     cells = tuple(
         Cell(
             r.defense_name,

@@ -50,7 +50,7 @@ def results_document(
     neurons: Any = None,
     durability: Any = None,
 ) -> RunDocument:
-    """The run as a document. Each effect gets its Benjamini-Hochberg q-value over the matrix and
+    """The run as a document. Each effect gets its Benjamini-Hochberg q-value within its family and
     the label that q-value supports; `label_unadjusted` and `p_value` keep the per-cell figures."""
     records = sorted(records, key=lambda r: (r.defense_target, r.defense_name, r.task))
     matrix = build_matrix(records, task_order)
@@ -187,7 +187,12 @@ def model_card(document: RunDocument, matrix: ConflictMatrix) -> str:
         else ["- none"]
     )
     conflicts = [c for c in matrix.cells if c.label in ("conflict", "backfire")]
-    lines += ["", "Findings (labels need a Benjamini-Hochberg q < 0.05 across the matrix):", ""]
+    lines += [
+        "",
+        "Findings (labels need a Benjamini-Hochberg q < 0.05 within their family; verdicts decide "
+        "'fail' and 'efficacy shown' Bonferroni-adjusted over each family):",
+        "",
+    ]
     if not conflicts:
         lines.append("- No defense raised any risk significantly on these items.")
     for c in conflicts:
