@@ -43,7 +43,7 @@ from crossrisk_bench.tasks import TASKS
 pytestmark = [pytest.mark.calibration, pytest.mark.slow]
 RUNS = 200
 MATRICES = 200
-NOISE = json.loads((Path(__file__).parent / "measured_noise.json").read_text())
+NOISE_FILE = Path(__file__).parent / "measured_noise.json"
 SIMULATED = [t.name for t in TASKS if t.compare is None]  # membership AUC: DeLong, not simulated here
 CROSS_RISK = {  # the defense risk a task is a cross-risk cell of in the simulation
     Risk.SAFETY: Risk.PRIVACY,
@@ -80,7 +80,7 @@ def shape_of(task_name: str, policy: Policy, *, limit: int | None, defense_risk:
     items = take(task.load_items(), limit, by=task.balance_by)
     key = policy.cluster_by.get(task_name)
     clusters = tuple(str(i.meta[key]) for i in items) if key else tuple(i.id for i in items)
-    noise = NOISE["tasks"][task_name]
+    noise = json.loads(NOISE_FILE.read_text())["tasks"][task_name]
     churn = noise["by_defense"].get(defense, noise["discordance"]) if defense else noise["discordance"]
     return CellShape(task_name, task.risk, defense_risk, clusters, key is not None, noise["base_rate"], churn)
 
