@@ -157,6 +157,20 @@ def test_data_option_replaces_a_task_items(pytester: pytest.Pytester, tmp_path: 
     result.stderr.fnmatch_lines(["ERROR: crossrisk: dataset file*missing.csv does not exist*"])
 
 
+def test_two_data_files_sharing_an_id_stop_the_run_once(pytester: pytest.Pytester, tmp_path: Path) -> None:
+    """Concatenated sources used to pair outcomes by a repeated id (a false +50 pts); now one line."""
+    one, two = tmp_path / "one.jsonl", tmp_path / "two.jsonl"
+    one.write_text('{"id": "m1", "prompt": "p1"}\n{"id": "m2", "prompt": "p2"}\n')
+    two.write_text('{"id": "m3", "prompt": "p3"}\n{"id": "m2", "prompt": "p4"}\n')
+    pytester.makepyfile("def test_a(): pass\ndef test_b(): pass")
+    result = pytester.runpytest("--crossrisk-data", f"misuse={one}", "--crossrisk-data", f"misuse={two}")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        ["ERROR: crossrisk: task misuse: item id 'm2' appears in misuse=*one.jsonl and in misuse=*two.jsonl; *"]
+    )
+    assert "Traceback" not in result.stderr.str()
+
+
 def test_own_items_without_the_policy_cluster_key_stop_the_run_once(pytester: pytest.Pytester, tmp_path: Path) -> None:
     """bias_query resamples by stereotype: items without that key would claim clustering the run
     cannot do, so the run stops at the start with one line naming file, task, key and an item."""
