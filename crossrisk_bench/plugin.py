@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from crossrisk_bench.errors import CrossriskError, Unsupported
+from crossrisk_bench.errors import CrossriskError, Fatal, Unsupported
 from crossrisk_bench.models.base import DEFAULT_BATCH_SIZE
 from crossrisk_bench.profiles import PROFILES
 from crossrisk_bench.risks import MARKERS
@@ -633,6 +633,8 @@ def crossrisk_backend(crossrisk_settings: CrossriskSettings, pytestconfig: pytes
     session = session_of(pytestconfig)
     try:
         backend = session.base_backend()
+    except Fatal as exc:
+        pytest.exit(f"crossrisk: {exc}")
     except CrossriskError as exc:
         pytest.fail(f"crossrisk: {exc}", pytrace=False)
     yield backend
@@ -654,6 +656,8 @@ def crossrisk_gate(request: pytest.FixtureRequest, crossrisk_defense: Any, cross
             effect, record = run_gate(session, crossrisk_defense, task_name, items)
         except Unsupported as exc:
             pytest.skip(f"crossrisk: {task_name}: {exc}")
+        except Fatal as exc:
+            pytest.exit(f"crossrisk: {exc}")
         except CrossriskError as exc:
             pytest.fail(f"crossrisk: {exc}", pytrace=False)
         failures, doubts = [], []

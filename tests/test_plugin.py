@@ -138,6 +138,24 @@ def test_backend_fixture_loads_once_and_caches(pytester: pytest.Pytester, tiny_d
     no_cache.stdout.fnmatch_lines(["*STATS 1 0*"])
 
 
+def test_a_cache_that_cannot_be_used_stops_the_run_with_one_line(
+    pytester: pytest.Pytester, tiny_dir: Path, tmp_path: Path
+) -> None:
+    """Every later test would hit the same cache: one line stops the run, the file stays as it is."""
+    import sqlite3
+
+    with sqlite3.connect(tmp_path / "responses.sqlite") as conn:
+        conn.execute("CREATE TABLE meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)")
+        conn.execute("INSERT INTO meta VALUES ('schema_version', '99')")
+    conn.close()
+    pytester.makepyfile("def test_a(crossrisk_backend): pass\ndef test_b(crossrisk_backend): pass")
+    result = pytester.runpytest("--crossrisk-model", str(tiny_dir), "--crossrisk-cache", str(tmp_path))
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    result.stdout.fnmatch_lines(["*crossrisk: response cache *responses.sqlite has schema version 99 and this*"])
+    assert "test_b" not in result.stdout.str() and "Traceback" not in result.stdout.str()
+    assert not list(tmp_path.glob("responses.sqlite.corrupt-*"))
+
+
 def test_data_option_replaces_a_task_items(pytester: pytest.Pytester, tmp_path: Path) -> None:
     xs = tmp_path / "xstest.csv"
     xs.write_text(

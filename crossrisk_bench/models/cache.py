@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
-from crossrisk_bench.errors import CrossriskError
+from crossrisk_bench.errors import CrossriskError, Fatal
 from crossrisk_bench.models.base import (
     BackendStats,
     Completion,
@@ -61,7 +61,7 @@ class CacheWarning(UserWarning):
     """The cache file was corrupt or a row did not match its checksum; work is recomputed."""
 
 
-class CacheFailure(CrossriskError):
+class CacheFailure(Fatal):
     """The cache cannot be used for a reason other than damage (disk full, I/O error, lock timeout,
     another schema version): the run stops and the file is left as it is."""
 
