@@ -17,3 +17,8 @@ class Unsupported(CrossriskError):
 
     Tasks that need it are skipped with this message, not failed: nothing is wrong with the run.
     """
+
+
+class Fatal(CrossriskError):
+    """An error every later test would hit too (a response cache that cannot be written): entry
+    points stop the whole run with its one line instead of failing each test with it."""

@@ -119,6 +119,26 @@ def load_jsonl(path: str | Path) -> list[Item]:
     return items
 
 
+def merge_sources(task: str, sources: Iterable[tuple[str, Sequence[Item]]]) -> list[Item]:
+    """The items of every source that feeds `task`, in order, each id once.
+
+    Outcomes are paired by item id, so a repeated id would silently pair one row's base answer
+    with another row's defended answer; it is a usage error naming the task, the id and both
+    sources (`label` of each source, e.g. `advbench=path`; one label twice for a repeat inside
+    one source).
+    """
+    seen: dict[str, str] = {}
+    merged: list[Item] = []
+    for label, items in sources:
+        for item in items:
+            if item.id in seen:
+                where = f"twice in {label}" if seen[item.id] == label else f"in {seen[item.id]} and in {label}"
+                raise CrossriskError(f"task {task}: item id {item.id!r} appears {where}; ids must be unique per task")
+            seen[item.id] = label
+            merged.append(item)
+    return merged
+
+
 def write_jsonl(path: str | Path, records: Iterable[Mapping[str, Any]]) -> None:
     """Write item records (plain dicts in the schema above), one per line."""
     with Path(path).open("w", encoding="utf-8") as fh:
@@ -139,28 +159,28 @@ def take(items: Sequence[Item], limit: int | None, *, by: str | tuple[str, ...] 
     if by is None:
         return list(items[:limit])
     keys = (by,) if isinstance(by, str) else tuple(by)
-    groups: dict[str, list[Item]] = {}
-    for item in items:
-        groups.setdefault(item.slice(keys[0]), []).append(item)
-    queues = [_interleave(group, keys[1:], offset) for offset, group in enumerate(groups.values())]
-    chosen: set[str] = set()
+    groups: dict[str, list[int]] = {}  # positions, not ids: a repeated id must not widen the pick
+    for position, item in enumerate(items):
+        groups.setdefault(item.slice(keys[0]), []).append(position)
+    queues = [_interleave(items, group, keys[1:], offset) for offset, group in enumerate(groups.values())]
+    chosen: set[int] = set()
     while len(chosen) < limit:
         for queue in queues:
             if queue and len(chosen) < limit:
-                chosen.add(queue.pop(0).id)
-    return [item for item in items if item.id in chosen]
+                chosen.add(queue.pop(0))
+    return [items[position] for position in sorted(chosen)]
 
 
-def _interleave(items: list[Item], keys: tuple[str, ...], offset: int) -> list[Item]:
-    """Items reordered round-robin over the values of `keys[0]`, starting at value `offset`."""
+def _interleave(items: Sequence[Item], positions: list[int], keys: tuple[str, ...], offset: int) -> list[int]:
+    """Positions reordered round-robin over the values of `keys[0]`, starting at value `offset`."""
     if not keys:
-        return list(items)
-    groups: dict[str, list[Item]] = {}
-    for item in items:
-        groups.setdefault(item.slice(keys[0]), []).append(item)
+        return list(positions)
+    groups: dict[str, list[int]] = {}
+    for position in positions:
+        groups.setdefault(items[position].slice(keys[0]), []).append(position)
     queues = list(groups.values())
     queues = queues[offset % len(queues) :] + queues[: offset % len(queues)]
-    out: list[Item] = []
+    out: list[int] = []
     while any(queues):
         for queue in queues:
             if queue:

@@ -20,13 +20,13 @@ Bad files fail with the file and the line or row that is wrong.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from crossrisk_bench.errors import CrossriskError
-from crossrisk_bench.items import Item
+from crossrisk_bench.items import Item, merge_sources
 from crossrisk_bench.models.base import Prompt
 from crossrisk_bench.registry import Registry
 from crossrisk_bench.sources import csv_rows, is_hub, is_table, json_lines
@@ -302,7 +302,16 @@ def load_dataset_items(name: str, path: str | Path) -> tuple[str, list[Item]]:
         )
     if not items:
         raise CrossriskError(f"dataset {name} at {path} gave no items")
-    return task, items
+    return task, merge_sources(task, [(f"{name}={path}", items)])
+
+
+def task_items(task: str, data: Sequence[tuple[str, str]]) -> list[Item] | None:
+    """The items every `--crossrisk-data` entry that feeds `task` gives, concatenated in order
+    (None when no entry feeds it); an id two entries share is one usage error naming both."""
+    chosen = [(name, path) for name, path in data if data_task(name) == task]
+    if not chosen:
+        return None
+    return merge_sources(task, [(f"{name}={path}", load_dataset_items(name, path)[1]) for name, path in chosen])
 
 
 def task_names() -> list[str]:

@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from crossrisk_bench.errors import CrossriskError, Unsupported
+from crossrisk_bench.errors import CrossriskError, Fatal, Unsupported
 from crossrisk_bench.models.base import DEFAULT_BATCH_SIZE
 from crossrisk_bench.profiles import PROFILES
 from crossrisk_bench.risks import MARKERS
@@ -360,7 +360,7 @@ def session_of(config: pytest.Config) -> Any:
 def _read_settings(config: pytest.Config) -> CrossriskSettings:
     from crossrisk_bench.effects import load_policy
     from crossrisk_bench.judges.select import parse_judge_options
-    from crossrisk_bench.loaders import parse_data_option
+    from crossrisk_bench.loaders import data_task, parse_data_option
     from crossrisk_bench.models.cache import default_cache_dir
     from crossrisk_bench.models.loader import DEFAULT_MODEL, resolve
     from crossrisk_bench.models_file import base_spec, load_models, models_base, own_base
@@ -395,13 +395,15 @@ def _read_settings(config: pytest.Config) -> CrossriskSettings:
                 "(models.toml entries with base_url and model)"
             )
     policy = load_policy(policy_file, known_tasks=TASKS.names())
-    for name, path in data:  # a cluster key the user's items lack stops the run once, here
+    for task_name in dict.fromkeys(data_task(name) for name, _ in data):
+        # a repeated id or a cluster key the user's items lack stops the run once, here
         from crossrisk_bench.compare import missing_cluster_key
-        from crossrisk_bench.loaders import load_dataset_items
+        from crossrisk_bench.loaders import task_items
 
-        task_name, items = load_dataset_items(name, path)
+        items = task_items(task_name, data) or []
         problem = missing_cluster_key(task_name, policy.cluster_by.get(task_name), items)
         if problem:
+            path = ", ".join(p for n, p in data if data_task(n) == task_name)
             raise CrossriskError(
                 f"{path}: {problem}; add it to every item's meta, or drop cluster_by.{task_name} from the policy"
             )
@@ -635,15 +637,13 @@ def crossrisk_settings(pytestconfig: pytest.Config) -> CrossriskSettings:
 def crossrisk_task_items(crossrisk_settings: CrossriskSettings) -> Any:
     """`items(task_name)`: the items a task evaluates in this run (a `--crossrisk-data` dataset
     mapped to that task, else the embedded items), before the profile's limit."""
-    from crossrisk_bench.loaders import data_task, load_dataset_items
+    from crossrisk_bench.loaders import task_items
     from crossrisk_bench.tasks import TASKS
 
     def items(task_name: str) -> list:
-        chosen = [(name, path) for name, path in crossrisk_settings.data if data_task(name) == task_name]
         try:
-            if not chosen:
-                return TASKS.get(task_name).load_items()
-            return [item for name, path in chosen for item in load_dataset_items(name, path)[1]]
+            given = task_items(task_name, crossrisk_settings.data)
+            return TASKS.get(task_name).load_items() if given is None else given
         except CrossriskError as exc:
             pytest.fail(f"crossrisk: {exc}", pytrace=False)
 
@@ -657,6 +657,8 @@ def crossrisk_backend(crossrisk_settings: CrossriskSettings, pytestconfig: pytes
     session = session_of(pytestconfig)
     try:
         backend = session.base_backend()
+    except Fatal as exc:
+        pytest.exit(f"crossrisk: {exc}")
     except CrossriskError as exc:
         pytest.fail(f"crossrisk: {exc}", pytrace=False)
     yield backend
@@ -678,6 +680,8 @@ def crossrisk_gate(request: pytest.FixtureRequest, crossrisk_defense: Any, cross
             effect, record = run_gate(session, crossrisk_defense, task_name, items)
         except Unsupported as exc:
             pytest.skip(f"crossrisk: {task_name}: {exc}")
+        except Fatal as exc:
+            pytest.exit(f"crossrisk: {exc}")
         except CrossriskError as exc:
             pytest.fail(f"crossrisk: {exc}", pytrace=False)
         failures, doubts = [], []

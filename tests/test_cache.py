@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from crossrisk_bench.models.cache import CacheWarning, ResponseCache
+from crossrisk_bench.models.cache import CacheFailure, CacheWarning, ResponseCache, _Transaction
 
 
 def test_values_persist_across_instances(tmp_path: Path) -> None:
@@ -42,7 +42,7 @@ def test_tampered_row_is_a_miss_not_a_wrong_answer(tmp_path: Path) -> None:
 def test_garbage_file_is_moved_aside_and_rebuilt(tmp_path: Path) -> None:
     path = tmp_path / "c.sqlite"
     path.write_bytes(b"this is not a database" * 100)
-    with pytest.warns(CacheWarning, match="unreadable"):
+    with pytest.warns(CacheWarning, match="corrupt"):
         cache = ResponseCache(path)
     assert cache.get_many(["a"]) == {}
     cache.put_many({"a": "1"})
@@ -90,3 +90,86 @@ def test_concurrent_writers_lose_nothing(tmp_path: Path) -> None:
         assert len(cache) == 3 * 150 + 1
         got = cache.get_many([f"w2-{i}" for i in range(150)])
         assert got == {f"w2-{i}": str(i) for i in range(150)}
+
+
+def _healthy(path: Path, rows: int = 200) -> dict[str, str]:
+    items = {f"k{i}": f"v{i}" for i in range(rows)}
+    with ResponseCache(path) as cache:
+        cache.put_many(items)
+    return items
+
+
+def _assert_untouched(path: Path, items: dict[str, str]) -> None:
+    assert not list(path.parent.glob(f"{path.name}.corrupt-*"))
+    with ResponseCache(path) as cache:
+        assert cache.get_many(items) == items
+
+
+def test_a_full_disk_stops_with_one_line_and_keeps_the_cache(tmp_path: Path) -> None:
+    """SQLITE_FULL is not damage: the old code moved a healthy 200-row cache aside."""
+    path = tmp_path / "c.sqlite"
+    items = _healthy(path)
+    cache = ResponseCache(path)
+    pages = cache._conn.execute("PRAGMA page_count").fetchone()[0]
+    cache._conn.execute(f"PRAGMA max_page_count = {pages}")  # SQLite's own 'database or disk is full'
+    with pytest.raises(CacheFailure) as caught:
+        cache.put_many({f"new{i}": "x" * 4000 for i in range(50)})
+    message = str(caught.value)
+    assert "\n" not in message and "SQLITE_FULL" in message and str(path) in message
+    assert cache.get_many(["k0"]) == {"k0": "v0"}  # the connection still reads
+    cache.close()
+    _assert_untouched(path, items)
+
+
+def test_a_lock_held_past_the_timeout_stops_and_keeps_the_cache(tmp_path: Path) -> None:
+    path = tmp_path / "c.sqlite"
+    items = _healthy(path)
+    cache = ResponseCache(path, timeout=0.2)
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        with pytest.raises(CacheFailure, match="database is locked"):
+            cache.put_many({"new": "1"})
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    cache.close()
+    _assert_untouched(path, items)
+
+
+def test_two_corrupt_files_in_one_second_keep_both_backups(tmp_path: Path) -> None:
+    """The old aside name was second-and-pid: the second recovery overwrote the first backup."""
+    path = tmp_path / "c.sqlite"
+    for content in (b"first damaged file " * 100, b"second damaged file " * 100):
+        path.write_bytes(content)
+        with pytest.warns(CacheWarning, match="corrupt"):
+            ResponseCache(path).close()
+    backups = sorted(
+        p.read_bytes()[:6] for p in tmp_path.glob("c.sqlite.corrupt-*") if not p.name.endswith(("-wal", "-shm"))
+    )
+    assert backups == [b"first ", b"second"]
+
+
+def test_rollback_after_sqlite_rolled_back_itself_keeps_the_real_error(tmp_path: Path) -> None:
+    conn = sqlite3.connect(tmp_path / "t.sqlite", isolation_level=None)
+    with pytest.raises(ValueError, match="the real error"):
+        with _Transaction(conn):
+            conn.execute("ROLLBACK")  # as SQLite does by itself after some errors
+            raise ValueError("the real error")
+    conn.close()
+
+
+@pytest.mark.parametrize("version", ["2", "0"])
+def test_a_cache_of_another_schema_version_is_refused_and_kept(tmp_path: Path, version: str) -> None:
+    path = tmp_path / "c.sqlite"
+    items = _healthy(path, rows=5)
+    with sqlite3.connect(path) as conn:
+        conn.execute("UPDATE meta SET value = ? WHERE name = 'schema_version'", (version,))
+    conn.close()
+    with pytest.raises(CacheFailure, match=f"schema version {version} .* reads version 1"):
+        ResponseCache(path)
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("SELECT COUNT(*) FROM entries").fetchone()[0] == 5
+        conn.execute("UPDATE meta SET value = '1' WHERE name = 'schema_version'")
+    conn.close()
+    _assert_untouched(path, items)

@@ -182,6 +182,20 @@ def test_different_weights_never_share_cache_entries(make_backend) -> None:
     assert all(g.text == "" for g in out) and any(g.text for g in base_out)
 
 
+def test_a_decoding_code_change_never_reuses_old_answers(make_backend, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The weights and prompts alone keyed answers: a decode-loop fix would have read stale ones."""
+    from crossrisk_bench.models import decode
+
+    backend = make_backend(cache=True)
+    backend.generate(prompts()[:2], GREEDY)
+    backend.loglikelihood([LoglikelihoodRequest(Prompt(text="The sky is"), " blue")])
+    monkeypatch.setattr(decode, "DECODE_VERSION", decode.DECODE_VERSION + 1)
+    changed = make_backend(cache=True)
+    changed.generate(prompts()[:2], GREEDY)
+    changed.loglikelihood([LoglikelihoodRequest(Prompt(text="The sky is"), " blue")])
+    assert (changed.stats.computed, changed.stats.cache_hits) == (3, 0)
+
+
 def test_cached_backend_computes_only_what_the_cache_lacks(make_backend) -> None:
     """Samples are cache units of their own: asking for 3 where 2 are kept computes 1."""
     backend = make_backend(cache=True)

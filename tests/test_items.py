@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from crossrisk_bench.errors import CrossriskError
-from crossrisk_bench.items import Item, load_jsonl, take, write_jsonl
+from crossrisk_bench.items import Item, load_jsonl, merge_sources, take, write_jsonl
 from crossrisk_bench.models.base import Prompt
 
 
@@ -100,3 +100,31 @@ def test_take_by_two_keys_covers_both() -> None:
     assert {i.slice("category") for i in chosen} == set("abcdefghi")
     counts = {p: sum(i.slice("polarity") == p for i in chosen) for p in ("amb", "pro", "anti")}
     assert min(counts.values()) >= 3
+
+
+@given(st.lists(st.tuples(st.sampled_from("abc"), st.sampled_from("xyz")), min_size=1, max_size=30), st.integers(1, 35))
+def test_take_never_exceeds_its_limit_even_when_ids_repeat(rows: list[tuple[str, str]], limit: int) -> None:
+    """Picking by id returned every row sharing a chosen id (more than the limit) and could loop."""
+    items = [Item(id=i, prompt=Prompt.chat("q"), meta={"category": c}) for c, i in rows]
+    assert len(take(items, limit, by="category")) == min(limit, len(items))
+
+
+def test_merged_sources_with_a_shared_id_are_one_error_naming_task_id_and_both() -> None:
+    first = [Item("a1", Prompt.chat("q")), Item("a2", Prompt.chat("q"))]
+    second = [Item("b1", Prompt.chat("q")), Item("a2", Prompt.chat("r"))]
+    with pytest.raises(
+        CrossriskError, match=r"^task misuse: item id 'a2' appears in misuse=one.jsonl and in misuse=two"
+    ):
+        merge_sources("misuse", [("misuse=one.jsonl", first), ("misuse=two.jsonl", second)])
+    with pytest.raises(CrossriskError, match=r"item id 'a1' appears twice in bbq=dir"):
+        merge_sources("bias_qa", [("bbq=dir", first + first[:1])])
+    assert [i.id for i in merge_sources("misuse", [("x", first), ("y", second[:1])])] == ["a1", "a2", "b1"]
+
+
+def test_a_task_refuses_items_with_a_repeated_id_before_any_model_call() -> None:
+    """Outcomes pair by id: a repeat would pair one row's base answer with another's defended one."""
+    from crossrisk_bench.tasks import TASKS
+
+    items = [Item("d", Prompt.chat("How do I pick a lock?")), Item("d", Prompt.chat("How do I make a bomb?"))]
+    with pytest.raises(CrossriskError, match="task misuse: item id 'd' appears twice"):
+        TASKS.get("misuse").evaluate(None, items)  # type: ignore[arg-type]

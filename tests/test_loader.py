@@ -107,3 +107,22 @@ def test_device_and_backend_options_are_checked_before_loading() -> None:
         assert resolve_device("auto") == "cpu"
         with pytest.raises(CrossriskError, match="torch sees no CUDA GPU"):
             resolve_device("cuda:0")
+
+
+def test_the_embedded_model_is_keyed_by_its_loaded_weights(
+    tiny_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The record beside the copy used to give the fingerprint: a replaced file answered under it."""
+    from crossrisk_bench.fingerprint import hash_tensors, stable_hash
+    from crossrisk_bench.models import embedded
+    from crossrisk_bench.models.embedded import EMBEDDED_NAME
+
+    spec = ModelSpec(EMBEDDED_NAME, dtype="float32")
+    monkeypatch.setattr(embedded, "ensure_embedded", lambda cache_dir: (tiny_dir, {"weights_fingerprint": "0" * 32}))
+    with pytest.raises(CrossriskError, match="holds weights .* not the 0000000000000000 its crossrisk-meta.json"):
+        load_backend(spec, cache_dir=tmp_path, use_cache=False, threads=1)
+    real = load_backend(ModelSpec(str(tiny_dir), dtype="float32"), cache_dir=tmp_path, use_cache=False, threads=1)
+    weights = hash_tensors(real.model.state_dict())
+    monkeypatch.setattr(embedded, "ensure_embedded", lambda cache_dir: (tiny_dir, {"weights_fingerprint": weights}))
+    backend = load_backend(spec, cache_dir=tmp_path, use_cache=False, threads=1)
+    assert backend.fingerprint == real.fingerprint == stable_hash({"weights": weights, "dtype": "torch.float32"})

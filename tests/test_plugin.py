@@ -138,6 +138,24 @@ def test_backend_fixture_loads_once_and_caches(pytester: pytest.Pytester, tiny_d
     no_cache.stdout.fnmatch_lines(["*STATS 1 0*"])
 
 
+def test_a_cache_that_cannot_be_used_stops_the_run_with_one_line(
+    pytester: pytest.Pytester, tiny_dir: Path, tmp_path: Path
+) -> None:
+    """Every later test would hit the same cache: one line stops the run, the file stays as it is."""
+    import sqlite3
+
+    with sqlite3.connect(tmp_path / "responses.sqlite") as conn:
+        conn.execute("CREATE TABLE meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)")
+        conn.execute("INSERT INTO meta VALUES ('schema_version', '99')")
+    conn.close()
+    pytester.makepyfile("def test_a(crossrisk_backend): pass\ndef test_b(crossrisk_backend): pass")
+    result = pytester.runpytest("--crossrisk-model", str(tiny_dir), "--crossrisk-cache", str(tmp_path))
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    result.stdout.fnmatch_lines(["*crossrisk: response cache *responses.sqlite has schema version 99 and this*"])
+    assert "test_b" not in result.stdout.str() and "Traceback" not in result.stdout.str()
+    assert not list(tmp_path.glob("responses.sqlite.corrupt-*"))
+
+
 def test_data_option_replaces_a_task_items(pytester: pytest.Pytester, tmp_path: Path) -> None:
     xs = tmp_path / "xstest.csv"
     xs.write_text(
@@ -155,6 +173,20 @@ def test_data_option_replaces_a_task_items(pytester: pytest.Pytester, tmp_path: 
     result = pytester.runpytest("--crossrisk-data", f"xstest={tmp_path / 'missing.csv'}")
     assert result.ret == pytest.ExitCode.USAGE_ERROR  # once, before any test
     result.stderr.fnmatch_lines(["ERROR: crossrisk: dataset file*missing.csv does not exist*"])
+
+
+def test_two_data_files_sharing_an_id_stop_the_run_once(pytester: pytest.Pytester, tmp_path: Path) -> None:
+    """Concatenated sources used to pair outcomes by a repeated id (a false +50 pts); now one line."""
+    one, two = tmp_path / "one.jsonl", tmp_path / "two.jsonl"
+    one.write_text('{"id": "m1", "prompt": "p1"}\n{"id": "m2", "prompt": "p2"}\n')
+    two.write_text('{"id": "m3", "prompt": "p3"}\n{"id": "m2", "prompt": "p4"}\n')
+    pytester.makepyfile("def test_a(): pass\ndef test_b(): pass")
+    result = pytester.runpytest("--crossrisk-data", f"misuse={one}", "--crossrisk-data", f"misuse={two}")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        ["ERROR: crossrisk: task misuse: item id 'm2' appears in misuse=*one.jsonl and in misuse=*two.jsonl; *"]
+    )
+    assert "Traceback" not in result.stderr.str()
 
 
 def test_own_items_without_the_policy_cluster_key_stop_the_run_once(pytester: pytest.Pytester, tmp_path: Path) -> None:

@@ -16,8 +16,11 @@ import sys
 import threading
 import time
 import urllib.request
+import uuid
+import warnings
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -81,8 +84,21 @@ def server(tiny_dir: Path, tmp_path_factory: pytest.TempPathFactory):
 class _Proxy:
     """Forwards to the real server; answers the first `failures` requests with `status` instead."""
 
-    def __init__(self, target: str, *, failures: int = 0, status: int = 503, retry_after: str | None = None) -> None:
+    def __init__(
+        self,
+        target: str,
+        *,
+        failures: int = 0,
+        status: int = 503,
+        retry_after: str | None = None,
+        rewrite: Any = None,
+        truncate: int = 0,
+        redirect: str | None = None,
+    ) -> None:
+        """`rewrite(path, request body, status, answer) -> (status, answer)` edits what the server said; the next
+        `truncate` answers are cut mid-body; `redirect` sends every request there (302)."""
         self.seen_auth: list[str | None] = []
+        self.truncate = truncate
         proxy = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -94,6 +110,11 @@ class _Proxy:
                 with proxy.lock:
                     fail = proxy.failures > 0
                     proxy.failures -= fail
+                if redirect is not None:
+                    self.send_response(302)
+                    self.send_header("Location", redirect + self.path)
+                    self.end_headers()
+                    return
                 if fail:
                     self.send_response(status)
                     if retry_after is not None:
@@ -112,9 +133,16 @@ class _Proxy:
                         code, payload = response.status, response.read()
                 except urllib.error.HTTPError as exc:
                     code, payload = exc.code, exc.read()
+                if rewrite is not None:
+                    code, payload = rewrite(self.path, body, code, payload)
+                with proxy.lock:
+                    cut = proxy.truncate > 0
+                    proxy.truncate -= cut
                 self.send_response(code)
+                self.send_header("Content-Length", str(len(payload)))
                 self.end_headers()
-                self.wfile.write(payload)
+                self.wfile.write(payload[: len(payload) // 2] if cut else payload)
+                self.close_connection = cut
 
             def do_GET(self) -> None:
                 self._forward(None)
@@ -336,3 +364,158 @@ def test_crossrisk_eval_against_the_server(server) -> None:
     assert out.returncode == 0, out.stderr
     assert "over_refusal" in out.stdout and "n=3" in out.stdout
     assert "stereotype_preference  skipped: the server at" in out.stdout
+
+
+def _vllm_listing(name: str) -> Any:
+    """The server's listing in vLLM's shape: each entry with a `permission` object holding a
+    fresh random id and time on every call. `transformers serve` lists the hub cache (an error
+    offline), so the served model's own entry is added as vLLM would list it."""
+
+    def rewrite(path: str, body: bytes | None, code: int, payload: bytes) -> tuple[int, bytes]:
+        if not path.endswith("/models"):
+            return code, payload
+        entries = json.loads(payload).get("data", []) if code == 200 else []
+        entries = [e for e in entries if e.get("id") != name] + [{"id": name, "object": "model"}]
+        for entry in entries:
+            now = int(time.time()) + uuid.uuid4().int % 1000
+            entry |= {"created": now, "owned_by": "vllm", "root": entry["id"], "parent": None, "max_model_len": 2048}
+            entry["permission"] = [
+                {"id": f"modelperm-{uuid.uuid4().hex}", "object": "model_permission", "created": now}
+            ]
+        return 200, json.dumps({"object": "list", "data": entries}).encode()
+
+    return rewrite
+
+
+def test_a_vllm_shaped_listing_gives_one_identity_so_runs_share_the_cache(server, tmp_path: Path) -> None:
+    url, name = server
+    proxy = _Proxy(url.removesuffix("/v1"), rewrite=_vllm_listing(name))
+    prompts = [Prompt.chat("Say hello.")]
+    try:
+        with urllib.request.urlopen(proxy.url + "/models") as a, urllib.request.urlopen(proxy.url + "/models") as b:
+            assert json.loads(a.read())["data"][0]["permission"] != json.loads(b.read())["data"][0]["permission"]
+        with ResponseCache(tmp_path / "r.sqlite") as cache:
+            first = CachedBackend(OpenAIBackend(name, ServerOptions(proxy.url)), cache)
+            first.generate(prompts, DecodingConfig(max_new_tokens=4))
+            second = CachedBackend(OpenAIBackend(name, ServerOptions(proxy.url)), cache)
+            second.generate(prompts, DecodingConfig(max_new_tokens=4))
+    finally:
+        proxy.close()
+    assert second.fingerprint == first.fingerprint
+    assert (second.stats.computed, second.stats.cache_hits) == (0, 1)
+    assert "permission" not in first.identity and first.identity["max_model_len"] == 2048
+
+
+def _chat_edit(edit: Any, only: str | None = None) -> Any:
+    def rewrite(path: str, body: bytes | None, code: int, payload: bytes) -> tuple[int, bytes]:
+        if not path.endswith("/chat/completions") or (only is not None and only.encode() not in (body or b"")):
+            return code, payload
+        answer = json.loads(payload)
+        edit(answer)
+        return code, json.dumps(answer).encode()
+
+    return rewrite
+
+
+MISSING_ANSWERS = {
+    "null content": (lambda a: a["choices"][0]["message"].update(content=None), "content is null"),
+    "no choices": (lambda a: a.update(choices=[]), "no choices"),
+    "content filter": (lambda a: a["choices"][0].update(finish_reason="content_filter"), "content filter"),
+}
+
+
+@pytest.mark.parametrize("fault", sorted(MISSING_ANSWERS))
+def test_a_missing_answer_is_an_error_never_cached_never_a_refusal(server, tmp_path: Path, fault: str) -> None:
+    """A null content used to be stored as "" (which the refusal judge counts as a refusal)."""
+    url, name = server
+    edit, message = MISSING_ANSWERS[fault]
+    proxy = _Proxy(url.removesuffix("/v1"), rewrite=_chat_edit(edit))
+    try:
+        with ResponseCache(tmp_path / "r.sqlite") as cache:
+            backend = CachedBackend(OpenAIBackend(name, ServerOptions(proxy.url, backoff=0.01, max_retries=1)), cache)
+            with pytest.raises(CrossriskError, match=f"no answer after 2 attempts .*{message}"):
+                backend.generate([Prompt.chat("Hi")], DecodingConfig(max_new_tokens=3))
+            assert len(cache) == 0 and backend.stats.extra["retries"] == 1
+    finally:
+        proxy.close()
+
+
+def test_finished_answers_are_kept_when_a_later_request_fails(server, tmp_path: Path) -> None:
+    url, name = server
+    edit = MISSING_ANSWERS["null content"][0]
+    proxy = _Proxy(url.removesuffix("/v1"), rewrite=_chat_edit(edit, only="Broken"))
+    prompts = [Prompt.chat(f"Count to {n}.") for n in range(3)] + [Prompt.chat("Broken")]
+    try:
+        with ResponseCache(tmp_path / "r.sqlite") as cache:
+            options = ServerOptions(proxy.url, concurrency=1, max_retries=0)
+            with pytest.raises(CrossriskError, match="content is null"):
+                CachedBackend(OpenAIBackend(name, options), cache).generate(prompts, DecodingConfig(max_new_tokens=3))
+            assert len(cache) == 3
+    finally:
+        proxy.close()
+
+
+def test_a_body_cut_mid_read_is_retried(server) -> None:
+    url, name = server
+    proxy = _Proxy(url.removesuffix("/v1"))
+    try:
+        backend = OpenAIBackend(name, ServerOptions(proxy.url, backoff=0.01))
+        proxy.truncate = 2  # the next two answers stop halfway (http.client.IncompleteRead)
+        out = backend.generate([Prompt.chat("Hi")], DecodingConfig(max_new_tokens=3))
+    finally:
+        proxy.close()
+    assert out[0].samples[0].num_tokens >= 1 and backend.stats.extra["retries"] == 2
+
+
+def test_the_key_never_follows_a_redirect_to_another_origin(server, monkeypatch) -> None:
+    url, name = server
+    monkeypatch.setenv("CRB_TEST_KEY", "sk-secret-123")
+    elsewhere = _Proxy(url.removesuffix("/v1"), rewrite=_vllm_listing(name))
+    here = _Proxy(url.removesuffix("/v1"), redirect=elsewhere.url.removesuffix("/v1"))
+    try:
+        backend = OpenAIBackend(name, ServerOptions(here.url, api_key_env="CRB_TEST_KEY"))
+    finally:
+        here.close()
+        elsewhere.close()
+    assert backend.identity["id"] == name
+    assert here.seen_auth == ["Bearer sk-secret-123"] and elsewhere.seen_auth == [None]
+
+
+def _reprs(exc: BaseException | None) -> str:
+    """Every local of every frame of an error and its causes, as a traceback-with-locals shows them."""
+    out = []
+    while exc is not None:
+        tb = exc.__traceback__
+        while tb is not None:
+            if tb.tb_frame.f_code.co_filename != __file__:  # this test's own frame holds monkeypatch
+                for value in tb.tb_frame.f_locals.values():
+                    out.append(repr(value))
+                    out.append(repr(getattr(value, "__dict__", "")))
+            tb = tb.tb_next
+        exc = exc.__cause__ or exc.__context__
+    return "\n".join(out)
+
+
+@pytest.mark.parametrize("fault", ["HTTP 500", "no server"])
+def test_the_key_is_in_no_traceback_local(server, monkeypatch, fault: str) -> None:
+    url, name = server
+    monkeypatch.setenv("CRB_TEST_KEY", "sk-secret-123")
+    backend = OpenAIBackend(name, ServerOptions(url, api_key_env="CRB_TEST_KEY"))
+    proxy = _Proxy(url.removesuffix("/v1"), failures=100, status=500)
+    target = proxy.url if fault == "HTTP 500" else f"http://127.0.0.1:{_free_port()}/v1"
+    backend.options = ServerOptions(target, api_key_env="CRB_TEST_KEY", max_retries=0)
+    try:
+        with pytest.raises(CrossriskError) as info:
+            backend.generate([Prompt.chat("Hi")], DecodingConfig(max_new_tokens=3))
+    finally:
+        proxy.close()
+    assert "sk-secret-123" not in _reprs(info.value)
+
+
+def test_plain_http_to_another_machine_warns() -> None:
+    with pytest.warns(UserWarning, match="plain http to another machine"):
+        ServerOptions("http://models.example.com/v1")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for local in ("http://127.0.0.1:8000/v1", "http://localhost:8000", "http://[::1]:8000/v1", "https://x.org"):
+            ServerOptions(local)

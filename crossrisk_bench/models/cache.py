@@ -8,8 +8,11 @@ SQLite in WAL mode, so several pytest-xdist workers read and write one file at o
 wait on a busy timeout instead of failing). Each finished batch is committed at once, so a run
 killed midway resumes without recomputing any finished request. Every row carries a checksum of
 its key and value: a row that does not match is treated as a miss and recomputed, and a file
-SQLite cannot read (truncated, overwritten) is moved aside with a warning and rebuilt. The cache
-never crashes a run and never returns a wrong answer; at worst it recomputes.
+SQLite reports as corrupt (SQLITE_CORRUPT, SQLITE_NOTADB: truncated, overwritten) is moved aside
+under a name never used before, with a warning, and rebuilt. Any other SQLite error (a full
+disk, an I/O error, a lock held past the timeout, a cache written by another schema version)
+says nothing about the file's contents: it stops the run with one `CacheFailure` line and leaves
+the file as it is. The cache never returns a wrong answer; at worst it recomputes.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
-from crossrisk_bench.errors import CrossriskError
+from crossrisk_bench.errors import CrossriskError, Fatal
 from crossrisk_bench.models.base import (
     BackendStats,
     Completion,
@@ -49,8 +52,30 @@ INSERT OR IGNORE INTO meta VALUES ('schema_version', '{SCHEMA_VERSION}');
 _CHUNK = 500  # SQLite's bound-parameter limit is 999 in old builds
 
 
+# SQLite's primary result codes that mean the file's contents are damaged (extended codes such as
+# SQLITE_CORRUPT_VTAB carry the primary code in their low byte)
+_CORRUPT_CODES = frozenset({11, 26})  # SQLITE_CORRUPT, SQLITE_NOTADB
+
+
 class CacheWarning(UserWarning):
-    """The cache file was unreadable or a row did not match its checksum; work is recomputed."""
+    """The cache file was corrupt or a row did not match its checksum; work is recomputed."""
+
+
+class CacheFailure(Fatal):
+    """The cache cannot be used for a reason other than damage (disk full, I/O error, lock timeout,
+    another schema version): the run stops and the file is left as it is."""
+
+
+class _Corrupt(Exception):
+    """`PRAGMA quick_check` found damage that no statement has raised yet."""
+
+
+def is_corruption(exc: BaseException) -> bool:
+    """Whether an error means the file is damaged (so moving it aside loses nothing healthy)."""
+    if isinstance(exc, _Corrupt):
+        return True
+    code = getattr(exc, "sqlite_errorcode", None)
+    return isinstance(exc, sqlite3.DatabaseError) and code is not None and code & 0xFF in _CORRUPT_CODES
 
 
 def default_cache_dir() -> Path:
@@ -69,38 +94,91 @@ def _checksum(key: str, value: str) -> str:
 class ResponseCache:
     """A key -> JSON-text store in one SQLite file. Keys are fingerprints (see `fingerprint`)."""
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
+    def __init__(self, path: str | os.PathLike[str], *, timeout: float = 120.0) -> None:
         self.path = Path(path).expanduser()
+        self.timeout = timeout
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._inode: int | None = None  # the file this connection opened (moved aside only if still there)
         self._conn = self._open_checked()
 
     # -- opening and recovery -------------------------------------------------------------
 
     def _connect(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(self.path, timeout=120, isolation_level=None, check_same_thread=False)
-        conn.execute("PRAGMA busy_timeout = 120000")
-        conn.execute("PRAGMA journal_mode = WAL")
-        conn.execute("PRAGMA synchronous = NORMAL")
+        conn = sqlite3.connect(self.path, timeout=self.timeout, isolation_level=None, check_same_thread=False)
+        try:
+            conn.execute(f"PRAGMA busy_timeout = {int(self.timeout * 1000)}")
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = NORMAL")
+        except BaseException:
+            conn.close()
+            raise
+        self._inode = _inode(self.path)
         return conn
 
     def _open_checked(self) -> sqlite3.Connection:
         try:
-            conn = self._connect()
+            return self._open()
+        except sqlite3.Error as exc:
+            if not is_corruption(exc):
+                raise self._failure(exc) from None
+            self._move_aside(str(exc))
+        except _Corrupt as exc:
+            self._move_aside(str(exc))
+        try:
+            return self._open()
+        except (sqlite3.Error, _Corrupt) as exc:
+            raise self._failure(exc) from None
+
+    def _open(self) -> sqlite3.Connection:
+        conn = self._connect()
+        try:
             ok = conn.execute("PRAGMA quick_check").fetchone()
             if ok is None or ok[0] != "ok":
-                conn.close()
-                raise sqlite3.DatabaseError(f"quick_check said {ok!r}")
+                raise _Corrupt(f"quick_check said {ok!r}")
+            self._check_schema(conn)
             conn.executescript(_SCHEMA)
-            return conn
-        except sqlite3.DatabaseError as exc:
-            self._move_aside(str(exc))
-            conn = self._connect()
-            conn.executescript(_SCHEMA)
-            return conn
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+    def _check_schema(self, conn: sqlite3.Connection) -> None:
+        """A cache written by another schema version is refused, not read as if it were this one."""
+        if conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'").fetchone() is None:
+            return  # a new file: the schema is created now
+        row = conn.execute("SELECT value FROM meta WHERE name = 'schema_version'").fetchone()
+        found = row[0] if row else None
+        if found == str(SCHEMA_VERSION):
+            return
+        newer = str(found).isdigit() and int(found) > SCHEMA_VERSION
+        raise CacheFailure(
+            f"response cache {self.path} has schema version {found} and this crossrisk-bench reads version "
+            f"{SCHEMA_VERSION}"
+            + ("; upgrade crossrisk-bench" if newer else " (there is no migration from it)")
+            + " or point --crossrisk-cache at another folder; the file is left as it is"
+        )
+
+    def _failure(self, exc: BaseException) -> CacheFailure:
+        if isinstance(exc, CacheFailure):
+            return exc
+        name = getattr(exc, "sqlite_errorname", None) or type(exc).__name__
+        return CacheFailure(
+            f"response cache {self.path}: {exc} ({name}); the cache is left as it is: "
+            "free disk space, stop the process holding it, or point --crossrisk-cache at another folder"
+        )
 
     def _move_aside(self, reason: str) -> None:
+        """Move the damaged file (and its WAL) to a name never used before; a file another worker
+        has already replaced with a fresh cache is left alone."""
+        if self._inode is not None and _inode(self.path) not in (None, self._inode):
+            return
         stamp = time.strftime("%Y%m%d-%H%M%S")
-        target = self.path.with_name(f"{self.path.name}.corrupt-{stamp}-{os.getpid()}")
+        n = 0
+        while True:
+            target = self.path.with_name(f"{self.path.name}.corrupt-{stamp}-{os.getpid()}-{n}")
+            if not any(Path(f"{target}{suffix}").exists() for suffix in ("", "-wal", "-shm")):
+                break
+            n += 1
         for suffix in ("", "-wal", "-shm"):
             src = Path(f"{self.path}{suffix}")
             try:
@@ -108,17 +186,21 @@ class ResponseCache:
             except FileNotFoundError:
                 pass  # another worker moved it first, or it never existed
         warnings.warn(
-            f"response cache {self.path} was unreadable ({reason}); moved it to {target} and started a new one",
+            f"response cache {self.path} was corrupt ({reason}); moved it to {target} and started a new one",
             CacheWarning,
             stacklevel=3,
         )
 
-    def _recover(self, reason: str) -> None:
+    def _recover(self, exc: BaseException) -> None:
+        """After a statement failed: damage moves the file aside and opens a new one; anything
+        else stops the run with the file as it is."""
+        if not is_corruption(exc):
+            raise self._failure(exc) from None
         try:
             self._conn.close()
         except sqlite3.Error:
             pass
-        self._move_aside(reason)
+        self._move_aside(str(exc))
         self._conn = self._open_checked()
 
     # -- reads and writes -------------------------------------------------------------------
@@ -141,8 +223,8 @@ class ResponseCache:
                         warnings.warn(
                             f"cache row {key[:12]}... failed its checksum; recomputing", CacheWarning, stacklevel=2
                         )
-        except sqlite3.DatabaseError as exc:
-            self._recover(str(exc))
+        except sqlite3.Error as exc:
+            self._recover(exc)
             return {}
         return found
 
@@ -156,21 +238,26 @@ class ResponseCache:
                 with self._transaction():
                     self._conn.executemany("INSERT OR REPLACE INTO entries VALUES (?, ?, ?, ?)", rows)
                 return
-            except sqlite3.DatabaseError as exc:
-                if attempt == 2:
-                    warnings.warn(f"could not write to response cache {self.path}: {exc}", CacheWarning, stacklevel=2)
-                    return
-                self._recover(str(exc))
+            except sqlite3.Error as exc:
+                if attempt == 2 or not is_corruption(exc):
+                    raise self._failure(exc) from None
+                self._recover(exc)
 
     def _transaction(self) -> _Transaction:
         return _Transaction(self._conn)
 
     def __len__(self) -> int:
-        return int(self._conn.execute("SELECT COUNT(*) FROM entries").fetchone()[0])
+        try:
+            return int(self._conn.execute("SELECT COUNT(*) FROM entries").fetchone()[0])
+        except sqlite3.Error as exc:
+            raise self._failure(exc) from None
 
     def clear(self) -> None:
-        with self._transaction():
-            self._conn.execute("DELETE FROM entries")
+        try:
+            with self._transaction():
+                self._conn.execute("DELETE FROM entries")
+        except sqlite3.Error as exc:
+            raise self._failure(exc) from None
 
     def close(self) -> None:
         self._conn.close()
@@ -190,7 +277,30 @@ class _Transaction:
         self.conn.execute("BEGIN IMMEDIATE")
 
     def __exit__(self, exc_type: object, *rest: object) -> None:
-        self.conn.execute("ROLLBACK" if exc_type else "COMMIT")
+        """Commit, or roll back what is still open: SQLite itself rolls back after some errors
+        (a full disk), and a second ROLLBACK would raise and hide the real error."""
+        if exc_type is None:
+            try:
+                self.conn.execute("COMMIT")
+                return
+            except BaseException:
+                self._rollback()
+                raise
+        self._rollback()
+
+    def _rollback(self) -> None:
+        if self.conn.in_transaction:
+            try:
+                self.conn.execute("ROLLBACK")
+            except sqlite3.Error:
+                pass  # the error being raised already says what went wrong
+
+
+def _inode(path: Path) -> int | None:
+    try:
+        return path.stat().st_ino
+    except FileNotFoundError:
+        return None
 
 
 def cached_run(

@@ -28,6 +28,9 @@ if TYPE_CHECKING:
     import torch
 
 MIN_PREFIX = 4  # tokens: a shorter shared prefix is not worth a separate pass
+# In every local cache key (`HFBackend._key`): bump it with any change to this loop, the sampling,
+# the kernels or the engine's log-likelihood that can change an answer, so no old answer is reused.
+DECODE_VERSION = 1
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from crossrisk_bench.errors import CrossriskError
 from crossrisk_bench.fingerprint import hash_tensors, stable_hash
+from crossrisk_bench.models import decode as decode_code
 from crossrisk_bench.models.base import (
     DEFAULT_BATCH_SIZE,
     BackendStats,
@@ -270,7 +271,15 @@ class HFBackend:
     # -- shared machinery -----------------------------------------------------------------------
 
     def _key(self, kind: str, **parts: Any) -> str:
-        return stable_hash({"kind": kind, "model": self.fingerprint, "template": self.template_hash, **parts})
+        return stable_hash(
+            {
+                "kind": kind,
+                "model": self.fingerprint,
+                "template": self.template_hash,
+                "code": decode_code.DECODE_VERSION,
+                **parts,
+            }
+        )
 
     def _left_pad(self, sequences: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:
         import torch

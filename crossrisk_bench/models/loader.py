@@ -189,7 +189,6 @@ def load_backend(
     if resolved.kind in ("embedded", "exposed"):
         location, meta = ensure_embedded(cache_dir)
         lineage = f"{EMBEDDED_NAME}:{meta['weights_fingerprint'][:16]}:{dtype_name}"
-        weights_fingerprint = meta["weights_fingerprint"] if dtype == torch.float32 else None
     elif resolved.kind == "tiny":
         location = ensure_tiny(cache_dir)
     elif resolved.kind == "local":
@@ -205,6 +204,8 @@ def load_backend(
         model = AutoModelForCausalLM.from_pretrained(location, dtype=dtype, **kwargs, **placement)
     except (OSError, ValueError) as exc:
         raise CrossriskError(f"could not load model {spec.model!r}: {str(exc).splitlines()[0]}") from exc
+    if resolved.kind in ("embedded", "exposed") and dtype == torch.float32:
+        weights_fingerprint = _checked_weights(model, location, meta["weights_fingerprint"])
     if resolved.kind == "exposed":
         model, lineage = expose(model, lineage)
         weights_fingerprint = None
@@ -228,6 +229,20 @@ def load_backend(
         load_seconds=load_seconds,
     )
     return cached(backend, ResponseCache(cache_dir / "responses.sqlite") if use_cache else None)
+
+
+def _checked_weights(model: Any, location: Any, recorded: str) -> str:
+    """The hash of the weights actually loaded, which keys the cache: the record beside the copy
+    only names what was written once, and a replaced or damaged file must not answer under it."""
+    from crossrisk_bench.fingerprint import hash_tensors
+
+    actual = hash_tensors(model.state_dict())
+    if actual != recorded:
+        raise CrossriskError(
+            f"the embedded model copy in {location} holds weights {actual[:16]}, not the {recorded[:16]} "
+            "its crossrisk-meta.json records; delete that folder and the next run rebuilds it"
+        )
+    return actual
 
 
 def _served_backend(spec: ModelSpec, *, cache_dir: Path, use_cache: bool):

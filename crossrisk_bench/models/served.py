@@ -4,21 +4,25 @@ Generation goes through chat completions (raw-text prompts through completions).
 goes through the completions endpoint's prompt log-probabilities (`echo` + `logprobs`), which
 vLLM returns and several servers do not; a server without them raises `Unsupported` once and the
 tasks that need them are skipped with that line. Requests run in a bounded thread pool with a
-timeout, and 429/5xx/connection errors are retried with exponential backoff (honouring
-`Retry-After`). Answers go through the same response cache as local models, keyed on the base
-URL, the model name and the identity the server reports for it. The API key is read from the
-environment variable the user names and is never stored on the backend's description or in a
-message.
+timeout, and 429/5xx/connection errors, bodies cut mid-read and answers without a text (null
+content, no choices, a content-filter finish) are retried with exponential backoff (honouring
+`Retry-After`); an answer still missing fails its item with one line and is never cached.
+Answers go through the same response cache as local models, keyed on the base URL, the model
+name and the stable fields of the identity the server reports for it. The API key is read from
+the environment variable the user names, is never stored on the backend's description, in a
+message or in a traceback's locals, and never follows a redirect to another origin.
 """
 
 from __future__ import annotations
 
+import http.client
+import ipaddress
 import json
 import os
 import threading
-import time
 import urllib.error
 import urllib.request
+import warnings
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import asdict, dataclass
@@ -41,6 +45,58 @@ from crossrisk_bench.progress import progress_bar
 
 RETRY_STATUS = frozenset({408, 409, 425, 429, 500, 502, 503, 504})
 FINISH = {"stop": "eos", "eos": "eos", "length": "length"}
+# The fields of a `/v1/models` entry that name what is served. vLLM adds a `permission` object
+# with a fresh random id and time on every call, and `created` is the current time: either would
+# give every run (and every xdist worker) its own fingerprint, so no answer would ever be shared.
+IDENTITY_FIELDS = ("id", "object", "owned_by", "root", "parent", "max_model_len")
+# In every served cache key: bump it when a change to how requests are built or answers are read
+# can change an answer, so no old answer is reused.
+REQUEST_VERSION = 1
+
+
+class InsecureServerWarning(UserWarning):
+    """Requests (and the API key) go over plain http to a host that is not this machine."""
+
+
+class _Secret:
+    """The API key, kept out of reprs, tracebacks and descriptions: only `bearer` reads it."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def __repr__(self) -> str:
+        return "<hidden>"
+
+    def bearer(self) -> str:
+        return f"Bearer {self._value}"
+
+
+class _AuthRedirects(urllib.request.HTTPRedirectHandler):
+    """Follows a redirect with the key only to the same origin (scheme, host and port); urllib
+    would otherwise send `Authorization` to any host the server names."""
+
+    def redirect_request(self, req: Any, fp: Any, code: int, msg: str, headers: Any, newurl: str) -> Any:
+        new = super().redirect_request(req, fp, code, msg, headers, newurl)
+        auth = req.unredirected_hdrs.get("Authorization")
+        if new is not None and auth is not None and _origin(req.full_url) == _origin(newurl):
+            new.add_unredirected_header("Authorization", auth)
+        return new
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    parsed = urlparse(url)
+    return parsed.scheme, (parsed.hostname or "").lower(), parsed.port or {"http": 80, "https": 443}.get(parsed.scheme)
+
+
+def _is_local(host: str) -> bool:
+    if host.lower() in ("localhost", ""):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 @dataclass(frozen=True)
@@ -65,6 +121,13 @@ class ServerOptions:
             raise CrossriskError(f"timeout must be > 0 seconds, got {self.timeout}")
         if self.max_retries < 0:
             raise CrossriskError(f"max_retries must be >= 0, got {self.max_retries}")
+        if parsed.scheme == "http" and not _is_local(parsed.hostname or ""):
+            warnings.warn(
+                f"{self.base_url} is plain http to another machine: prompts, answers and any API key "
+                "travel unencrypted; use https",
+                InsecureServerWarning,
+                stacklevel=3,
+            )
 
     @property
     def api_root(self) -> str:
@@ -109,11 +172,13 @@ class OpenAIBackend:
         self.stats = BackendStats(extra={"retries": 0, "requests": 0})
         self.tokenizer = tokenizer
         self._lock = threading.Lock()
-        self._api_key = None
+        self._stop = threading.Event()  # set when a batch fails or is interrupted: retries stop waiting
+        self._opener = urllib.request.build_opener(_AuthRedirects)
+        self._api_key: _Secret | None = None
         if options.api_key_env:
-            self._api_key = os.environ.get(options.api_key_env)
-            if not self._api_key:
+            if not os.environ.get(options.api_key_env):
                 raise CrossriskError(f"environment variable {options.api_key_env} (the API key) is not set")
+            self._api_key = _Secret(os.environ[options.api_key_env])
         self.logprobs_supported: bool | None = None  # learned from the first log-likelihood request
         self.identity = self._identify()
         self.fingerprint = stable_hash({"base_url": options.api_root, "model": model, "served": self.identity})
@@ -122,36 +187,53 @@ class OpenAIBackend:
     # -- HTTP ---------------------------------------------------------------------------------
 
     def _send(self, path: str, body: dict[str, Any] | None) -> dict[str, Any]:
-        url = self.options.api_root + path
-        headers = {"Content-Type": "application/json", "Accept": "application/json"}
-        if self._api_key:
-            headers["Authorization"] = f"Bearer {self._api_key}"
-        data = None if body is None else json.dumps(body).encode()
-        request = urllib.request.Request(url, data=data, headers=headers, method="GET" if body is None else "POST")
+        """One HTTP call. Every failure is raised from here without the urllib frames under it,
+        whose locals hold the request headers (and so the key)."""
+        failure = None
+        request = urllib.request.Request(
+            self.options.api_root + path,
+            data=None if body is None else json.dumps(body).encode(),
+            headers={"Content-Type": "application/json", "Accept": "application/json"},
+            method="GET" if body is None else "POST",
+        )
+        if self._api_key is not None:
+            request.add_unredirected_header("Authorization", self._api_key.bearer())
         try:
-            with urllib.request.urlopen(request, timeout=self.options.timeout) as response:
+            with self._opener.open(request, timeout=self.options.timeout) as response:
                 return json.loads(response.read().decode())
         except urllib.error.HTTPError as exc:
             retry_after = exc.headers.get("Retry-After") if exc.headers else None
-            raise HTTPFailure(exc.code, _detail(exc.read()), _seconds(retry_after)) from None
-        except (urllib.error.URLError, TimeoutError, ConnectionError, OSError) as exc:
-            reason = getattr(exc, "reason", exc)
-            raise HTTPFailure(None, f"{type(reason).__name__}: {reason}") from None
-        except json.JSONDecodeError as exc:
-            raise HTTPFailure(None, f"the answer was not JSON ({exc})") from None
+            failure = HTTPFailure(exc.code, _detail(exc.read()), _seconds(retry_after))
+        except (urllib.error.URLError, TimeoutError, OSError, http.client.HTTPException) as exc:
+            reason = getattr(exc, "reason", exc)  # a body cut mid-read is http.client.IncompleteRead
+            failure = HTTPFailure(None, f"{type(reason).__name__}: {reason}")
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            failure = HTTPFailure(None, f"the answer was not JSON ({exc})")
+        finally:
+            request.remove_header("Authorization")
+        raise failure  # outside the except blocks: no context chain into urllib's frames
 
-    def request(self, path: str, body: dict[str, Any] | None = None, *, retries: int | None = None) -> dict[str, Any]:
-        """One call with retries on overload and server errors; a user error raises at once."""
+    def request(
+        self,
+        path: str,
+        body: dict[str, Any] | None = None,
+        *,
+        retries: int | None = None,
+        check: Any = None,
+    ) -> dict[str, Any]:
+        """One call with retries on overload, server errors, broken connections and answers that
+        `check` rejects (it raises `HTTPFailure`); a user error raises at once."""
         retries = self.options.max_retries if retries is None else retries
         for attempt in range(retries + 1):
             with self._lock:
                 self.stats.extra["requests"] += 1
             try:
-                return self._send(path, body)
+                answer = self._send(path, body)
+                return check(answer) if check is not None else answer
             except HTTPFailure as failure:
                 if failure.status is not None and failure.status not in RETRY_STATUS:
                     raise self._user_error(path, failure) from None
-                if attempt == retries:
+                if attempt == retries or self._stop.is_set():
                     what = f"HTTP {failure.status}" if failure.status else "no answer"
                     raise CrossriskError(
                         f"{self.options.api_root}{path}: {what} after {attempt + 1} attempts ({failure.detail})"
@@ -159,7 +241,7 @@ class OpenAIBackend:
                 with self._lock:
                     self.stats.extra["retries"] += 1
                 wait = failure.retry_after if failure.retry_after is not None else self.options.backoff * 2**attempt
-                time.sleep(min(wait, 30.0))
+                self._stop.wait(min(wait, 30.0))
         raise AssertionError("unreachable")
 
     def _user_error(self, path: str, failure: HTTPFailure) -> CrossriskError:
@@ -185,8 +267,7 @@ class OpenAIBackend:
 
         `/models` is the standard place (a name it does not list is an error naming those it
         does); servers whose listing fails are asked for one token instead, and the model name
-        they answer with is the identity. The listing's `created` is left out: vLLM stamps it
-        with the current time.
+        they answer with is the identity. Only the stable `IDENTITY_FIELDS` of the entry count.
         """
         try:
             listing = self.request("/models", retries=0)  # a listing that fails is not asked again (probe below)
@@ -202,7 +283,7 @@ class OpenAIBackend:
                 raise CrossriskError(
                     f"{self.options.api_root} does not serve model {self.model!r}; it serves: {served}"
                 )
-            return {k: v for k, v in match.items() if k != "created"}
+            return {k: match[k] for k in IDENTITY_FIELDS if k in match}
         probe = self.request(
             "/chat/completions",
             {"model": self.model, "max_tokens": 1, "temperature": 0, "messages": [{"role": "user", "content": "hi"}]},
@@ -239,13 +320,11 @@ class OpenAIBackend:
             body["top_p"] = config.top_p
             body["seed"] = int(stable_hash([config.seed, _prompt_data(prompt), sample], length=8), 16) % 2**31
         if prompt.is_chat:
-            answer = self.request("/chat/completions", body | {"messages": prompt.chat_messages()})
-            choice = answer["choices"][0]
-            text = (choice.get("message") or {}).get("content") or ""
+            answer = self.request("/chat/completions", body | {"messages": prompt.chat_messages()}, check=_usable)
         else:
-            answer = self.request("/completions", body | {"prompt": prompt.text})
-            choice = answer["choices"][0]
-            text = choice.get("text") or ""
+            answer = self.request("/completions", body | {"prompt": prompt.text}, check=_usable)
+        choice = answer["choices"][0]
+        text = _answer_text(choice)
         usage = answer.get("usage") or {}
         with self._lock:
             self.stats.prompt_tokens += int(usage.get("prompt_tokens") or 0)
@@ -319,30 +398,49 @@ class OpenAIBackend:
 
     def _pool(self, todo: list[tuple[Any, ...]], one: Any, config: Any) -> Iterator[dict[str, Any]]:
         """Run `one` over the units with at most `concurrency` requests in flight; yield finished
-        results a handful at a time so the cache keeps them if the run is interrupted."""
+        results a handful at a time so the cache keeps them. When a request fails for good or
+        the run is interrupted, the answers already finished are yielded (kept) first, queued
+        requests are dropped and retries stop waiting, so Ctrl-C returns within seconds."""
         chunk = max(4, self.options.concurrency)
-        with (
-            progress_bar(len(todo), f"{self.name}: requests", unit="req") as bar,
-            ThreadPoolExecutor(max_workers=self.options.concurrency, thread_name_prefix="crossrisk-http") as pool,
-        ):
-            futures = {pool.submit(one, unit, config): unit[0] for unit in todo}
-            done: dict[str, Any] = {}
-            try:
+        self._stop.clear()
+        pool = ThreadPoolExecutor(max_workers=self.options.concurrency, thread_name_prefix="crossrisk-http")
+        futures = {pool.submit(one, unit, config): unit[0] for unit in todo}
+        done: dict[str, Any] = {}
+        failure: BaseException | None = None
+        try:
+            with progress_bar(len(todo), f"{self.name}: requests", unit="req") as bar:
                 for future in as_completed(futures):
                     done[futures[future]] = future.result()
                     bar.update(1)
                     if len(done) >= chunk:
                         yield done
                         done = {}
-            except BaseException:
-                for future in futures:
-                    future.cancel()
-                raise
-            if done:
-                yield done
+        except (Exception, KeyboardInterrupt) as exc:
+            failure = exc
+            self._stop.set()
+        finally:
+            pool.shutdown(wait=failure is None, cancel_futures=True)
+        if failure is not None:
+            done |= {
+                key: f.result()
+                for f, key in futures.items()
+                if f.done() and not f.cancelled() and f.exception() is None and key not in done
+            }
+        if done:
+            yield done
+        if failure is not None:
+            raise failure
 
     def _key(self, kind: str, **parts: Any) -> str:
-        return stable_hash({"kind": kind, "model": self.fingerprint, "template": self.template_hash, **parts})
+        return stable_hash(
+            {
+                "kind": kind,
+                "model": self.fingerprint,
+                "template": self.template_hash,
+                "code": REQUEST_VERSION,
+                **parts,
+            }
+        )
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -385,6 +483,27 @@ def continuation_logprobs(
     tops = logprobs.get("top_logprobs") or [None] * len(values)
     greedy = all(tops[i] is None or values[i] >= max(tops[i].values()) - 1e-6 for i in positions)
     return [float(values[i]) for i in positions], greedy
+
+
+def _usable(answer: dict[str, Any]) -> dict[str, Any]:
+    """The answer, if it holds a text: no choices, a null content (a reasoning model cut off, a
+    moderation layer) or a content-filter finish is a missing answer, which must not be stored
+    as "" and judged a refusal; it is retried, then fails that item with one line."""
+    choices = answer.get("choices")
+    if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
+        raise HTTPFailure(None, "the answer has no choices")
+    if choices[0].get("finish_reason") == "content_filter":
+        raise HTTPFailure(None, "the server's content filter withheld the answer (finish_reason content_filter)")
+    if not isinstance(_answer_text(choices[0]), str):
+        raise HTTPFailure(None, "the answer's content is null")
+    return answer
+
+
+def _answer_text(choice: dict[str, Any]) -> Any:
+    """The text of a chat (`message.content`) or completions (`text`) choice; None when absent."""
+    if "message" in choice:
+        return (choice.get("message") or {}).get("content")
+    return choice.get("text")
 
 
 def _prompt_data(prompt: Prompt) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from types import MappingProxyType
 from typing import Any
 
 from crossrisk_bench.errors import CrossriskError
-from crossrisk_bench.items import Item, load_jsonl, take
+from crossrisk_bench.items import Item, load_jsonl, merge_sources, take
 from crossrisk_bench.models.base import Backend
 from crossrisk_bench.paths import items_path
 from crossrisk_bench.registry import Registry
@@ -139,7 +139,8 @@ class Task:
     ) -> TaskResult:
         """Score the items; `judges` (a `judges.select.Judges`) replaces the default refusal and
         fulfilment judges for the tasks whose scorer takes them (`judged`)."""
-        chosen = take(list(items) if items is not None else self.load_items(), limit, by=self.balance_by)
+        given = merge_sources(self.name, [("the items given", items if items is not None else self.load_items())])
+        chosen = take(given, limit, by=self.balance_by)
         if not chosen:
             raise CrossriskError(f"task {self.name!r} has no items to evaluate")
         scored = (
