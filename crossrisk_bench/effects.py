@@ -439,7 +439,7 @@ def describe(effect: Effect, *, examples: str | None = None) -> str:
     if effect.verdict == "inconclusive":
         needed = effect.items_to_decide()
         text += f"; minimum detectable effect {effect.mde_pts:.1f} pts at {c.n} items (80% power)" + (
-            f", about {needed} items would decide it"
+            f", about {needed} items would decide it (were the observed change the true one)"
             if needed is not None
             else ", and no item count decides a change that sits on the decision point"
         )

@@ -477,3 +477,35 @@ def test_an_entry_is_compared_with_its_own_base(pytester: pytest.Pytester, tiny_
     models.write_text('[[defended]]\ndefense = "fair_prompt"\nbase = "no-such-model"\n')
     bad = pytester.runpytest_subprocess(*_args(tiny_dir, tmp_path, models, tmp_path / "r2"))
     assert bad.ret != 0 and "no-such-model" in bad.stderr.str() + bad.stdout.str()
+
+
+def test_model_card_metadata_validates_one_entry_per_defended_model() -> None:
+    import yaml
+    from huggingface_hub import ModelCardData
+    from huggingface_hub.repocard_data import model_index_to_eval_results
+
+    from crossrisk_bench.report.matrix import build_matrix
+    from crossrisk_bench.report.outputs import model_card
+
+    odd = _cell("b", "pii_leakage", "fail", "x") | {"metric": "|AUC - 0.5| of the loss attack: {x}"}
+    records = [_cell("a", "pii_leakage", "pass", "fine"), _cell("a", "context_leakage", "pass", "ok"), odd]
+    document = RunDocument.from_json(
+        {
+            "schema_version": 3,
+            "run": {"model": "org/base: v1"},
+            "task_order": ["pii_leakage", "context_leakage"],
+            "effects": records,
+        }
+    )
+    card = model_card(document, build_matrix(list(document.effects), document.task_order))
+    block = card.split("```yaml\n", 1)[1].split("```", 1)[0]
+    index = yaml.safe_load(block)["model-index"]  # parses (a flow mapping with "|" and ":" did not)
+    assert [e["name"] for e in index] == ["org/base: v1+a", "org/base: v1+b"]
+    for entry in index:
+        name, results = model_index_to_eval_results([entry])
+        assert name == entry["name"] and results
+    assert {r.metric_type for r in model_index_to_eval_results(index[1:])[1]} == {
+        "|AUC - 0.5| of the loss attack: {x}",
+        "|AUC - 0.5| of the loss attack: {x}_change_vs_base_pts",
+    }
+    ModelCardData(model_name="org/base: v1+a", eval_results=model_index_to_eval_results(index[:1])[1]).to_dict()

@@ -10,7 +10,7 @@ import json
 import platform
 import subprocess
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -225,20 +225,43 @@ def model_card(document: RunDocument, matrix: ConflictMatrix) -> str:
         "items are project-written; results hold for these items and decoding settings only.",
         "",
         "```yaml",
-        "model-index:",
-        f"- name: {run.get('model')}",
-        "  results:",
+        model_index_yaml(run, effects).rstrip("\n"),
     ]
-    for r in effects:
-        lines += [
-            f"  - task: {{type: text-generation, name: {r.task}}}",
-            f"    dataset: {{type: crossrisk-bench, name: crossrisk-bench/{r.task}}}",
-            "    metrics:",
-            f"    - {{type: {r.task}_{r.defense_name}, value: {r.defended_value:.4f}, "
-            f"name: {r.metric} under {r.defense_name}}}",
-        ]
     lines.append("```")
     return "\n".join(lines) + "\n"
+
+
+def model_index(run: Mapping[str, Any], effects: Sequence[EffectRecord]) -> list[dict[str, Any]]:
+    """HF `model-index` metadata: one entry per defended model under its own name (the base's
+    name plus the defense), each task's metric with its real type and the defended value, and the
+    change against the base beside it. Built as data and dumped by a YAML library, so model
+    output or odd metric names can never break the block."""
+    base = str(run.get("model"))
+    entries: dict[str, dict[str, Any]] = {}
+    for r in effects:
+        name = f"{base}+{r.defense_name}"
+        entry = entries.setdefault(name, {"name": name, "results": []})
+        entry["results"].append(
+            {
+                "task": {"type": "text-generation", "name": f"{r.task_risk}/{r.task}"},
+                "dataset": {"type": "crossrisk-bench", "name": f"crossrisk-bench/{r.task}", "split": "embedded"},
+                "metrics": [
+                    {"type": r.metric, "value": round(float(r.defended_value), 4), "name": r.metric},
+                    {
+                        "type": f"{r.metric}_change_vs_base_pts",
+                        "value": round(100.0 * float(r.regression), 2),
+                        "name": f"change vs {base}, pts (verdict {r.verdict})",
+                    },
+                ],
+            }
+        )
+    return list(entries.values())
+
+
+def model_index_yaml(run: Mapping[str, Any], effects: Sequence[EffectRecord]) -> str:
+    import yaml
+
+    return yaml.safe_dump({"model-index": model_index(run, effects)}, sort_keys=False, allow_unicode=True)
 
 
 def heatmap_png(matrix: ConflictMatrix) -> bytes:
