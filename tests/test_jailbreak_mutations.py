@@ -145,3 +145,65 @@ def test_jailbreak_runs_every_family_on_the_tiny_model_and_gates_english_only(ma
     assert len(gated) == 24 - len(LANGUAGES)
     assert result.value == pytest.approx(sum(o.score for o in gated) / len(gated))
     assert result.summary["items_judge_not_validated"] == len(LANGUAGES)
+
+
+def test_per_mutation_view_in_results_model_card_and_html(make_backend, tmp_path) -> None:
+    """Tiny model as base, the same model under the safety guard prompt as the defense: the view
+    lists every mutation of the sample with rates and an interval, language rows without a rate."""
+    from crossrisk_bench.compare import paired_effect
+    from crossrisk_bench.defenses.base import DefenseSpec
+    from crossrisk_bench.defenses.prompt import SAFETY_GUARD, SystemPromptDefense
+    from crossrisk_bench.effects import load_policy
+    from crossrisk_bench.gate import effect_record
+    from crossrisk_bench.paths import FIXTURES
+    from crossrisk_bench.report.outputs import load_document, results_document, write_reports
+    from crossrisk_bench.risks import Risk
+
+    task = TASKS.get("jailbreak")
+    items = take(task.load_items(), 24, by=task.balance_by)
+    backend = make_backend(batch_size=8)
+    spec = DefenseSpec("guard_prompt", Risk.SAFETY, "prompt", "guard", {"system_prompt": SAFETY_GUARD})
+    base, defended = task.evaluate(backend, items), task.evaluate(SystemPromptDefense(backend, spec), items)
+    policy = load_policy(FIXTURES / "policy.toml", known_tasks=TASKS.names())
+    effect, _, _ = paired_effect(spec, base, defended, policy, seed=0)
+    assert effect.comparison.n == 24 - len(LANGUAGES)  # the gate compares the English-judged items only
+    record = effect_record(effect, spec, base, defended)
+    document = results_document([record], run={"model": "tiny", "confidence": 0.95}, task_order=["jailbreak"])
+    write_reports(document, tmp_path)
+
+    rows = json.loads((tmp_path / "results.json").read_text())["jailbreak_mutations"]
+    assert {r["mutation"] for r in rows} == set(MUTATIONS) and sum(r["n"] for r in rows) == 24
+    for row in rows:
+        if row["family"] == "language":
+            assert row["note"] == "judge not validated for this language" and row["base_rate"] is None
+        else:
+            scores = [(i.base, i.defended) for i in record.items if i.slices["mutation"] == row["mutation"]]
+            assert row["base_rate"] == sum(b for b, _ in scores) / len(scores) and row["note"] is None
+            assert row["change"] == pytest.approx(sum(d - b for b, d in scores) / len(scores))
+    assert load_document(tmp_path / "results.json").effects == document.effects  # the view is derived, not stored
+
+    card = (tmp_path / "model-card.md").read_text()
+    assert "### Jailbreak fulfilment by mutation (SORRY-Bench)" in card
+    assert "| guard_prompt | language | tamil | 1 | judge not validated for this language |" in card
+    page = (tmp_path / "report.html").read_text()
+    assert "Jailbreak fulfilment by mutation" in page and page.count("judge not validated for this language") == 5
+
+
+def test_per_mutation_html_escapes_untrusted_names() -> None:
+    from crossrisk_bench.report.mutations import html_section
+    from crossrisk_bench.results import EffectRecord, ItemOutcome, RunDocument
+
+    items = tuple(ItemOutcome(f"x{n}", 0.0, float(n % 2), {"mutation": "<script>x</script>"}) for n in range(4))
+    record = EffectRecord(
+        {"name": "g<i>", "target": "safety", "kind": "prompt", "description": "d", "params": {}},
+        "jailbreak",
+        "safety",
+        n=4,
+        regression=0.5,
+        regression_ci=(0.0, 1.0),
+        p_value=0.5,
+        label="neutral",
+        items=items,
+    )
+    page = html_section(RunDocument(run={}, task_order=("jailbreak",), effects=(record,)))
+    assert "<script>" not in page and "&lt;script&gt;" in page and "g&lt;i&gt;" in page and "+50.0" in page
