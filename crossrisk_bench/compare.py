@@ -68,6 +68,8 @@ def paired_effect(
     paired = [(base_scores[o.item_id], o.score, o) for o in defended.outcomes if o.item_id in base_scores]
     if len(paired) != len(base.outcomes):
         raise CrossriskError(f"{base.task}: base and defended results do not cover the same items")
+    if task.gated is not None:  # items the task reports but does not gate (e.g. an unvalidated judge)
+        paired = [p for p in paired if task.gated(p[2].slices)]
     cluster_key = policy.cluster_by.get(base.task)
     clusters = cluster_labels(base.task, cluster_key, [o for _, _, o in paired])
     comparison = decision = None

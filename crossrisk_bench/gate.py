@@ -152,7 +152,8 @@ def compare_with_previous(
     if match is None:
         return None
     before = {i.id: i.defended for i in match.items}
-    shared = [i for i in record.items if i.id in before]
+    gated = TASKS.get(record.task).gated if record.task in TASKS else None
+    shared = [i for i in record.items if i.id in before and (gated is None or gated(i.slices))]
     if not shared:
         return None
     task_risk, defense_risk = Risk(record.task_risk), Risk(record.defense_target)

@@ -17,7 +17,7 @@ from typing import Any
 
 from crossrisk_bench.errors import CrossriskError
 from crossrisk_bench.report import durability as durability_report
-from crossrisk_bench.report import neurons
+from crossrisk_bench.report import mutations, neurons
 from crossrisk_bench.report.figures import figure_png
 from crossrisk_bench.report.matrix import LEGEND, ConflictMatrix, build_matrix, render_terminal, saturation_lines
 from crossrisk_bench.report.paper import compare_with_paper, paper_lines
@@ -84,9 +84,13 @@ def write_reports(document: RunDocument, directory: Path) -> list[Path]:
         directory / "report.html",
         directory / "conflict-matrix.png",
     ]
-    paths[0].write_text(json.dumps(document.to_json(), indent=1, ensure_ascii=False))
+    view = mutations.json_view(document)  # derived from the effects, so not part of RunDocument
+    paths[0].write_text(json.dumps(document.to_json() | view, indent=1, ensure_ascii=False))
     card, png = model_card(document, matrix), heatmap_png(matrix)
     sections: list[str] = []  # further sections of the page, after the run's own
+    if view:
+        card += "\n".join(mutations.markdown(document)) + "\n"
+        sections.append(mutations.html_section(document))
     if document.neurons:  # written by `crossrisk neurons` or --crossrisk-neurons
         neuron_png = neurons.heatmap_png(document.neurons)
         paths.append(directory / "neurons.png")

@@ -133,6 +133,9 @@ class Task:
     # the run has one: (backend, reference backend, items) -> {name: value}
     with_reference: Callable[..., dict[str, float]] | None = field(default=None, hash=False, compare=False)
     scale: float = 1.0  # the top of the compared statistic's scale (a bound no defense can cross)
+    # which outcomes (by their slices) the gate compares; None: all. The others are still scored
+    # and reported (e.g. jailbreak answers in a language the judge was never checked on)
+    gated: Callable[[Mapping[str, Any]], bool] | None = field(default=None, hash=False, compare=False)
 
     def evaluate(
         self, backend: Backend, items: Sequence[Item] | None = None, *, limit: int | None = None, judges: Any = None
