@@ -46,7 +46,7 @@ class Completeness:
         """One line for the terminal and the top of every report."""
         if self.complete:
             return "complete: every selected gated cell was evaluated"
-        parts = [f"interrupted ({self.interrupted})"] if self.interrupted else []
+        parts = [f"stopped early ({self.interrupted})"] if self.interrupted else []
         if self.missing:
             parts.append(f"{len(self.missing)} selected test(s) not evaluated")
         return "INCOMPLETE run: " + "; ".join(parts) + " - the matrix lacks cells; do not read it as a release verdict"
