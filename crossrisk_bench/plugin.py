@@ -87,6 +87,7 @@ OPT_CONCURRENCY = "--crossrisk-concurrency"
 OPT_DATA = "--crossrisk-data"
 OPT_DEVICE = "--crossrisk-device"
 OPT_DTYPE = "--crossrisk-dtype"
+OPT_FAULTS = "--crossrisk-faults"
 OPT_JUDGE = "--crossrisk-judge"
 OPT_JUDGE_MODEL = "--crossrisk-judge-model"
 OPT_LIMIT = "--crossrisk-limit"
@@ -304,6 +305,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "benchmarks/test_calibration.py; long)",
     )
     group.addoption(
+        OPT_FAULTS,
+        action="store_true",
+        default=False,
+        help="also run the fault-injection benchmark (SIGKILL and SIGINT during tiny-model runs, then "
+        "resume; benchmarks/test_faults_run.py; minutes)",
+    )
+    group.addoption(
         OPT_AA_RUNS,
         type=_positive_int,
         default=20,
@@ -480,6 +488,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         ("perf", "speed benchmark", OPT_PERF),
         ("neurons", "neuron analysis", OPT_NEURONS),
         ("calibration", "verdict calibration", OPT_CALIBRATION),
+        ("faults", "fault injection", OPT_FAULTS),
         ("durability", "fine-tuning attacks", f"{OPT_ATTACKS} FILE"),
     ):
         if getattr(config.option, option.split()[0].lstrip("-").replace("-", "_"), None) or _marker_selected(
