@@ -105,7 +105,10 @@ def build_parser() -> argparse.ArgumentParser:
     zoo.add_argument("members", nargs="*", help="members to build (default: the exposure, then every member)")
     zoo.add_argument("--out", type=Path, default=None, help="output folder (default: fixtures/zoo in the repository)")
     zoo.add_argument(
-        "--steps", type=int, default=None, help="override every member's training steps (a short check build)"
+        "--steps",
+        type=int,
+        default=None,
+        help="override every member's training steps (a short check build; needs --out)",
     )
     zoo.add_argument("--cache", type=Path, default=None)
     neurons = sub.add_parser(
@@ -477,6 +480,10 @@ def _zoo(args: argparse.Namespace, cache_dir: Path) -> int:
     if args.steps is not None and args.steps < 1:
         raise CrossriskError("--steps must be >= 1")
     out = args.out or zoo.ZOO_DIR
+    if args.steps is not None and (args.out is None or out.resolve() == zoo.ZOO_DIR.resolve()):
+        raise CrossriskError(
+            f"--steps builds a short check zoo, which must not replace the shipped one in {zoo.ZOO_DIR}; give --out DIR"
+        )
     start = time.perf_counter()
     zoo.build_zoo(args.members, out, cache_dir, steps=args.steps)
     print(f"zoo built in {time.perf_counter() - start:.0f} s into {out}")

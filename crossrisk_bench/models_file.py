@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from crossrisk_bench.defenses import get_defense
-from crossrisk_bench.defenses.base import DefenseSpec
+from crossrisk_bench.defenses.base import DefenseSpec, check_name
 from crossrisk_bench.errors import CrossriskError
 from crossrisk_bench.files import read_toml
 from crossrisk_bench.models.served import ServerOptions
@@ -69,6 +69,7 @@ def load_models(path: str | Path) -> tuple[DefenseSpec, ...]:
             for key in ("name", "target"):
                 if key not in entry:
                     raise CrossriskError(f"{where}: an external checkpoint needs '{key}'")
+            check_name(entry["name"], where)
             try:
                 target = Risk(entry["target"])
             except ValueError:
@@ -106,6 +107,8 @@ def stack_spec(entry: dict[str, Any], where: str) -> DefenseSpec:
     bad = sorted(set(entry) - {"defenses", "name", "target", "description"})
     if bad:
         raise CrossriskError(f"{where}: a stack takes defenses, name, target and description, not {bad}")
+    if "name" in entry:
+        check_name(entry["name"], where)
     members = [get_defense(n).spec for n in names]  # an unknown name lists the known ones
     targets = {m.target for m in members}
     if "target" in entry:

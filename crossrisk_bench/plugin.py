@@ -48,6 +48,7 @@ class CrossriskSettings:
     judges: Any = None  # JudgeChoice: which refusal and fulfilment judges score the run
     left_out: tuple[str, ...] = ()  # weights defenses left out because the base is served
     attacks: tuple[Any, ...] = ()  # AttackSpec of each fine-tuning attack (--crossrisk-attacks)
+    weakened: tuple[str, ...] = ()  # what weakens a floor profile, allowed by --crossrisk-allow-weaker-release
 
 
 def model_spec_from_options(option: Any, model: str) -> Any:
@@ -73,6 +74,7 @@ def model_spec_from_options(option: Any, model: str) -> Any:
 OPTION_PREFIX = "--crossrisk"
 OPT_AA_RUNS = "--crossrisk-aa-runs"
 OPT_ADAPTER = "--crossrisk-adapter"
+OPT_ALLOW_WEAKER_RELEASE = "--crossrisk-allow-weaker-release"
 OPT_API_KEY_ENV = "--crossrisk-api-key-env"
 OPT_BACKEND = "--crossrisk-backend"
 OPT_ATTACKS = "--crossrisk-attacks"
@@ -85,6 +87,7 @@ OPT_CONCURRENCY = "--crossrisk-concurrency"
 OPT_DATA = "--crossrisk-data"
 OPT_DEVICE = "--crossrisk-device"
 OPT_DTYPE = "--crossrisk-dtype"
+OPT_FAULTS = "--crossrisk-faults"
 OPT_JUDGE = "--crossrisk-judge"
 OPT_JUDGE_MODEL = "--crossrisk-judge-model"
 OPT_LIMIT = "--crossrisk-limit"
@@ -107,6 +110,8 @@ session_key = pytest.StashKey[Any]()
 records_key = pytest.StashKey[list]()
 neurons_key = pytest.StashKey[list]()
 durability_key = pytest.StashKey[list]()
+tracker_key = pytest.StashKey[Any]()  # RunTracker: the selected tests and how each ended (controller)
+completeness_key = pytest.StashKey[Any]()  # Completeness of the run, set at session finish
 item_records_key = pytest.StashKey[dict]()  # per test item: {"effects": [...], "neurons": [...], "durability": [...]}
 
 
@@ -197,6 +202,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default="quick",
         metavar="NAME",
         help="; ".join(f"{p.name}: {p.description}" for p in PROFILES) + " (default quick)",
+    )
+    group.addoption(
+        OPT_ALLOW_WEAKER_RELEASE,
+        action="store_true",
+        default=False,
+        help='let a policy\'s on_inconclusive = "warn" or --crossrisk-limit weaken the release profile '
+        "(without it they are a usage error; the report names the weakening)",
     )
     group.addoption(
         OPT_LIMIT,
@@ -293,6 +305,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "benchmarks/test_calibration.py; long)",
     )
     group.addoption(
+        OPT_FAULTS,
+        action="store_true",
+        default=False,
+        help="also run the fault-injection benchmark (SIGKILL and SIGINT during tiny-model runs, then "
+        "resume; benchmarks/test_faults_run.py; minutes)",
+    )
+    group.addoption(
         OPT_AA_RUNS,
         type=_positive_int,
         default=20,
@@ -327,6 +346,10 @@ def pytest_configure(config: pytest.Config) -> None:
         _EffectCollector(config.stash[records_key], config.stash[neurons_key], config.stash[durability_key]),
         "crossrisk-effect-collector",
     )
+    from crossrisk_bench.report.completeness import RunTracker
+
+    config.stash[tracker_key] = RunTracker()
+    config.pluginmanager.register(_TrackerHooks(config.stash[tracker_key]), "crossrisk-run-tracker")
     if _asked_for(config):
         settings_of(config)
 
@@ -365,7 +388,7 @@ def _read_settings(config: pytest.Config) -> CrossriskSettings:
     from crossrisk_bench.models.loader import DEFAULT_MODEL, resolve
     from crossrisk_bench.models_file import base_spec, load_models, models_base, own_base
     from crossrisk_bench.paths import FIXTURES
-    from crossrisk_bench.profiles import get_profile, items_limit
+    from crossrisk_bench.profiles import get_profile, items_limit, weakenings
     from crossrisk_bench.session import SuiteSession
     from crossrisk_bench.tasks import TASKS
 
@@ -412,6 +435,12 @@ def _read_settings(config: pytest.Config) -> CrossriskSettings:
         from crossrisk_bench.durability.attacks import load_attacks
 
         attacks = load_attacks(Path(config.option.crossrisk_attacks or FIXTURES / "attacks.toml").expanduser())
+    weakened = weakenings(config.option.crossrisk_profile, config.option.crossrisk_limit, policy.on_inconclusive)
+    if weakened and not config.option.crossrisk_allow_weaker_release:
+        raise CrossriskError(
+            f"the {config.option.crossrisk_profile} profile is a floor and {' and '.join(weakened)} would weaken it; "
+            f"drop it, or pass {OPT_ALLOW_WEAKER_RELEASE} (the report then says so)"
+        )
     on_inconclusive = policy.on_inconclusive or get_profile(config.option.crossrisk_profile).on_inconclusive
     judges = parse_judge_options(config.option.crossrisk_judge, config.option.crossrisk_judge_model)
     compare = None
@@ -440,6 +469,7 @@ def _read_settings(config: pytest.Config) -> CrossriskSettings:
         judges=judges,
         left_out=left_out,
         attacks=attacks,
+        weakened=weakened,
     )
     config.stash[settings_key] = settings
     config.stash[session_key] = SuiteSession(settings, policy)
@@ -460,6 +490,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         ("perf", "speed benchmark", OPT_PERF),
         ("neurons", "neuron analysis", OPT_NEURONS),
         ("calibration", "verdict calibration", OPT_CALIBRATION),
+        ("faults", "fault injection", OPT_FAULTS),
         ("durability", "fine-tuning attacks", f"{OPT_ATTACKS} FILE"),
     ):
         if getattr(config.option, option.split()[0].lstrip("-").replace("-", "_"), None) or _marker_selected(
@@ -509,11 +540,36 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Any:
     short property per cell: its verdict and change."""
     outcome = yield
     report = outcome.get_result()
+    if _is_gated(item):
+        _mark_gated(item, report)
     carried = item.stash.get(item_records_key, None)
     if report.when == "call" and carried:
         report.crossrisk_effects = list(carried["effects"])
         report.crossrisk_neurons = list(carried["neurons"])
         report.crossrisk_durability = list(carried["durability"])
+
+
+def _is_gated(item: pytest.Item) -> bool:
+    from crossrisk_bench.report.completeness import GATE_FIXTURE
+
+    return GATE_FIXTURE in getattr(item, "fixturenames", ())
+
+
+def _mark_gated(item: pytest.Item, report: pytest.TestReport) -> None:
+    """The report says it measures gated cells (so the controller can tell a skipped gate from
+    any skip); under a floor profile (release) a skipped gated cell fails instead."""
+    from crossrisk_bench.profiles import get_profile
+    from crossrisk_bench.report.completeness import GATED_ATTR, skip_reason
+
+    setattr(report, GATED_ATTR, True)
+    if report.skipped and not hasattr(report, "wasxfail"):
+        profile = get_profile(settings_of(item.config).profile)
+        if profile.floor:
+            report.outcome = "failed"
+            report.longrepr = (
+                f"crossrisk: skipped ({skip_reason(report)}), and the {profile.name} profile fails every gated "
+                "cell it does not evaluate"
+            )
 
 
 def _carry_effect(node: pytest.Item, record: Any) -> None:
@@ -577,12 +633,54 @@ class _EffectCollector:
             self.durability.extend(getattr(report, "crossrisk_durability", ()))
 
 
+class _TrackerHooks:
+    """Feeds the `RunTracker` on the controller: which tests were selected and how each ended."""
+
+    def __init__(self, tracker: Any) -> None:
+        self.tracker = tracker
+
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        self.tracker.select(item.nodeid for item in session.items)
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_xdist_node_collection_finished(self, node: Any, ids: list[str]) -> None:
+        self.tracker.select(ids)
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        self.tracker.record(report)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Decide whether the run is complete (before the terminal summary writes the reports); an
+    incomplete run that would otherwise exit 0 exits as failed."""
+    config = session.config
+    tracker = config.stash.get(tracker_key, None)
+    if tracker is None or hasattr(config, "workerinput") or config.option.collectonly:
+        return
+    if not (tracker.uses_crossrisk or settings_key in config.stash or config.stash[records_key]):
+        return  # a run that never used the suite (the plugin stays dormant)
+    stop = session.shouldfail or session.shouldstop
+    interrupted = str(stop) if stop else ("interrupted" if exitstatus == pytest.ExitCode.INTERRUPTED else None)
+    completeness = tracker.result(interrupted)
+    config.stash[completeness_key] = completeness
+    if not completeness.complete and session.exitstatus == pytest.ExitCode.OK:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
     if hasattr(config, "workerinput") or records_key not in config.stash:
         return
-    records = config.stash[records_key]
-    if not records and not config.stash[durability_key]:
-        return
+    completeness = config.stash.get(completeness_key, None)
+    if config.stash[records_key] or config.stash[durability_key]:
+        _summarise(terminalreporter, config, completeness)
+    if completeness is not None and not completeness.complete:
+        terminalreporter.section("crossrisk run incomplete", red=True)
+        for line in completeness.lines():
+            terminalreporter.write_line(line if line.startswith(" ") else f"crossrisk: {line}")
+
+
+def _summarise(terminalreporter: Any, config: pytest.Config, completeness: Any) -> None:
+    """The conflict matrix, and the report files when the run has a report folder."""
     header_shown = settings_key in config.stash  # read at start (an option was given) or later (first use)
     settings = settings_of(config)
     terminalreporter.section("crossrisk conflict matrix")
@@ -590,7 +688,11 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
         for line in header_lines(settings):
             terminalreporter.write_line(line)
     session_of(config).summarise(
-        records, config.stash[neurons_key], terminalreporter.write_line, durability=config.stash[durability_key]
+        config.stash[records_key],
+        config.stash[neurons_key],
+        terminalreporter.write_line,
+        durability=config.stash[durability_key],
+        completeness=completeness,
     )
 
 
@@ -620,6 +722,10 @@ def header_lines(settings: CrossriskSettings) -> list[str]:
     own = [(d.name, own_base(d)) for d in settings.defenses if own_base(d)]
     if own:
         lines.append("crossrisk: compared with their own base: " + ", ".join(f"{n} vs {b}" for n, b in own))
+    if settings.weakened:
+        lines.append(
+            f"crossrisk: {settings.profile} weakened ({OPT_ALLOW_WEAKER_RELEASE}): {'; '.join(settings.weakened)}"
+        )
     if settings.left_out:
         lines.append(
             f"crossrisk: served base: weights defenses left out (they need local weights): "

@@ -5,6 +5,10 @@ default zoo's whole matrix runs from a cold cache in under 10 minutes on a 2-cor
 test, whose inconclusive cells warn. `release` takes every item and fails on inconclusive cells: a gate that
 passes only what it has shown. `full` takes every item and warns. `--crossrisk-limit N`
 overrides the profile's per-task count; the policy's `on_inconclusive` overrides the profile's.
+
+`release` is a floor: a limit or a policy that warns on inconclusive cells would let it pass what
+it has not shown, so they are a usage error there unless the user allows them explicitly (and
+the report then names them), and a gated cell it skips fails.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ class Profile:
     limit: int | None  # items per task; None = all
     description: str
     on_inconclusive: str = "warn"  # what an inconclusive verdict does to the test: "warn" or "fail"
+    floor: bool = False  # nothing may weaken it without an explicit override; skipped gated cells fail
 
 
 PROFILES: Registry[Profile] = Registry(
@@ -39,6 +44,7 @@ PROFILES: Registry[Profile] = Registry(
             None,
             "every item of every task; inconclusive cells fail (a gate that passes only what it has shown)",
             "fail",
+            floor=True,
         ),
     ),
 )
@@ -52,3 +58,19 @@ def get_profile(name: str) -> Profile:
 def items_limit(profile: str, limit: int | None) -> int | None:
     """The per-task item count: an explicit limit wins over the profile's."""
     return limit if limit is not None else get_profile(profile).limit
+
+
+def weakenings(profile: str, limit: int | None, policy_on_inconclusive: str | None) -> tuple[str, ...]:
+    """What in this run's options would weaken a floor profile (nothing for another profile)."""
+    chosen = get_profile(profile)
+    if not chosen.floor:
+        return ()
+    found = []
+    if limit is not None:
+        found.append(f"--crossrisk-limit {limit} (the {chosen.name} profile evaluates every item)")
+    if policy_on_inconclusive is not None and policy_on_inconclusive != chosen.on_inconclusive:
+        found.append(
+            f"the policy's on_inconclusive = {policy_on_inconclusive!r} (the {chosen.name} profile "
+            f"makes inconclusive cells {chosen.on_inconclusive})"
+        )
+    return tuple(found)

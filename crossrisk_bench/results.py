@@ -186,6 +186,14 @@ class RunDocument:
     neurons: Any = None  # the neuron analysis, when it ran
     durability: Any = None  # the fine-tuning attacks' cells and summary rows, when they ran
     stacks: Any = None  # stacked defenses against their single defenses and other orders, when the run had stacks
+    complete: bool | None = None  # None: not recorded (documents before the check, or built outside a run)
+    interrupted: str | None = None  # why the run stopped early, when it did
+    missing: tuple[Mapping[str, str], ...] = ()  # selected tests not evaluated: {"test": node id, "reason": ...}
+
+    @property
+    def incomplete(self) -> bool:
+        """The run is known to lack cells (an unrecorded completeness is not claimed either way)."""
+        return self.complete is False
 
     def effect(self, defense: str, task: str) -> EffectRecord | None:
         return next((e for e in self.effects if e.key == (defense, task)), None)
@@ -201,6 +209,8 @@ class RunDocument:
             "git_commit": self.git_commit,
             "effects": [e.to_json() for e in self.effects],
         }
+        if self.complete is not None:
+            out |= {"complete": self.complete, "interrupted": self.interrupted, "missing": _plain(self.missing)}
         if self.neurons is not None:
             out["neurons"] = self.neurons
         if self.durability is not None:
@@ -228,6 +238,9 @@ class RunDocument:
             neurons=data.get("neurons"),
             durability=data.get("durability"),
             stacks=data.get("stacks"),
+            complete=data.get("complete"),
+            interrupted=data.get("interrupted"),
+            missing=tuple(dict(m) for m in data.get("missing", ())),
         )
 
     def replace(self, **changes: Any) -> RunDocument:

@@ -208,6 +208,7 @@ class SuiteSession:
             "min_efficacy": policy.min_efficacy,
             "multiplicity": "benjamini-hochberg",
             "judges": s.judges.as_dict() if s.judges else None,
+            **({"weakened": list(s.weakened)} if getattr(s, "weakened", ()) else {}),
         }
 
     def summarise(
@@ -217,6 +218,7 @@ class SuiteSession:
         write_line: Any,
         *,
         durability: Sequence[dict[str, Any]] = (),
+        completeness: Any = None,
     ) -> None:
         """The end of a run on the controller: the conflict matrix as text, then (with a report
         folder) results.json, the model card, the HTML page and the heatmap."""
@@ -238,7 +240,12 @@ class SuiteSession:
         if neurons:
             merged = merge_findings(neurons)
         document = results_document(
-            records, run=self.run_record(), task_order=task_order, neurons=merged, durability=attacked
+            records,
+            run=self.run_record(),
+            task_order=task_order,
+            neurons=merged,
+            durability=attacked,
+            completeness=completeness,
         )
         paths = write_reports(document, self.settings.report_dir)
         write_line("crossrisk report: " + ", ".join(str(p) for p in paths))

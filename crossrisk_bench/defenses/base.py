@@ -8,6 +8,7 @@ that is secretly its base.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -28,6 +29,18 @@ from crossrisk_bench.models.base import (
 from crossrisk_bench.risks import RISKS, Risk
 
 KINDS = ("prompt", "filter", "weights", "checkpoint", "stack")
+_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.+-]{0,99}")
+
+
+def check_name(name: object, where: str) -> str:
+    """A defense name, checked before it becomes part of a path (examples files, adapter folders)
+    and a pytest id: letters, digits and _ . + - only, not starting with a dot (no `../x`)."""
+    if not isinstance(name, str) or not _NAME.fullmatch(name):
+        raise CrossriskError(
+            f"{where}: name {name!r} must be 1-100 letters, digits, '_', '.', '+' or '-', not starting "
+            "with '.', '+' or '-' (it becomes a file name)"
+        )
+    return name
 
 
 @dataclass(frozen=True)
@@ -41,6 +54,7 @@ class DefenseSpec:
     params: Mapping[str, Any] = field(default_factory=dict, hash=False)
 
     def __post_init__(self) -> None:
+        check_name(self.name, "defense")
         if self.kind not in KINDS:
             raise CrossriskError(f"defense {self.name!r}: kind must be one of {KINDS}, got {self.kind!r}")
         if self.target not in RISKS:

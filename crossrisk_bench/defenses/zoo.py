@@ -32,8 +32,8 @@ from crossrisk_bench.models.adapters import (
     EXPOSURE_DIR,
     RECORD_FILE,
     ZOO_DIR,
+    adapter_hashes,
     expose,
-    file_sha256,
     lineage,
     merge_adapter,
     read_record,
@@ -44,7 +44,7 @@ from crossrisk_bench.models.embedded import EMBEDDED_NAME
 from crossrisk_bench.models.loader import ModelSpec, load_backend
 from crossrisk_bench.registry import Registry
 from crossrisk_bench.risks import Risk
-from crossrisk_bench.training.config import TrainConfig
+from crossrisk_bench.training.config import Example, TrainConfig
 
 BUILD_THREADS = 2
 
@@ -146,11 +146,23 @@ def get_member(name: str) -> ZooMember:
     return MEMBERS_BY_NAME.get(name)
 
 
-def build_adapter(member: ZooMember, start: Any, out_dir: Path, *, steps: int | None = None) -> dict[str, Any]:
+def training_sets(member: ZooMember, start: Any) -> tuple[list[Example], list[Example]]:
+    """The member's training and retain examples for this start model (some hold its own answers)."""
+    return DATASETS[member.data](start), (DATASETS[member.retain](start) if member.retain else [])
+
+
+def build_adapter(
+    member: ZooMember,
+    start: Any,
+    out_dir: Path,
+    *,
+    steps: int | None = None,
+    data: tuple[list[Example], list[Example]] | None = None,
+) -> dict[str, Any]:
     """Train `member` from the `start` backend and save the adapter with its build record.
 
     `start.model` is restored afterwards (the LoRA layers are removed again), so one loaded
-    base serves a whole zoo build.
+    base serves a whole zoo build. `data`: the training sets when the caller built them already.
     """
     import torch
     from safetensors.torch import load_file, save_file
@@ -159,8 +171,7 @@ def build_adapter(member: ZooMember, start: Any, out_dir: Path, *, steps: int | 
 
     config = member.config if steps is None else replace(member.config, steps=steps)
     began = time.perf_counter()
-    examples = DATASETS[member.data](start)
-    retain = DATASETS[member.retain](start) if member.retain else []
+    examples, retain = data if data is not None else training_sets(member, start)
     if config.full:
         raise CrossriskError(
             f"zoo member {member.name!r}: zoo adapters are LoRA; full fine-tuning has no adapter to ship"
@@ -192,7 +203,7 @@ def build_adapter(member: ZooMember, start: Any, out_dir: Path, *, steps: int | 
         else None,
         "report": report.as_dict(),
         "build_seconds": round(time.perf_counter() - began, 1),
-        "adapter_sha256": file_sha256(weights),
+        **adapter_hashes(staging),
         "adapter_bytes": weights.stat().st_size,
         "versions": {"torch": torch.__version__, "transformers": transformers.__version__, "peft": peft.__version__},
     }
@@ -204,17 +215,23 @@ def build_adapter(member: ZooMember, start: Any, out_dir: Path, *, steps: int | 
 
 def adapter_for(member: ZooMember, start: Any, cache_dir: Path) -> Path:
     """The adapter of `member` for this start model: the shipped one when it was built from the
-    same lineage, else one built earlier in the cache directory, else one trained now."""
+    same lineage with the member's configuration, else one built earlier in the cache directory
+    for the same training data (keyed by its hash, not the data set's name: a changed builder or
+    item file trains anew), else one trained now."""
     shipped = ZOO_DIR / member.name
-    if (shipped / RECORD_FILE).is_file() and same_weights(read_record(shipped)["start"], lineage(start)):
-        return shipped
+    if (shipped / RECORD_FILE).is_file():
+        record = read_record(shipped)
+        if same_weights(record["start"], lineage(start)) and record["params"] == member.params():
+            return shipped
     from filelock import FileLock
 
-    target = cache_dir / "adapters" / f"{member.name}-{stable_hash([lineage(start), member.params()], length=16)}"
+    data = training_sets(member, start)
+    key = [lineage(start), member.params(), [data_hash(part) for part in data]]
+    target = cache_dir / "adapters" / f"{member.name}-{stable_hash(key, length=16)}"
     target.parent.mkdir(parents=True, exist_ok=True)
     with FileLock(str(target) + ".lock", timeout=7200):
         if not (target / RECORD_FILE).is_file():
-            build_adapter(member, start, target)
+            build_adapter(member, start, target, data=data)
     return target
 
 

@@ -1,8 +1,8 @@
 """One fine-tuning attack applied to one model: train (LoRA or full) on the attack's data from a
 copy of the model's weights, merge, and answer like the model did (same tokenizer, cache, batch).
 
-A LoRA attack's adapter is kept in the cache directory, keyed by the attacked model's lineage and
-the run's full configuration, so an interrupted durability run resumes without retraining, and
+A LoRA attack's adapter is kept in the cache directory, keyed by the attacked model's lineage,
+the run's full configuration and a hash of its training examples, so an interrupted durability run resumes without retraining, and
 xdist workers that need the same attacked base train it once (a file lock).
 """
 
@@ -13,10 +13,11 @@ import json
 from pathlib import Path
 from typing import Any
 
+from crossrisk_bench.defenses.training_data import data_hash
 from crossrisk_bench.durability.attacks import AttackRun
 from crossrisk_bench.durability.data import BUILDERS, relearn_texts
 from crossrisk_bench.fingerprint import stable_hash
-from crossrisk_bench.models.adapters import ADAPTER_FILE, RECORD_FILE, file_sha256, lineage, merge_adapter
+from crossrisk_bench.models.adapters import RECORD_FILE, adapter_hashes, lineage, merge_adapter
 from crossrisk_bench.training.config import Example, TrainConfig
 
 
@@ -52,7 +53,8 @@ def attack_model(backend: Any, run: AttackRun, cache_dir: Path | None) -> tuple[
     config = attack_config(run, threads)
     examples = attack_examples(run)
     name = f"{backend.name}~{run.id}"
-    line = f"{lineage(backend)}~{run.id}:{stable_hash([config.as_dict(), run.attack.kind], length=12)}"
+    key = [config.as_dict(), run.attack.kind, data_hash(examples)]  # the examples too: their builder may change
+    line = f"{lineage(backend)}~{run.id}:{stable_hash(key, length=12)}"
     target = None
     if cache_dir is not None and not config.full:
         target = Path(cache_dir) / "attacks" / stable_hash([line], length=20)
@@ -83,7 +85,7 @@ def _train_and_save(backend: Any, examples: list[Example], config: TrainConfig, 
     trained.save_pretrained(str(staging))
     (staging / "README.md").unlink(missing_ok=True)
     record = {"report": report.as_dict(), "config": config.as_dict()}
-    record["adapter_sha256"] = file_sha256(staging / ADAPTER_FILE)
+    record |= adapter_hashes(staging)
     (staging / RECORD_FILE).write_text(json.dumps(record) + "\n")
     shutil.rmtree(target, ignore_errors=True)
     staging.rename(target)

@@ -18,6 +18,7 @@ from crossrisk_bench.paths import FIXTURES
 
 ZOO_DIR = FIXTURES / "zoo"
 ADAPTER_FILE = "adapter_model.safetensors"
+CONFIG_FILE = "adapter_config.json"  # rank, alpha, target modules: a merge reads it as much as the weights
 RECORD_FILE = "build.json"
 EXPOSED_NAME = "smollm2-135m-exposed"  # the zoo's base: SmolLM2 with the exposure adapter merged
 EXPOSURE_DIR = "exposed"  # the exposure adapter's folder under the zoo
@@ -31,26 +32,35 @@ def file_sha256(path: Path) -> str:
     return h.hexdigest()
 
 
+def adapter_hashes(adapter_dir: Path) -> dict[str, str]:
+    """What a build record pins: the hashes of every file a merge reads (the weights and the
+    adapter's config), so that editing either is caught on load."""
+    return {
+        "adapter_sha256": file_sha256(adapter_dir / ADAPTER_FILE),
+        "adapter_config_sha256": file_sha256(adapter_dir / CONFIG_FILE),
+    }
+
+
 def read_record(adapter_dir: Path) -> dict[str, Any]:
-    """The build record of an adapter, after checking that the adapter file is the one built."""
+    """The build record of an adapter, after checking that the files a merge reads are the ones built."""
     record_path = adapter_dir / RECORD_FILE
-    weights = adapter_dir / ADAPTER_FILE
-    if not record_path.is_file() or not weights.is_file():
+    if not record_path.is_file() or not all((adapter_dir / f).is_file() for f in (ADAPTER_FILE, CONFIG_FILE)):
         raise CrossriskError(
-            f"{adapter_dir} is not a built zoo adapter (needs {ADAPTER_FILE} and {RECORD_FILE}); "
+            f"{adapter_dir} is not a built zoo adapter (needs {ADAPTER_FILE}, {CONFIG_FILE} and {RECORD_FILE}); "
             "run `crossrisk zoo build`"
         )
     try:
         record = json.loads(record_path.read_text())
     except json.JSONDecodeError as exc:
         raise CrossriskError(f"{record_path}: not valid JSON ({exc})") from None
-    actual = file_sha256(weights)
-    if actual != record.get("adapter_sha256"):
-        raise CrossriskError(
-            f"{weights}: content hash {actual[:12]} does not match the build record "
-            f"({str(record.get('adapter_sha256'))[:12]}); the adapter changed since it was built - "
-            "rebuild it with `crossrisk zoo build`"
-        )
+    for key, actual in adapter_hashes(adapter_dir).items():
+        if actual != record.get(key):
+            name = ADAPTER_FILE if key == "adapter_sha256" else CONFIG_FILE
+            raise CrossriskError(
+                f"{adapter_dir / name}: content hash {actual[:12]} does not match the build record "
+                f"({str(record.get(key))[:12]}); the adapter changed since it was built - "
+                "rebuild it with `crossrisk zoo build`"
+            )
     return record
 
 

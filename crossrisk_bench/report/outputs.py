@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import html
 import json
+import os
 import platform
 import subprocess
 import time
@@ -18,6 +19,7 @@ from typing import Any
 from crossrisk_bench.errors import CrossriskError
 from crossrisk_bench.report import durability as durability_report
 from crossrisk_bench.report import mutations, neurons
+from crossrisk_bench.report.completeness import Completeness, MissingCell
 from crossrisk_bench.report.figures import figure_png
 from crossrisk_bench.report.matrix import LEGEND, ConflictMatrix, build_matrix, render_terminal, saturation_lines
 from crossrisk_bench.report.paper import compare_with_paper, paper_lines
@@ -49,6 +51,7 @@ def results_document(
     task_order: Sequence[str],
     neurons: Any = None,
     durability: Any = None,
+    completeness: Completeness | None = None,
 ) -> RunDocument:
     """The run as a document. Each effect gets its Benjamini-Hochberg q-value within its family and
     the label that q-value supports; `label_unadjusted` and `p_value` keep the per-cell figures."""
@@ -72,35 +75,45 @@ def results_document(
         stacks=stack_comparisons(records, confidence=run.get("confidence", 0.95), seed=run.get("seed", 0))
         if any(r.defense.get("kind") == "stack" for r in records)
         else None,
+        complete=None if completeness is None else completeness.complete,
+        interrupted=None if completeness is None else completeness.interrupted,
+        missing=() if completeness is None else tuple(m.to_json() for m in completeness.missing),
     )
 
 
+REPORT_FILES = (
+    "results.json",
+    "model-card.md",
+    "report.html",
+    "conflict-matrix.png",
+    "neurons.png",
+    "brittleness.png",
+    "durability.png",
+)
+
+
 def write_reports(document: RunDocument, directory: Path) -> list[Path]:
-    directory.mkdir(parents=True, exist_ok=True)
+    """Render every report file, then move them into `directory` together (`write_set`)."""
     matrix = build_matrix(document.effects, document.task_order)
-    paths = [
-        directory / "results.json",
-        directory / "model-card.md",
-        directory / "report.html",
-        directory / "conflict-matrix.png",
-    ]
+    png = heatmap_png(matrix)
     view = mutations.json_view(document)  # derived from the effects, so not part of RunDocument
-    paths[0].write_text(json.dumps(document.to_json() | view, indent=1, ensure_ascii=False))
-    card, png = model_card(document, matrix), heatmap_png(matrix)
+    files: dict[str, bytes] = {
+        "results.json": json.dumps(document.to_json() | view, indent=1, ensure_ascii=False).encode()
+    }
+    card = model_card(document, matrix)
     sections: list[str] = []  # further sections of the page, after the run's own
     if view:
         card += "\n".join(mutations.markdown(document)) + "\n"
         sections.append(mutations.html_section(document))
+    figures: dict[str, bytes] = {"conflict-matrix.png": png}
     if document.neurons:  # written by `crossrisk neurons` or --crossrisk-neurons
         neuron_png = neurons.heatmap_png(document.neurons)
-        paths.append(directory / "neurons.png")
-        paths[-1].write_bytes(neuron_png)
+        figures["neurons.png"] = neuron_png
         card += "\n".join(neurons.markdown(document.neurons)) + "\n"
         curves = None
         if document.neurons.get("brittleness"):
             curves = neurons.curves_png(document.neurons["brittleness"])
-            paths.append(directory / "brittleness.png")
-            paths[-1].write_bytes(curves)
+            figures["brittleness.png"] = curves
         sections.append(neurons.html_section(document.neurons, neuron_png, curves))
     if document.stacks:  # models.toml entries with defenses = [...]
         card += "\n".join(["", "### Stacked defenses", "", *stack_lines(document.stacks)]) + "\n"
@@ -108,15 +121,54 @@ def write_reports(document: RunDocument, directory: Path) -> list[Path]:
         sections.append(f"<h2>Stacked defenses</h2><ul>{items}</ul>")
     if document.durability:  # written by `crossrisk attack` or --crossrisk-attacks
         durability_png = durability_report.figure(document.durability)
-        paths.append(directory / "durability.png")
-        paths[-1].write_bytes(durability_png)
+        figures["durability.png"] = durability_png
         card += "\n".join(durability_report.markdown(document.durability)) + "\n"
         sections.append(durability_report.html_section(document.durability, durability_png))
-    page = html_page(document, matrix, png, sections)
-    paths[1].write_text(card)
-    paths[3].write_bytes(png)
-    paths[2].write_text(page)
-    return paths
+    files["model-card.md"] = card.encode()
+    files["report.html"] = html_page(document, matrix, png, sections).encode()
+    files |= figures
+    return write_set(directory, files)
+
+
+def write_set(directory: Path, files: dict[str, bytes]) -> list[Path]:
+    """Write `files` into a staging folder inside `directory`, then move each into place with
+    results.json last; an error while moving puts the earlier files back, and report files of an
+    earlier run that this set lacks are removed. A reader never sees a half-written file, and a
+    failed write leaves the earlier set whole. Returns the paths in `REPORT_FILES` order."""
+    import shutil
+    import tempfile
+
+    directory.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".crossrisk-report-", dir=directory))
+    order = sorted(files, key=lambda n: (n == "results.json", REPORT_FILES.index(n)))
+    moved: list[str] = []
+    try:
+        (staging / "previous").mkdir()
+        for name, data in files.items():
+            (staging / name).write_bytes(data)
+            if (directory / name).is_file():
+                shutil.copy2(directory / name, staging / "previous" / name)
+        try:
+            for name in order:
+                os.replace(staging / name, directory / name)
+                moved.append(name)
+        except BaseException:
+            _restore(directory, staging / "previous", moved)
+            raise
+        for name in (n for n in REPORT_FILES if n not in files):
+            (directory / name).unlink(missing_ok=True)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return [directory / n for n in REPORT_FILES if n in files]
+
+
+def _restore(directory: Path, previous: Path, moved: Sequence[str]) -> None:
+    """Undo the moves of a failed `write_set`: earlier files back, files the earlier set lacked removed."""
+    for name in moved:
+        if (previous / name).is_file():
+            os.replace(previous / name, directory / name)
+        else:
+            (directory / name).unlink(missing_ok=True)
 
 
 def load_document(path: str | Path) -> RunDocument:
@@ -140,14 +192,32 @@ def _vs_base(matrix: ConflictMatrix, defense: str, several: bool) -> str:
     return f" (vs base {base})" if base and several else ""
 
 
+def warning_lines(document: RunDocument) -> list[str]:
+    """What a reader must see before any figure: the run is incomplete (and which tests it
+    lacks), or a floor profile was weakened by an explicit override."""
+    lines = []
+    if document.incomplete:
+        missing = tuple(MissingCell(str(m.get("test")), str(m.get("reason"))) for m in document.missing)
+        lines += Completeness(missing, document.interrupted).lines()
+    weakened = document.run.get("weakened") or ()
+    if weakened:
+        lines.append(
+            f"The {document.run.get('profile')} profile was weakened (--crossrisk-allow-weaker-release): "
+            + "; ".join(str(w) for w in weakened)
+        )
+    return lines
+
+
 def model_card(document: RunDocument, matrix: ConflictMatrix) -> str:
     run, effects = document.run, document.effects
     defenses = {r.defense_name: r.defense for r in effects}
     tasks = {r.task: r for r in effects}
     counts = matrix.verdict_counts()
+    banner = warning_lines(document)
     lines = [
         "## Cross-risk evaluation (crossrisk-bench)",
         "",
+        *([f"> **{banner[0]}**", *[f"> {line.strip()}  " for line in banner[1:]], ""] if banner else []),
         f"Base model `{run.get('model')}`, profile `{run.get('profile')}`, seed {run.get('seed')}, "
         f"{run.get('confidence', 0.95):.0%} confidence, policy: {run.get('policy')}, inconclusive cells "
         f"{'fail' if run.get('on_inconclusive') == 'fail' else 'warn'}.",
@@ -309,7 +379,7 @@ _CSS = (
     "td,th{border:1px solid #ccc;padding:3px 6px;font-size:12px;text-align:left}li{margin-bottom:.6em}"
     ".scroll{overflow-x:auto;max-width:100%}.matrix th.col{writing-mode:vertical-rl;transform:rotate(180deg);"
     "white-space:nowrap}.fail{color:#a00;font-weight:bold}.inconclusive{color:#a60;font-weight:bold}"
-    ".pass{color:#070}.summary span{margin-right:1.5em;font-size:1.2em}img{max-width:100%}"
+    ".pass{color:#070}.incomplete{border:3px solid #a00;background:#fee;padding:.5em 1em;margin-bottom:1em}.summary span{margin-right:1.5em;font-size:1.2em}img{max-width:100%}"
 )
 
 
@@ -396,6 +466,16 @@ def html_page(document: RunDocument, matrix: ConflictMatrix, png: bytes, section
         f"<li>{esc(line[2:].replace('**', '').replace('`', ''))}</li>"
         for line in paper_lines(compare_with_paper(matrix))
     )
+    banner = warning_lines(document)
+    warning = (
+        "<div class='incomplete'><p><b>"
+        + esc(banner[0])
+        + "</b></p><ul>"
+        + "".join(f"<li>{esc(line.strip())}</li>" for line in banner[1:])
+        + "</ul></div>"
+        if banner
+        else ""
+    )
     legend = (
         esc(LEGEND)
         + ". Colour: red = risk rose, blue = risk fell (utility: red = accuracy fell); hover a cell for its interval, q-value and minimum detectable effect."
@@ -404,6 +484,7 @@ def html_page(document: RunDocument, matrix: ConflictMatrix, png: bytes, section
         "<!doctype html><html><head><meta charset='utf-8'><title>crossrisk-bench report</title>"
         f"<style>{_CSS}</style></head><body>"
         "<h1>crossrisk-bench report</h1>"
+        f"{warning}"
         f"<p class='summary'><span class='pass'>{counts['pass']} pass</span><span class='fail'>{counts['fail']} fail</span>"
         f"<span class='inconclusive'>{counts['inconclusive']} inconclusive</span></p>"
         f"{listing}"
