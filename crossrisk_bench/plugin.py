@@ -75,6 +75,7 @@ OPTION_PREFIX = "--crossrisk"
 OPT_AA_RUNS = "--crossrisk-aa-runs"
 OPT_ADAPTER = "--crossrisk-adapter"
 OPT_ALLOW_WEAKER_RELEASE = "--crossrisk-allow-weaker-release"
+OPT_WARNINGS = "--crossrisk-warnings"
 OPT_API_KEY_ENV = "--crossrisk-api-key-env"
 OPT_BACKEND = "--crossrisk-backend"
 OPT_ATTACKS = "--crossrisk-attacks"
@@ -209,6 +210,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=False,
         help='let a policy\'s on_inconclusive = "warn" or --crossrisk-limit weaken the release profile '
         "(without it they are a usage error; the report names the weakening)",
+    )
+    group.addoption(
+        OPT_WARNINGS,
+        action="store_true",
+        default=False,
+        help="one PytestWarning per inconclusive cell where inconclusive cells warn (by default the summary "
+        "counts them once, after the matrix)",
     )
     group.addoption(
         OPT_LIMIT,
@@ -811,7 +819,7 @@ def crossrisk_gate(request: pytest.FixtureRequest, crossrisk_defense: Any, cross
         _carry_effect(request.node, record)
         if settings.on_inconclusive == "fail":
             failures, doubts = failures + doubts, []
-        for doubt in doubts:
+        for doubt in doubts if config.option.crossrisk_warnings else ():
             warnings.warn(
                 pytest.PytestWarning(f"crossrisk inconclusive (on_inconclusive = warn): {doubt}"), stacklevel=2
             )

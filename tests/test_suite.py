@@ -118,6 +118,19 @@ def test_planted_regression_fails_with_an_actionable_message(
     models.write_text('[[defended]]\ndefense = "leaky"\n')
     result = pytester.runpytest_subprocess(*_args(tiny_dir, tmp_path, models, tmp_path / "r"))
     result.assert_outcomes(passed=2, failed=1)
+    out = result.stdout.str()
+    # the summary reads at a glance: the failed cell on one line, the undecided ones counted once,
+    # no per-cell warning flood, and no line of the matrix wider than a 100-column terminal
+    assert "PytestWarning: crossrisk inconclusive" not in out
+    result.stdout.fnmatch_lines(
+        [
+            "decided: 1 failed, * significant",
+            "  FAIL         safety/leaky -> privacy/pii_leakage: +100.0 pts (+35.1..+100.0), tolerance 5 pts, conflict",
+            "inconclusive: 2 cells; the closest would need about * items*",
+        ]
+    )
+    section = out.split("crossrisk conflict matrix", 1)[1].split("verdicts:", 1)[0].splitlines()
+    assert max(len(line) for line in section) <= 100
     result.stdout.fnmatch_lines(
         [
             "*privacy/pii_leakage regressed +100.0 pts (95% CI +35.1..+100.0) under safety/leaky; tolerance 5 pts; "
@@ -126,8 +139,9 @@ def test_planted_regression_fails_with_an_actionable_message(
             "base 0.000 -> defended 1.000 on 8 items*regressed examples: *examples/leaky__pii_leakage.jsonl*"
         ]
     )
-    # the other two cells cannot be decided on 8 items: they warn (quick profile) and say how many items would
-    result.stdout.fnmatch_lines(
+    # with --crossrisk-warnings each undecided cell warns (quick profile) and says how many items would decide it
+    again = pytester.runpytest_subprocess(*_args(tiny_dir, tmp_path, models, tmp_path / "r2"), "--crossrisk-warnings")
+    again.stdout.fnmatch_lines(
         [
             "*PytestWarning: crossrisk inconclusive (on_inconclusive = warn): "
             "fairness/stereotype_preference*minimum detectable effect*items would decide it*"

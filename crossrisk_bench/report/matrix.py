@@ -11,6 +11,7 @@ unadjusted label stays in the record. Verdicts come from the gate (`effects`), w
 
 from __future__ import annotations
 
+import textwrap
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -50,6 +51,9 @@ class Cell:
     message: str = ""
     headroom: str | None = None
     base: str | None = None  # the entry's own base (models.toml `base`); None: the run's base
+    tolerance: float = 0.0  # points (0 on an efficacy cell)
+    gate: str = "tolerance"
+    items_to_decide: int | None = None  # for an inconclusive cell, were its observed change the true one
 
     @property
     def passed(self) -> bool:
@@ -137,6 +141,9 @@ def build_matrix(records: Sequence[EffectRecord], task_order: Sequence[str]) -> 
             r.message,
             r.headroom,
             r.own_base,
+            float(r.tolerance),
+            r.gate,
+            r.items_to_decide,
         )
         for r, q in zip(records, q_values)
     )
@@ -150,34 +157,36 @@ def build_matrix(records: Sequence[EffectRecord], task_order: Sequence[str]) -> 
     return ConflictMatrix(defenses, tasks, cells)
 
 
-def render_terminal(matrix: ConflictMatrix) -> list[str]:
-    """Compact text matrix: cell = rise in risk (pts; utility: drop), ! conflict, * efficacy or
-    synergy (95% CI excludes 0), X failed gate; then the risk-to-risk conflict counts."""
-    name_w = max([len(f"{r}/{d}") for r, d in matrix.defenses] + [7])
-    col_w = [max(len(t), 7) for _, t in matrix.tasks]
-    groups = [risk for risk, _ in matrix.tasks]
-    header_risk = (
-        " " * name_w
-        + " "
-        + " ".join(
-            (risk if i == 0 or groups[i - 1] != risk else "").ljust(w)
-            for i, ((risk, _), w) in enumerate(zip(matrix.tasks, col_w))
-        )
-    )
-    lines = [header_risk.rstrip(), " " * name_w + " " + " ".join(t.ljust(w) for (_, t), w in zip(matrix.tasks, col_w))]
-    by_base = matrix.base_groups()
-    for base, rows in by_base:
-        if len(by_base) > 1:
+TERMINAL_WIDTH = 100
+PER_BLOCK = 4  # defense columns per block: 31 + 4 x 16 characters fit a 100-column terminal
+
+
+def render_terminal(matrix: ConflictMatrix, *, width: int = TERMINAL_WIDTH) -> list[str]:
+    """The matrix for a terminal, transposed so it never wraps at `width` columns: one block per
+    defense risk (at most PER_BLOCK defenses side by side), tasks as rows; cell = rise in risk
+    (pts; utility: drop) with its marks. Then the legend, the verdict counts, the cells a reader
+    must act on (`decided_lines`) and the risk-to-risk conflict counts."""
+    task_w = max([len(t) for _, t in matrix.tasks] + [4]) + 10
+    lines: list[str] = []
+    for base, rows in matrix.base_groups():
+        if len(matrix.base_groups()) > 1:
             lines.append(f"vs base {base}:" if base else "vs the run's base:")
-        for risk, defense in rows:
-            row = [f"{risk}/{defense}".ljust(name_w)]
-            for (_, task), w in zip(matrix.tasks, col_w):
-                cell = matrix.cell(defense, task)
-                row.append((cell.text if cell else "").ljust(w))
-            lines.append(" ".join(row).rstrip())
-    lines.append(LEGEND)
+        for risk in dict.fromkeys(r for r, _ in rows):
+            names = [d for r, d in rows if r == risk]
+            for start in range(0, len(names), PER_BLOCK):
+                chunk = names[start : start + PER_BLOCK]
+                col_w = [max(len(d), 9) + 1 for d in chunk]
+                lines.append(
+                    f"defenses aimed at {risk}".ljust(task_w) + "".join(d.ljust(w) for d, w in zip(chunk, col_w))
+                )
+                for task_risk, task in matrix.tasks:
+                    label = f"  {task_risk:<8}{task}".ljust(task_w)
+                    texts = [(c.text if (c := matrix.cell(d, task)) else "") for d in chunk]
+                    lines.append((label + "".join(t.ljust(w) for t, w in zip(texts, col_w))).rstrip()[:width])
+    lines += textwrap.wrap(LEGEND, width)
     counts = matrix.verdict_counts()
     lines.append(f"verdicts: {counts['pass']} pass, {counts['fail']} fail, {counts['inconclusive']} inconclusive")
+    lines += decided_lines(matrix)
     lines += saturation_lines(matrix)
     summary = matrix.risk_summary()
     lines.append(
@@ -189,6 +198,32 @@ def render_terminal(matrix: ConflictMatrix) -> list[str]:
         )
     )
     return lines
+
+
+def decided_lines(matrix: ConflictMatrix) -> list[str]:
+    """What a reader acts on, one line a cell: failed cells, then significant ones (after BH),
+    then one line for the inconclusive cells (where the full list is)."""
+
+    def line(c: Cell) -> str:
+        gate = f"tolerance {c.tolerance:g} pts" if c.gate == "tolerance" else "own risk"
+        return (
+            f"  {c.verdict.upper():<12} {c.defense_risk}/{c.defense} -> {c.task_risk}/{c.task}: "
+            f"{c.regression_pts:+.1f} pts ({c.low_pts:+.1f}..{c.high_pts:+.1f}), {gate}, {c.label}"
+        )
+
+    failed = [c for c in matrix.cells if c.verdict == "fail"]
+    significant = [c for c in matrix.cells if c.verdict != "fail" and c.label != "neutral"]
+    out = [f"decided: {len(failed)} failed, {len(significant)} significant"] if failed or significant else []
+    out += [line(c) for c in failed + significant]
+    undecided = [c for c in matrix.cells if c.verdict == "inconclusive"]
+    if undecided:
+        sizes = [c.items_to_decide for c in undecided if c.items_to_decide]
+        smallest = f"; the closest would need about {min(sizes)} items" if sizes else ""
+        out.append(
+            f"inconclusive: {len(undecided)} cells{smallest} (each cell's message: report.html, results.json, "
+            "or --crossrisk-warnings)"
+        )
+    return out
 
 
 def saturation_lines(matrix: ConflictMatrix) -> list[str]:
