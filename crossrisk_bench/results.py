@@ -86,6 +86,13 @@ class EffectRecord:
     vs_previous: Mapping[str, Any] | None = None
     q_value: float | None = None  # Benjamini-Hochberg over the matrix, set when the document is built
     headroom: str | None = None  # "cannot show a rise" / "cannot show a fall" (effects.headroom_limit)
+    # the cell re-assessed on judge-corrected rates (judge_effect.judge_corrected); None: not a judged task
+    judge_corrected: Mapping[str, Any] | None = None
+
+    @property
+    def judge_sensitive(self) -> bool:
+        """The verdict would differ on the judge-corrected interval."""
+        return bool(self.judge_corrected and self.judge_corrected.get("judge_sensitive"))
 
     def __post_init__(self) -> None:
         if self.verdict is None:
@@ -128,7 +135,7 @@ class EffectRecord:
         out: dict[str, Any] = {}
         for f in dataclasses.fields(self):
             value = getattr(self, f.name)
-            if f.name in ("clustering_note", "vs_previous", "q_value", "headroom") and value is None:
+            if f.name in ("clustering_note", "vs_previous", "q_value", "headroom", "judge_corrected") and value is None:
                 continue  # present only when they say something
             if f.name == "items":
                 value = [dataclasses.asdict(i) | {"slices": dict(i.slices)} for i in value]

@@ -473,3 +473,37 @@ def test_an_entry_is_compared_with_its_own_base(pytester: pytest.Pytester, tiny_
     models.write_text('[[defended]]\ndefense = "fair_prompt"\nbase = "no-such-model"\n')
     bad = pytester.runpytest_subprocess(*_args(tiny_dir, tmp_path, models, tmp_path / "r2"))
     assert bad.ret != 0 and "no-such-model" in bad.stderr.str() + bad.stdout.str()
+
+
+def test_judged_cells_carry_a_judge_corrected_twin(pytester: pytest.Pytester, tiny_dir: Path, tmp_path: Path) -> None:
+    """over_refusal is scored by the default (learned) refusal judge: its effect records the
+    corrected estimate, interval, verdict and flag, under a user's validation record when given."""
+    pytester.makepyfile(
+        test_suite="import pytest\n\n@pytest.mark.safety\ndef test_over_refusal(crossrisk_gate):\n"
+        "    crossrisk_gate('over_refusal')\n"
+    )
+    models = tmp_path / "models.toml"
+    models.write_text('[[defended]]\ndefense = "guard_prompt"\n')
+    validation = tmp_path / "validation.json"
+    validation.write_text(
+        json.dumps(
+            {
+                "judge": "refusal-minilm-probe-v1",
+                "true_positives": 30,
+                "positives": 40,
+                "true_negatives": 50,
+                "negatives": 60,
+                "source": "my labels",
+            }
+        )
+    )
+    args = _args(tiny_dir, tmp_path, models, tmp_path / "r") + ["--crossrisk-judge-validation", str(validation)]
+    pytester.runpytest_subprocess(*args)
+    (effect,) = _effects(tmp_path / "r")
+    assert effect["judge"] == "refusal-minilm-probe-v1"
+    fixed = effect["judge_corrected"]
+    assert fixed["error_rates"] == "Se 0.750 (30/40), Sp 0.833 (50/60)" and fixed["error_rates_source"] == "my labels"
+    assert fixed["ci"][0] <= fixed["delta"] <= fixed["ci"][1] and fixed["verdict"] in ("pass", "fail", "inconclusive")
+    assert fixed["judge_sensitive"] == (fixed["verdict"] != effect["verdict"])
+    assert "judge-corrected" in (tmp_path / "r" / "model-card.md").read_text()
+    assert "judge-corrected" in (tmp_path / "r" / "report.html").read_text()

@@ -24,7 +24,8 @@ LEGEND = (
     "cells: change in risk, pts (utility: drop); ! significant rise, * significant fall (BH q < 0.05 over "
     "the matrix); X failed gate (harm shown), ? inconclusive (neither harm nor non-inferiority shown); "
     "^ cannot show a rise, _ cannot show a fall (the base sits at that end of the task's scale, so the "
-    "verdict says nothing about that direction)"
+    "verdict says nothing about that direction); judged cells also carry a judge-corrected estimate, "
+    "and those whose verdict it would change are listed as judge-sensitive"
 )
 
 
