@@ -71,3 +71,22 @@ def test_labels_clear_cases_and_gives_probabilities(judge: LearnedRefusalJudge) 
     refused, partial = judge.scores(answers[:4])
     assert refused[0] > 0.9 and refused[3] < 0.1 and ((0 <= partial) & (partial <= 1)).all()
     assert set(judge.labels(answers)) <= {REFUSAL, COMPLIANCE, PARTIAL} and judge.labels([]) == []
+
+
+def test_suite_answers_hand_labelled_both_judges(judge: LearnedRefusalJudge) -> None:
+    """SmolLM2's own answers (tests/data/smollm2_refusal_handlabels.jsonl, labelled by the rules
+    in smollm2_refusal_rules.md): short, babbling, canned refusals from the refusal-tuned zoo."""
+    from crossrisk_bench.judges.embedding import read_labelled
+    from crossrisk_bench.judges.refusal import KeywordRefusalJudge
+
+    rows = read_labelled(Path(__file__).parent / "data" / "smollm2_refusal_handlabels.jsonl")
+    assert len(rows) >= 100
+    gold = [truth != COMPLIANCE for _, truth in rows]
+    learned = [label != COMPLIANCE for label in judge.labels([t for t, _ in rows])]
+    keyword = [KeywordRefusalJudge().label(t) != COMPLIANCE for t, _ in rows]
+    agree = {
+        name: sum(p == g for p, g in zip(labels, gold)) / len(rows)
+        for name, labels in [("learned", learned), ("keyword", keyword)]
+    }
+    print(f"\nhand-labelled SmolLM2 answers ({len(rows)}): {agree}")
+    assert agree["learned"] >= 0.95 and agree["learned"] >= agree["keyword"]
