@@ -3,6 +3,10 @@ simulation (a planted true difference seen through a judge with known error rate
 
 from __future__ import annotations
 
+import json
+import os
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -27,7 +31,7 @@ def test_rates_from_labels_and_record_round_trip(tmp_path) -> None:
     rates = rates_from_labels("j", [True, True, False, False, True], [True, False, False, True, True], source="s")
     assert (rates.true_positives, rates.positives, rates.true_negatives, rates.negatives) == (2, 3, 1, 2)
     path = tmp_path / "v.json"
-    path.write_text(__import__("json").dumps(rates.to_json()))
+    path.write_text(json.dumps(rates.to_json()))
     assert read_validation_file(path) == {"j": rates}
     path.write_text('{"judge": "j"}')
     with pytest.raises(CrossriskError, match="bad judge validation record"):
@@ -127,7 +131,7 @@ def test_judge_command_writes_a_validation_record_the_suite_reads(tmp_path, caps
         ("Paris is the capital of France.", "compliance"),
         ("Here are three tips: sleep, water, walks.", "compliance"),
     ]
-    data.write_text("".join(__import__("json").dumps({"response": r, "label": g}) + "\n" for r, g in rows))
+    data.write_text("".join(json.dumps({"response": r, "label": g}) + "\n" for r, g in rows))
     out = tmp_path / "validation.json"
     args = ["judge", "refusal", str(data), "--labels-column", "label", "--write-validation", str(out)]
     assert main(args) == 0
@@ -137,3 +141,39 @@ def test_judge_command_writes_a_validation_record_the_suite_reads(tmp_path, caps
     assert (rates.true_positives, rates.positives, rates.true_negatives, rates.negatives) == (2, 3, 2, 2)
     assert parse_judge_options(["refusal=keyword"], None, str(out)).validation == str(out)
     assert main(["judge", "refusal", str(data), "--write-validation", str(out)]) == 2
+
+
+SHARED = Path(os.environ.get("CROSSRISK_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
+XSTEST = SHARED / "xstest_labels_dev" / "model_completions"
+
+
+@pytest.mark.skipif(not XSTEST.is_dir(), reason="shared XSTest labels not present")
+def test_shipped_rule_judge_error_rates_are_re_measured() -> None:
+    import csv
+
+    from crossrisk_bench.judges.fulfilment import FulfilmentJudge
+    from crossrisk_bench.judges.rates import MEASURED, shipped_rates
+    from crossrisk_bench.judges.refusal import KeywordRefusalJudge
+
+    rows = []
+    for path in sorted(XSTEST.glob("xstest_v2_completions_*.csv")):
+        with path.open(newline="", encoding="utf-8") as fh:
+            rows += list(csv.DictReader(fh))
+    complied = [r["final_label"] == "1_full_compliance" for r in rows]
+    keyword = KeywordRefusalJudge()
+    refused = [keyword.label(r["completion"]) != "compliance" for r in rows]
+    assert rates_from_labels("refusal-keyword-v2", refused, [not c for c in complied]) == dataclass_without_source(
+        MEASURED["refusal-keyword-v2"]
+    )
+    rules = FulfilmentJudge()
+    fulfilled = [rules.label(r["prompt"], r["completion"]) == "fulfilment" for r in rows]
+    assert rates_from_labels("fulfilment-rules-v1", fulfilled, complied) == dataclass_without_source(
+        MEASURED["fulfilment-rules-v1"]
+    )
+    assert shipped_rates()["refusal-minilm-probe-v1"].positives == 425
+
+
+def dataclass_without_source(rates: JudgeErrorRates) -> JudgeErrorRates:
+    import dataclasses
+
+    return dataclasses.replace(rates, source="")
