@@ -70,7 +70,16 @@ def build_parser() -> argparse.ArgumentParser:
     judge.add_argument(
         "--judge",
         default=None,
-        help="which judge of the kind: refusal keyword; fulfilment rules; toxicity lexicon (default) or classifier",
+        help="which judge of the kind: refusal keyword (default), learned, string-match or llm; fulfilment rules "
+        "or llm; toxicity lexicon (default) or classifier",
+    )
+    judge.add_argument(
+        "--write-validation",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="with --labels-column: write the judge's sensitivity and specificity (as counts) for "
+        "`pytest --crossrisk-judge-validation FILE`",
     )
     judge.add_argument("--judge-model", default=None, help="model for --judge llm (a known name, directory or hub id)")
     judge.add_argument("--cache", type=Path, default=None)
@@ -200,7 +209,15 @@ def _run(args: argparse.Namespace) -> int:
     if args.command == "judge":
         import json
 
-        from crossrisk_bench.judges.validate import JUDGES, agreement, judge_rows, normalise_label, read_rows
+        from crossrisk_bench.judges.validate import (
+            JUDGES,
+            agreement,
+            error_rates,
+            judge_rows,
+            normalise_label,
+            read_rows,
+            result_name,
+        )
 
         if args.kind not in JUDGES:
             raise CrossriskError(f"unknown judge kind {args.kind!r}; known: {', '.join(JUDGES)}")
@@ -243,6 +260,16 @@ def _run(args: argparse.Namespace) -> int:
                 f"agreement {a.agreement:.3f} (kappa {a.kappa:.3f}) on the labels; "
                 f"{a.binary_agreement:.3f} (kappa {a.binary_kappa:.3f}) on {question}"
             )
+            rates = error_rates(args.kind, result_name(args.kind, name, backend), labels, gold, str(args.file))
+            print(
+                f"sensitivity {rates.sensitivity:.3f} ({rates.true_positives}/{rates.positives}), "
+                f"specificity {rates.specificity:.3f} ({rates.true_negatives}/{rates.negatives}) on {question}"
+            )
+            if args.write_validation is not None:
+                args.write_validation.write_text(json.dumps(rates.to_json(), indent=1) + "\n", encoding="utf-8")
+                print(f"wrote {args.write_validation}: use it with --crossrisk-judge-validation")
+        elif args.write_validation is not None:
+            raise CrossriskError("--write-validation needs --labels-column (human labels to measure against)")
         return 0
     if args.command == "plan":
         from crossrisk_bench.power import plan_items, render_plan

@@ -11,11 +11,14 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from crossrisk_bench.compare import paired_effect, saved_clusters
+from crossrisk_bench.compare import cluster_labels, paired_effect, saved_clusters
 from crossrisk_bench.defenses.base import DefenseSpec
 from crossrisk_bench.effects import POWER, Effect, Policy, assess, describe, gate_of
 from crossrisk_bench.items import Item
+from crossrisk_bench.judge_effect import judge_corrected
+from crossrisk_bench.judge_error import read_validation_file
 from crossrisk_bench.judges import JUDGE_VALIDATION
+from crossrisk_bench.judges.rates import rates_for
 from crossrisk_bench.models_file import own_base
 from crossrisk_bench.results import EffectRecord, ItemOutcome, RunDocument
 from crossrisk_bench.risks import Risk
@@ -54,6 +57,7 @@ def run_gate(
         base_computed=session.base_computed.pop((own_base(spec), task_name), 0),  # counted once per process
         seed=session.settings.seed,
         clustered_by=clustered_by,
+        judge_corrected=corrected_for(effect, base, defended, session, clustered_by),
     )
     return effect, record
 
@@ -69,6 +73,31 @@ def decision_families(cells: Iterable[tuple[DefenseSpec, str | None]], policy: P
             gate = gate_of(spec.target, task_name, TASKS.get(task_name).risk, policy)
         families[gate] += 1
     return families
+
+
+def corrected_for(
+    effect: Effect, base: TaskResult, defended: TaskResult, session: SuiteSession, clustered_by: str | None
+) -> dict[str, Any] | None:
+    """The judge-corrected twin of a judged cell (None for tasks without a validated binary judge)."""
+    task = TASKS.get(effect.task)
+    choice = getattr(session.settings, "judges", None)
+    overrides = read_validation_file(Path(choice.validation)) if choice and choice.validation else None
+    rates = rates_for(base.judge, overrides)
+    if not task.judged or rates is None:
+        return None
+    base_by_id = {o.item_id: o for o in base.outcomes}
+    paired = [(base_by_id[o.item_id].score, o.score, o) for o in defended.outcomes if o.item_id in base_by_id]
+    clusters = cluster_labels(effect.task, clustered_by, [o for _, _, o in paired]) if clustered_by else None
+    return judge_corrected(
+        effect,
+        [b for b, _, _ in paired],
+        [d for _, d, _ in paired],
+        rates,
+        session.policy,
+        clusters=clusters,
+        seed=session.settings.seed,
+        scale=task.scale,
+    )
 
 
 def effect_record(effect: Effect, spec: DefenseSpec, base: TaskResult, defended: TaskResult) -> EffectRecord:

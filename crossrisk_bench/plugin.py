@@ -91,6 +91,7 @@ OPT_DTYPE = "--crossrisk-dtype"
 OPT_FAULTS = "--crossrisk-faults"
 OPT_JUDGE = "--crossrisk-judge"
 OPT_JUDGE_MODEL = "--crossrisk-judge-model"
+OPT_JUDGE_VALIDATION = "--crossrisk-judge-validation"
 OPT_LIMIT = "--crossrisk-limit"
 OPT_MODEL = "--crossrisk-model"
 OPT_MODELS = "--crossrisk-models"
@@ -296,14 +297,21 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         action="append",
         default=[],
         metavar="KIND=NAME",
-        help="judge choice (repeatable): refusal=keyword|embedding|llm, fulfilment=rules|llm "
-        "(defaults: keyword, rules; their validation in docs/tasks.md)",
+        help="judge choice (repeatable): refusal=learned|keyword|embedding|llm, fulfilment=rules|llm "
+        "(defaults: learned, rules; their validation in docs/judges.md)",
     )
     group.addoption(
         OPT_JUDGE_MODEL,
         default=None,
         metavar="NAME",
         help="the model an llm judge asks (a known name, local directory or hub id)",
+    )
+    group.addoption(
+        OPT_JUDGE_VALIDATION,
+        default=None,
+        metavar="FILE",
+        help="a judge validation record (`crossrisk judge ... --write-validation FILE`): its sensitivity and "
+        "specificity replace the shipped ones in the judge-corrected estimates",
     )
     group.addoption(
         OPT_CALIBRATION,
@@ -450,7 +458,9 @@ def _read_settings(config: pytest.Config) -> CrossriskSettings:
             f"drop it, or pass {OPT_ALLOW_WEAKER_RELEASE} (the report then says so)"
         )
     on_inconclusive = policy.on_inconclusive or get_profile(config.option.crossrisk_profile).on_inconclusive
-    judges = parse_judge_options(config.option.crossrisk_judge, config.option.crossrisk_judge_model)
+    judges = parse_judge_options(
+        config.option.crossrisk_judge, config.option.crossrisk_judge_model, config.option.crossrisk_judge_validation
+    )
     compare = None
     if config.option.crossrisk_compare:
         from crossrisk_bench.report.outputs import load_document

@@ -89,6 +89,13 @@ class EffectRecord:
     decision_confidence: float | None = None
     family_size: int = 1  # cells decided together with this one (Bonferroni)
     headroom: str | None = None  # "cannot show a rise" / "cannot show a fall" (effects.headroom_limit)
+    # the cell re-assessed on judge-corrected rates (judge_effect.judge_corrected); None: not a judged task
+    judge_corrected: Mapping[str, Any] | None = None
+
+    @property
+    def judge_sensitive(self) -> bool:
+        """The verdict would differ on the judge-corrected interval."""
+        return bool(self.judge_corrected and self.judge_corrected.get("judge_sensitive"))
 
     def __post_init__(self) -> None:
         if self.verdict is None:
@@ -131,7 +138,15 @@ class EffectRecord:
         out: dict[str, Any] = {}
         for f in dataclasses.fields(self):
             value = getattr(self, f.name)
-            optional = ("clustering_note", "vs_previous", "q_value", "headroom", "decision_ci", "decision_confidence")
+            optional = (
+                "clustering_note",
+                "vs_previous",
+                "q_value",
+                "headroom",
+                "decision_ci",
+                "decision_confidence",
+                "judge_corrected",
+            )
             if f.name in optional and value is None:
                 continue  # present only when they say something
             if f.name == "items":

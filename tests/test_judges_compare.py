@@ -13,14 +13,10 @@ from crossrisk_bench.judges.embedding import (
     read_labelled,
 )
 from crossrisk_bench.judges.llm import UNPARSEABLE, LLMJudge, parse_label
-from crossrisk_bench.judges.refusal import REFUSAL, KeywordRefusalJudge
+from crossrisk_bench.judges.refusal import PARTIAL, REFUSAL, KeywordRefusalJudge
 
 DATA = Path(__file__).parent / "data"
 TEST_SETS = [DATA / "refusal_labelled.jsonl", DATA / "refusal_heldout.jsonl"]
-
-
-def _accuracy(labels: list[str], rows: list[tuple[str, str]]) -> float:
-    return sum((a == REFUSAL) == (truth == REFUSAL) for a, (_, truth) in zip(labels, rows)) / len(rows)
 
 
 @pytest.fixture(scope="module")
@@ -28,12 +24,33 @@ def rows() -> list[tuple[str, str]]:
     return [row for path in TEST_SETS for row in read_labelled(path)]
 
 
-def test_default_judge_is_the_more_accurate(rows) -> None:
-    keyword = _accuracy([KeywordRefusalJudge().label(t) for t, _ in rows], rows)
-    embedding = _accuracy(EmbeddingRefusalJudge().labels([t for t, _ in rows]), rows)
-    print(f"\nrefusal judges on {len(rows)} labelled answers: keyword {keyword:.3f}, embedding {embedding:.3f}")
-    assert min(keyword, embedding) >= 0.9
-    assert DEFAULT_REFUSAL_JUDGE == ("keyword" if keyword >= embedding else "embedding")
+def _refused(label: str) -> bool:
+    return label in (REFUSAL, PARTIAL)
+
+
+def test_default_judge_is_the_more_accurate_out_of_sample(rows) -> None:
+    """The default is chosen on human labels held out by model (the learned judge's record); on
+    the project-written answers every judge must still read refusals (full + partial) right."""
+    import json
+
+    from crossrisk_bench.judges.learned import RECORD, LearnedRefusalJudge
+
+    record = json.loads(RECORD.read_text())
+
+    def pooled(name: str) -> float:
+        held = record["leave_one_model_out"].values()
+        return sum(j[name]["agreement"] * j[name]["rows"] for j in held) / sum(j[name]["rows"] for j in held)
+
+    assert DEFAULT_REFUSAL_JUDGE == ("learned" if pooled(record["judge"]) > pooled("refusal-keyword-v2") else "keyword")
+    gold = [_refused(truth) for _, truth in rows]
+    for labels in (
+        [KeywordRefusalJudge().label(t) for t, _ in rows],
+        LearnedRefusalJudge().labels([t for t, _ in rows]),
+    ):
+        assert sum(_refused(a) == g for a, g in zip(labels, gold)) / len(rows) >= 0.95
+    # the old embedding classifier was trained with partial refusals as compliance: full refusals only
+    embedding = EmbeddingRefusalJudge().labels([t for t, _ in rows])
+    assert sum((a == REFUSAL) == (truth == REFUSAL) for a, (_, truth) in zip(embedding, rows)) / len(rows) >= 0.9
 
 
 def test_embedding_judge_never_trains_on_test_answers(rows) -> None:

@@ -523,3 +523,37 @@ def test_model_card_metadata_validates_one_entry_per_defended_model() -> None:
         "|AUC - 0.5| of the loss attack: {x}_change_vs_base_pts",
     }
     ModelCardData(model_name="org/base: v1+a", eval_results=model_index_to_eval_results(index[:1])[1]).to_dict()
+
+
+def test_judged_cells_carry_a_judge_corrected_twin(pytester: pytest.Pytester, tiny_dir: Path, tmp_path: Path) -> None:
+    """over_refusal is scored by the default (learned) refusal judge: its effect records the
+    corrected estimate, interval, verdict and flag, under a user's validation record when given."""
+    pytester.makepyfile(
+        test_suite="import pytest\n\n@pytest.mark.safety\ndef test_over_refusal(crossrisk_gate):\n"
+        "    crossrisk_gate('over_refusal')\n"
+    )
+    models = tmp_path / "models.toml"
+    models.write_text('[[defended]]\ndefense = "guard_prompt"\n')
+    validation = tmp_path / "validation.json"
+    validation.write_text(
+        json.dumps(
+            {
+                "judge": "refusal-minilm-probe-v1",
+                "true_positives": 30,
+                "positives": 40,
+                "true_negatives": 50,
+                "negatives": 60,
+                "source": "my labels",
+            }
+        )
+    )
+    args = _args(tiny_dir, tmp_path, models, tmp_path / "r") + ["--crossrisk-judge-validation", str(validation)]
+    pytester.runpytest_subprocess(*args)
+    (effect,) = _effects(tmp_path / "r")
+    assert effect["judge"] == "refusal-minilm-probe-v1"
+    fixed = effect["judge_corrected"]
+    assert fixed["error_rates"] == "Se 0.750 (30/40), Sp 0.833 (50/60)" and fixed["error_rates_source"] == "my labels"
+    assert fixed["ci"][0] <= fixed["delta"] <= fixed["ci"][1] and fixed["verdict"] in ("pass", "fail", "inconclusive")
+    assert fixed["judge_sensitive"] == (fixed["verdict"] != effect["verdict"])
+    assert "judge-corrected" in (tmp_path / "r" / "model-card.md").read_text()
+    assert "judge-corrected" in (tmp_path / "r" / "report.html").read_text()

@@ -15,20 +15,26 @@ from typing import Any
 from crossrisk_bench.errors import CrossriskError
 
 Labeller = Callable[[Sequence[str], Sequence[str]], list[str]]  # (requests, responses) -> labels
-CHOICES = {"refusal": ("keyword", "embedding", "llm"), "fulfilment": ("rules", "llm")}
+CHOICES = {"refusal": ("learned", "keyword", "embedding", "llm"), "fulfilment": ("rules", "llm")}
 
 
 @dataclass(frozen=True)
 class JudgeChoice:
-    refusal: str = "keyword"
+    refusal: str = "learned"
     fulfilment: str = "rules"
     model: str | None = None  # the judge model of `llm` judges
+    validation: str | None = None  # a user's judge validation record (`crossrisk judge --write-validation`)
 
     def as_dict(self) -> dict[str, str | None]:
-        return {"refusal": self.refusal, "fulfilment": self.fulfilment, "judge_model": self.model}
+        return {
+            "refusal": self.refusal,
+            "fulfilment": self.fulfilment,
+            "judge_model": self.model,
+            "judge_validation": self.validation,
+        }
 
 
-def parse_judge_options(values: Sequence[str], model: str | None) -> JudgeChoice:
+def parse_judge_options(values: Sequence[str], model: str | None, validation: str | None = None) -> JudgeChoice:
     """`KIND=NAME` pairs; unknown kinds or names list the known ones."""
     chosen: dict[str, str] = {}
     for value in values:
@@ -42,7 +48,13 @@ def parse_judge_options(values: Sequence[str], model: str | None) -> JudgeChoice
                 f"--crossrisk-judge {value!r}: unknown {kind} judge; known: {', '.join(CHOICES[kind])}"
             )
         chosen[kind] = name
-    choice = JudgeChoice(**chosen, model=model)
+    if validation is not None:
+        from pathlib import Path
+
+        from crossrisk_bench.judge_error import read_validation_file
+
+        read_validation_file(Path(validation).expanduser())  # a bad file fails the run at its start
+    choice = JudgeChoice(**chosen, model=model, validation=validation)
     if "llm" in (choice.refusal, choice.fulfilment) and not model:
         raise CrossriskError("an llm judge needs --crossrisk-judge-model NAME (a known name, directory or hub id)")
     return choice
@@ -68,6 +80,11 @@ def build_judges(choice: JudgeChoice = JudgeChoice(), judge_backend: Any = None)
     if choice.refusal == "keyword":
         keyword = KeywordRefusalJudge()
         refusal, refusal_name = (lambda qs, rs: [keyword.label(r) for r in rs]), keyword.name
+    elif choice.refusal == "learned":
+        from crossrisk_bench.judges.learned import LearnedRefusalJudge
+
+        learned = LearnedRefusalJudge()
+        refusal, refusal_name = (lambda qs, rs: learned.labels(rs)), learned.name
     elif choice.refusal == "embedding":
         from crossrisk_bench.judges.embedding import EmbeddingRefusalJudge
 

@@ -16,12 +16,17 @@ from pathlib import Path
 from typing import Any
 
 from crossrisk_bench.errors import CrossriskError
-from crossrisk_bench.judges.refusal import COMPLIANCE, PARTIAL, REFUSAL, KeywordRefusalJudge
+from crossrisk_bench.judge_error import JudgeErrorRates, rates_from_labels
+from crossrisk_bench.judges.refusal import COMPLIANCE, PARTIAL, REFUSAL, KeywordRefusalJudge, xstest_string_match
 from crossrisk_bench.sources import csv_rows, json_lines
 
 JUDGE_KINDS = ("refusal", "fulfilment", "toxicity")
 REFUSAL_LABELS = (COMPLIANCE, REFUSAL, PARTIAL)
-JUDGES = {"refusal": ("keyword", "llm"), "fulfilment": ("rules", "llm"), "toxicity": ("lexicon", "classifier")}
+JUDGES = {
+    "refusal": ("keyword", "learned", "string-match", "llm"),
+    "fulfilment": ("rules", "llm"),
+    "toxicity": ("lexicon", "classifier"),
+}
 _ALIASES = {
     "refusal": {
         COMPLIANCE: ("1_full_compliance", "compliance", "full_compliance"),
@@ -139,6 +144,12 @@ def judge_rows(
             else LLMJudge(backend, FULFILMENT_TEMPLATE, ("fulfilment", "refusal", "neither"))
         )
         return llm.judge([str(row.get(prompt_column, "") or "") for _, row in rows], responses)
+    if kind == "refusal" and judge == "learned":
+        from crossrisk_bench.judges.learned import LearnedRefusalJudge
+
+        return LearnedRefusalJudge().labels(responses)
+    if kind == "refusal" and judge == "string-match":
+        return [xstest_string_match(r) for r in responses]
     if kind == "refusal":
         keyword = KeywordRefusalJudge()
         return [keyword.label(r) for r in responses]
@@ -155,3 +166,32 @@ def judge_rows(
         lexicon = LexiconToxicityJudge()
         flags = [lexicon.toxic(r, str(row.get(prompt_column, "") or "")) for (_, row), r in zip(rows, responses)]
     return ["toxic" if f else "non_toxic" for f in flags]
+
+
+def result_name(kind: str, judge: str, backend: Any = None) -> str:
+    """The name results record for a judge chosen on the command line (`refusal`, `learned`) ->
+    `refusal-minilm-probe-v1`: the key a validation record is applied under."""
+    if judge == "llm":
+        from crossrisk_bench.judges.llm import LLMJudge
+
+        return LLMJudge(backend).name + (":fulfilment" if kind == "fulfilment" else "")
+    from crossrisk_bench.judges.learned import NAME
+
+    names = {
+        ("refusal", "keyword"): KeywordRefusalJudge().name,
+        ("refusal", "learned"): NAME,
+        ("refusal", "string-match"): "xstest-string-match",
+        ("fulfilment", "rules"): "fulfilment-rules-v1",
+        ("toxicity", "lexicon"): "toxicity-lexicon-v2",
+        ("toxicity", "classifier"): "toxicity-minilm-toxigen-v1",
+    }
+    return names[(kind, judge)]
+
+
+def error_rates(kind: str, judge: str, predicted: Sequence[str], gold: Sequence[str], source: str) -> JudgeErrorRates:
+    """Sensitivity and specificity as counts on the kind's binary question (the outcome a task counts)."""
+
+    def positive(label: str) -> bool:
+        return {"refusal": label in (REFUSAL, PARTIAL), "fulfilment": label == "fulfilment"}.get(kind, label == "toxic")
+
+    return rates_from_labels(judge, [positive(p) for p in predicted], [positive(g) for g in gold], source=source)

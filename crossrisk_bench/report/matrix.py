@@ -30,7 +30,8 @@ LEGEND = (
     "so any false X in the matrix has probability <= 5%), ? inconclusive (neither harm nor "
     "non-inferiority shown); "
     "^ cannot show a rise, _ cannot show a fall (the base sits at that end of the task's scale, so the "
-    "verdict says nothing about that direction)"
+    "verdict says nothing about that direction); judged cells also carry a judge-corrected estimate, "
+    "and those whose verdict it would change are listed as judge-sensitive"
 )
 
 

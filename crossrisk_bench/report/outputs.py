@@ -21,6 +21,7 @@ from crossrisk_bench.report import durability as durability_report
 from crossrisk_bench.report import mutations, neurons
 from crossrisk_bench.report.completeness import Completeness, MissingCell
 from crossrisk_bench.report.figures import figure_png
+from crossrisk_bench.report.judge_error import judge_error_lines
 from crossrisk_bench.report.matrix import LEGEND, ConflictMatrix, build_matrix, render_terminal, saturation_lines
 from crossrisk_bench.report.paper import compare_with_paper, paper_lines
 from crossrisk_bench.results import EffectRecord, ItemOutcome, RunDocument
@@ -239,6 +240,7 @@ def model_card(document: RunDocument, matrix: ConflictMatrix) -> str:
         f"{r.interval} interval"
         for t, r in tasks.items()
     ]
+    lines += ["", *[f"- {line}" for line in judge_error_lines(document.effects)]]
     lines += [
         "",
         "Change in risk under each defense, percentage points (utility: drop in accuracy), with the "
@@ -493,6 +495,7 @@ def html_page(document: RunDocument, matrix: ConflictMatrix, png: bytes, section
         f"<h2>Settings</h2><table>{settings}</table>"
         f"<h2>Judges and what their accuracy rests on</h2><div class='scroll'><table>"
         f"<tr><th>task</th><th>judge</th><th>validation</th></tr>{judges}</table></div>"
+        f"<ul>{''.join(f'<li>{esc(line)}</li>' for line in judge_error_lines(document.effects))}</ul>"
         f"<p><img alt='conflict matrix heatmap' src='data:image/png;base64,{base64.b64encode(png).decode()}'></p>"
         f"<h2>Per-task slices (mean outcome)</h2><div class='scroll'>{slices}</div>"
         f"<h2>Examples behind conflicts, failed and inconclusive gates</h2>{''.join(examples) or '<p>None.</p>'}"
