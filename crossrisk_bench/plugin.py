@@ -85,6 +85,7 @@ OPT_CONCURRENCY = "--crossrisk-concurrency"
 OPT_DATA = "--crossrisk-data"
 OPT_DEVICE = "--crossrisk-device"
 OPT_DTYPE = "--crossrisk-dtype"
+OPT_FAULTS = "--crossrisk-faults"
 OPT_JUDGE = "--crossrisk-judge"
 OPT_JUDGE_MODEL = "--crossrisk-judge-model"
 OPT_LIMIT = "--crossrisk-limit"
@@ -293,6 +294,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "benchmarks/test_calibration.py; long)",
     )
     group.addoption(
+        OPT_FAULTS,
+        action="store_true",
+        default=False,
+        help="also run the fault-injection benchmark (corrupt cache page, full disk, a failing server, duplicate "
+        "ids; benchmarks/test_faults.py; minutes)",
+    )
+    group.addoption(
         OPT_AA_RUNS,
         type=_positive_int,
         default=20,
@@ -460,6 +468,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         ("perf", "speed benchmark", OPT_PERF),
         ("neurons", "neuron analysis", OPT_NEURONS),
         ("calibration", "verdict calibration", OPT_CALIBRATION),
+        ("faults", "fault injection", OPT_FAULTS),
         ("durability", "fine-tuning attacks", f"{OPT_ATTACKS} FILE"),
     ):
         if getattr(config.option, option.split()[0].lstrip("-").replace("-", "_"), None) or _marker_selected(
