@@ -87,6 +87,7 @@ class Row:
     runs: int = 0
     answers_lost: int = 0
     destroyed: int = 0  # rows the fault itself overwrote (unreadable right after it): not counted as lost
+    hit: int = 0  # fault runs the fault reached (an error seen, a row destroyed, a request failed by the proxy)
     wrong_results: int = 0
     falsely_complete: int = 0
     recomputed_on_resume: list[int] = field(default_factory=list)
@@ -95,7 +96,7 @@ class Row:
     def table_line(self) -> str:
         r = self.recomputed_on_resume
         return (
-            f"{self.fault:16s} {self.runs:4d} {self.answers_lost:6d} {self.destroyed:9d} {self.wrong_results:6d} {self.falsely_complete:9d}"
+            f"{self.fault:16s} {self.runs:4d} {self.hit:4d} {self.answers_lost:6d} {self.destroyed:9d} {self.wrong_results:6d} {self.falsely_complete:9d}"
             f"   {sum(r) / max(len(r), 1):6.1f} (max {max(r, default=0)})   exits {self.fault_exit}"
         )
 
@@ -191,6 +192,7 @@ def _seed_cache(reference: Path, target: Path, rng: random.Random, drop: float) 
         gone = rng.sample(keys, round(drop * len(keys)))
         dst.executemany("DELETE FROM entries WHERE key = ?", [(k,) for k in gone])
         dst.commit()
+        dst.execute("VACUUM")  # the file shrinks to its rows: a full disk then stops the rows coming back
         dst.execute("PRAGMA journal_mode = WAL")
     finally:
         src.close()
@@ -208,6 +210,7 @@ def _trial(
     preexec: Any = None,
     after_fault: Any = None,
     fault_setup: Setup | None = None,
+    hit: Any = None,
 ) -> None:
     """One trial: (inject), the fault run (with `fault_setup`'s arguments if given), (after_fault),
     the clean resume; counts into `row`."""
@@ -227,6 +230,8 @@ def _trial(
     final = _rows(db) or {}
     row.runs += 1
     row.fault_exit.append(rc)
+    log = (folder / "fault.log").read_text()
+    row.hit += bool(rc or destroyed or "CacheWarning" in log or (hit is not None and hit()))
     row.answers_lost += sum(1 for k, created in known.items() if final.get(k) != created and k not in destroyed)
     row.destroyed += len(destroyed)
     row.recomputed_on_resume.append(sum(1 for created in final.values() if created >= start))
@@ -240,7 +245,7 @@ def _trial(
 
 
 def _write(report_dir: Path | None) -> None:
-    header = f"{'fault':16s} {'runs':>4s} {'lost':>6s} {'destroyed':>9s} {'wrong':>6s} {'complete*':>9s}   recomputed on resume (mean)"
+    header = f"{'fault':16s} {'runs':>4s} {'hit':>4s} {'lost':>6s} {'destroyed':>9s} {'wrong':>6s} {'complete*':>9s}   recomputed on resume (mean)"
     lines = [header] + [row.table_line() for row in RESULTS.values()]
     print("\n" + "\n".join(lines))
     if report_dir is not None:
@@ -324,11 +329,12 @@ def test_full_disk(local: Setup, tmp_path: Path) -> None:
         seeded = tmp_path / f"t{n}" / "seed.sqlite"
         _seed_cache(local.ref_cache, seeded, rng, drop=rng.uniform(0.4, 0.7))
         size = seeded.stat().st_size
-        headroom = rng.randrange(64, 512) * 1024  # the run needs about 1 MB more
+        need = local.ref_cache.stat().st_size - size  # what the run writes back (at least, in WAL frames)
+        headroom = rng.randrange(4096, max(8192, need // 2))
         cache = tmp_path / f"t{n}" / "cache"
         preexec = None
         if mountable:
-            assert _tmpfs(cache, size + 64 * 1024 + headroom)
+            assert _tmpfs(cache, size + 32 * 1024 + headroom)  # + the WAL index (-shm)
         else:
             cache.mkdir(parents=True)
             limit = size + headroom
@@ -531,8 +537,17 @@ def test_server_fault(fault: str, served: Any, tmp_path: Path) -> None:
         def clean() -> None:
             proxy.mode = None
 
+        proxy.injected = 0
         try:
-            _trial(setup, row, tmp_path / f"t{n}", cache_dir=cache, inject=inject, after_fault=clean)
+            _trial(
+                setup,
+                row,
+                tmp_path / f"t{n}",
+                cache_dir=cache,
+                inject=inject,
+                after_fault=clean,
+                hit=lambda: proxy.injected > 0,
+            )
         finally:
             proxy.mode = None
     _check(row)
