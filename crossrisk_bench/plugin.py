@@ -324,8 +324,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         OPT_FAULTS,
         action="store_true",
         default=False,
-        help="also run the fault-injection benchmark (SIGKILL and SIGINT during tiny-model runs, then "
-        "resume; benchmarks/test_faults_run.py; minutes)",
+        help="also run the fault-injection benchmarks (benchmarks/test_faults.py: corrupt cache page, full disk, "
+        "a failing server, duplicate ids; benchmarks/test_faults_run.py: SIGKILL and SIGINT, then resume; minutes)",
     )
     group.addoption(
         OPT_AA_RUNS,

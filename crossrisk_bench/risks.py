@@ -38,5 +38,6 @@ MARKERS: dict[str, str] = {
     "neurons": "neuron-level analysis of weight defenses; opt-in with --crossrisk-neurons or -m neurons",
     "durability": "fine-tuning attacks on weight defenses; opt-in with --crossrisk-attacks FILE or -m durability",
     "calibration": "verdict calibration (planted-regression power, sampled A/A); opt-in with --crossrisk-calibration",
-    "faults": "fault injection (SIGKILL, SIGINT, then resume) on tiny-model runs; opt-in with --crossrisk-faults",
+    "faults": "fault injection (corrupt cache, full disk, failing server, duplicate ids, SIGKILL, SIGINT) on "
+    "tiny-model runs; opt-in with --crossrisk-faults",
 }

@@ -39,6 +39,21 @@ def test_tampered_row_is_a_miss_not_a_wrong_answer(tmp_path: Path) -> None:
         assert cache.get_many(["a", "b"]) == {"b": "fine"}
 
 
+def test_a_value_damaged_into_invalid_utf8_is_a_miss_not_a_failure(tmp_path: Path) -> None:
+    """Bytes overwritten inside a stored value (a damaged page SQLite does not notice) used to
+    raise Python's "Could not decode to UTF-8" OperationalError, which stopped every later run
+    as a CacheFailure; it is one row that fails its check, recomputed."""
+    path = tmp_path / "c.sqlite"
+    with ResponseCache(path) as cache:
+        cache.put_many({"a": '{"text": "right"}', "b": '"fine"'})
+    with sqlite3.connect(path) as conn:
+        conn.execute("UPDATE entries SET value = CAST(X'7B22FF22' AS TEXT) WHERE key = 'a'")
+    with ResponseCache(path) as cache, pytest.warns(CacheWarning, match="checksum"):
+        assert cache.get_many(["a", "b"]) == {"b": '"fine"'}
+        cache.put_many({"a": '{"text": "right"}'})
+        assert cache.get_many(["a"]) == {"a": '{"text": "right"}'}
+
+
 def test_garbage_file_is_moved_aside_and_rebuilt(tmp_path: Path) -> None:
     path = tmp_path / "c.sqlite"
     path.write_bytes(b"this is not a database" * 100)

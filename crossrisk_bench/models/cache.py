@@ -7,7 +7,8 @@ is given; the wrapper answers the rest from the cache.
 SQLite in WAL mode, so several pytest-xdist workers read and write one file at once (writers
 wait on a busy timeout instead of failing). Each finished batch is committed at once, so a run
 killed midway resumes without recomputing any finished request. Every row carries a checksum of
-its key and value: a row that does not match is treated as a miss and recomputed, and a file
+its key and value: a row that does not match (or whose text is no longer UTF-8) is treated as a
+miss and recomputed, and a file
 SQLite reports as corrupt (SQLITE_CORRUPT, SQLITE_NOTADB: truncated, overwritten) is moved aside
 under a name never used before, with a warning, and rebuilt. Any other SQLite error (a full
 disk, an I/O error, a lock held past the timeout, a cache written by another schema version)
@@ -85,6 +86,14 @@ def default_cache_dir() -> Path:
         return Path(explicit).expanduser()
     xdg = os.environ.get("XDG_CACHE_HOME")
     return (Path(xdg).expanduser() if xdg else Path.home() / ".cache") / "crossrisk-bench"
+
+
+def _text(column: bytes | None) -> str | None:
+    """A column read as bytes, as text; None when damage left it undecodable (the row is a miss)."""
+    try:
+        return None if column is None else column.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
 
 
 def _checksum(key: str, value: str) -> str:
@@ -213,15 +222,20 @@ class ResponseCache:
             for i in range(0, len(keys), _CHUNK):
                 chunk = keys[i : i + _CHUNK]
                 marks = ",".join("?" * len(chunk))
-                rows = self._conn.execute(
-                    f"SELECT key, value, checksum FROM entries WHERE key IN ({marks})", chunk
+                rows = self._conn.execute(  # as bytes: damaged text must not fail the whole read
+                    "SELECT CAST(key AS BLOB), CAST(value AS BLOB), CAST(checksum AS BLOB) FROM entries "
+                    f"WHERE key IN ({marks})",
+                    chunk,
                 ).fetchall()
-                for key, value, checksum in rows:
-                    if checksum == _checksum(key, value):
+                for row in rows:
+                    key, value, checksum = (_text(column) for column in row)
+                    if key is not None and value is not None and checksum == _checksum(key, value):
                         found[key] = value
                     else:
                         warnings.warn(
-                            f"cache row {key[:12]}... failed its checksum; recomputing", CacheWarning, stacklevel=2
+                            f"cache row {(key or '?')[:12]}... failed its checksum; recomputing",
+                            CacheWarning,
+                            stacklevel=2,
                         )
         except sqlite3.Error as exc:
             self._recover(exc)
