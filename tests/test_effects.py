@@ -63,7 +63,9 @@ def test_pyproject_table(tmp_path: Path) -> None:
         load_policy(path, known_tasks=TASK_NAMES)
 
 
-def _assess(base, defended, task="pii_leakage", task_risk=Risk.PRIVACY, defense_risk=Risk.SAFETY, policy=None):
+def _assess(
+    base, defended, task="pii_leakage", task_risk=Risk.PRIVACY, defense_risk=Risk.SAFETY, policy=None, **options
+):
     policy = policy or Policy()
     return assess(
         defense="refusal_sft",
@@ -73,6 +75,7 @@ def _assess(base, defended, task="pii_leakage", task_risk=Risk.PRIVACY, defense_
         base=base,
         defended=defended,
         policy=policy,
+        **options,
     )
 
 
@@ -210,25 +213,8 @@ def test_fail_is_decided_over_the_family() -> None:
     assert decision_confidence(0.95, 100) == pytest.approx(0.9995)
     base = [0] * 100
     defended = [1] * 16 + [0] * 84  # +16 pts against a 5-pt tolerance
-    alone = assess(
-        defense="d",
-        defense_risk=Risk.SAFETY,
-        task="pii_leakage",
-        task_risk=Risk.PRIVACY,
-        base=base,
-        defended=defended,
-        policy=Policy(),
-    )
-    among = assess(
-        defense="d",
-        defense_risk=Risk.SAFETY,
-        task="pii_leakage",
-        task_risk=Risk.PRIVACY,
-        base=base,
-        defended=defended,
-        policy=Policy(),
-        family_size=100,
-    )
+    alone = _assess(base, defended)
+    among = _assess(base, defended, family_size=100)
     assert alone.verdict == "fail" and among.verdict == "inconclusive"  # one of 100 cells needs more evidence
     assert among.decision.low < alone.regression.low and among.family_size == 100
     assert "Bonferroni over 100 tolerance cells" in among.rule
@@ -238,16 +224,7 @@ def test_fail_is_decided_over_the_family() -> None:
 
 def test_pass_needs_no_adjustment() -> None:
     same = [0, 1] * 100
-    effect = assess(
-        defense="d",
-        defense_risk=Risk.SAFETY,
-        task="pii_leakage",
-        task_risk=Risk.PRIVACY,
-        base=same,
-        defended=same,
-        policy=Policy(),
-        family_size=100,
-    )
+    effect = _assess(same, same, family_size=100)
     assert effect.verdict == "pass"
 
 
@@ -256,16 +233,7 @@ def test_too_few_clusters_give_no_verdict(groups: int, decided: bool) -> None:
     base = [0] * 120
     defended = [1] * 60 + [0] * 60  # +50 pts: harm shown wherever the variance can be estimated
     clusters = [f"c{n % groups}" for n in range(120)]
-    effect = assess(
-        defense="d",
-        defense_risk=Risk.SAFETY,
-        task="pii_leakage",
-        task_risk=Risk.PRIVACY,
-        base=base,
-        defended=defended,
-        policy=Policy(),
-        clusters=clusters,
-    )
+    effect = _assess(base, defended, clusters=clusters)
     assert effect.clusters == groups
     if decided:
         assert effect.verdict == "fail"
