@@ -22,6 +22,7 @@ Figures are printed (run with -s) and written to `calibration.json` in --crossri
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -43,6 +44,7 @@ from crossrisk_bench.tasks import TASKS
 pytestmark = [pytest.mark.calibration, pytest.mark.slow]
 RUNS = 200
 MATRICES = 200
+MIN_CHURN = 0.05  # a task most defenses leave alone still gets some churn: a defense that changes nothing is trivial
 NOISE_FILE = Path(__file__).parent / "measured_noise.json"
 SIMULATED = [t.name for t in TASKS if t.compare is None]  # membership AUC: DeLong, not simulated here
 CROSS_RISK = {  # the defense risk a task is a cross-risk cell of in the simulation
@@ -103,11 +105,11 @@ def zoo_families(policy: Policy) -> dict[str, int]:
 
 
 def items_for(shape: CellShape, rise: float, *, policy: Policy, family_size: int, want: str) -> int | None:
-    """The smallest item count (doubling, then bisecting on a 100-run estimate) at which the
+    """The smallest item count (doubling, then bisecting on a 60-run estimate) at which the
     verdict `want` has probability >= 80% at a true rise `rise`; None beyond 20,000 items."""
 
     def ok(n: int) -> bool:
-        figures = simulate_cell(shape.with_items(n), rise, policy=policy, family_size=family_size, runs=100, seed=n)
+        figures = simulate_cell(shape.with_items(n), rise, policy=policy, family_size=family_size, runs=60, seed=n)
         return figures[want] >= 0.8
 
     low, high = 16, 32
@@ -127,9 +129,11 @@ def test_operating_characteristic(task_name: str, crossrisk_settings, pytestconf
     task = TASKS.get(task_name)
     defense_risk = CROSS_RISK[task.risk]
     family = zoo_families(policy)["tolerance"]
-    shape = shape_of(task_name, policy, limit=None, defense_risk=defense_risk)
+    measured = shape_of(task_name, policy, limit=None, defense_risk=defense_risk)
+    shape = dataclasses.replace(measured, discordance=max(measured.discordance, MIN_CHURN))
     tolerance = policy.tolerance_for(defense_risk, task_name, task.risk) / POINTS
-    churns = {"low": shape.discordance / 2, "measured": shape.discordance, "high": min(0.6, 2 * shape.discordance)}
+    churn = max(shape.discordance, MIN_CHURN)
+    churns = {"low": churn / 2, "measured": churn, "high": min(0.6, 2 * churn)}
     rows = {}
     for level, churn in churns.items():
         at = CellShape(

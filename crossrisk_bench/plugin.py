@@ -793,6 +793,7 @@ def crossrisk_gate(request: pytest.FixtureRequest, crossrisk_defense: Any, cross
     """`gate(task_name)`: evaluate the task on this test's defended model and on its base, attach
     the effect to the report, and fail with the release-engineer message if the policy says so."""
     from crossrisk_bench.gate import run_gate, write_examples
+    from crossrisk_bench.progress import progress_label
 
     config = request.config
     session = session_of(config)
@@ -801,7 +802,8 @@ def crossrisk_gate(request: pytest.FixtureRequest, crossrisk_defense: Any, cross
     def gate(task_name: str) -> Any:
         try:
             items = session.items(task_name, crossrisk_task_items)
-            effect, record = run_gate(session, crossrisk_defense, task_name, items)
+            with progress_label(f"{crossrisk_defense.name} / {task_name}"):
+                effect, record = run_gate(session, crossrisk_defense, task_name, items)
         except Unsupported as exc:
             pytest.skip(f"crossrisk: {task_name}: {exc}")
         except Fatal as exc:

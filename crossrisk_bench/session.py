@@ -22,7 +22,7 @@ from crossrisk_bench.models.loader import EXPOSED_NAME, ModelSpec, load_backend
 from crossrisk_bench.models_file import base_spec, checkpoint_spec, own_base
 from crossrisk_bench.neurons.analysis import base_state, defense_findings, merge_findings, pair_records
 from crossrisk_bench.report.judge_error import judge_error_lines
-from crossrisk_bench.report.matrix import build_matrix, render_terminal
+from crossrisk_bench.report.matrix import build_matrix, fit, render_terminal
 from crossrisk_bench.report.outputs import results_document, write_reports
 from crossrisk_bench.results import EffectRecord
 from crossrisk_bench.stacking import stack_comparisons, stack_lines
@@ -225,7 +225,7 @@ class SuiteSession:
         folder) results.json, the model card, the HTML page and the heatmap."""
         task_order = TASKS.names()
         if records:
-            for line in render_terminal(build_matrix(records, task_order)) + judge_error_lines(records):
+            for line in render_terminal(build_matrix(records, task_order)) + fit(judge_error_lines(records)):
                 write_line(line)
         if any(r.defense.get("kind") == "stack" for r in records):
             rows = stack_comparisons(records, confidence=self.policy.confidence, seed=self.settings.seed)

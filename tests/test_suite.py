@@ -124,9 +124,9 @@ def test_planted_regression_fails_with_an_actionable_message(
     assert "PytestWarning: crossrisk inconclusive" not in out
     result.stdout.fnmatch_lines(
         [
-            "decided: 1 failed, * significant",
-            "  FAIL         safety/leaky -> privacy/pii_leakage: +100.0 pts (+35.1..+100.0), tolerance 5 pts, conflict",
-            "inconclusive: 2 cells; the closest would need about * items*",
+            "decided: 1 failed, 0 significant",
+            "  FAIL safety/leaky -> privacy/pii_leakage +100.0 pts (+35.1..+100.0), tolerance 5 pts, conflict",
+            "inconclusive: 2 cells (closest: about * items); listed in report.html and results.json",
         ]
     )
     section = out.split("crossrisk conflict matrix", 1)[1].split("verdicts:", 1)[0].splitlines()

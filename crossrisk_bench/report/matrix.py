@@ -167,7 +167,8 @@ def render_terminal(matrix: ConflictMatrix, *, width: int = TERMINAL_WIDTH) -> l
     defense risk (at most PER_BLOCK defenses side by side), tasks as rows; cell = rise in risk
     (pts; utility: drop) with its marks. Then the legend, the verdict counts, the cells a reader
     must act on (`decided_lines`) and the risk-to-risk conflict counts."""
-    task_w = max([len(t) for _, t in matrix.tasks] + [4]) + 10
+    heads = [f"defenses aimed at {r}" for r, _ in matrix.defenses]
+    task_w = max([len(t) + 13 for _, t in matrix.tasks] + [len(h) + 1 for h in heads])
     lines: list[str] = []
     for base, rows in matrix.base_groups():
         if len(matrix.base_groups()) > 1:
@@ -181,10 +182,10 @@ def render_terminal(matrix: ConflictMatrix, *, width: int = TERMINAL_WIDTH) -> l
                     f"defenses aimed at {risk}".ljust(task_w) + "".join(d.ljust(w) for d, w in zip(chunk, col_w))
                 )
                 for task_risk, task in matrix.tasks:
-                    label = f"  {task_risk:<8}{task}".ljust(task_w)
+                    label = f"  {task_risk:<9}{task}".ljust(task_w)
                     texts = [(c.text if (c := matrix.cell(d, task)) else "") for d in chunk]
                     lines.append((label + "".join(t.ljust(w) for t, w in zip(texts, col_w))).rstrip()[:width])
-    lines += textwrap.wrap(LEGEND, width)
+    lines.append(LEGEND)
     counts = matrix.verdict_counts()
     lines.append(f"verdicts: {counts['pass']} pass, {counts['fail']} fail, {counts['inconclusive']} inconclusive")
     lines += decided_lines(matrix)
@@ -198,7 +199,16 @@ def render_terminal(matrix: ConflictMatrix, *, width: int = TERMINAL_WIDTH) -> l
             if any(c.defense_risk == d for c in matrix.cells)
         )
     )
-    return lines
+    return fit(lines, width)
+
+
+def fit(lines: list[str], width: int = TERMINAL_WIDTH) -> list[str]:
+    """Lines wrapped at `width` (continuations indented), so nothing wraps mid-word in a terminal."""
+    out: list[str] = []
+    for line in lines:
+        short = len(line) <= width
+        out += [line] if short else textwrap.wrap(line, width, subsequent_indent="    ", break_on_hyphens=False)
+    return out
 
 
 def decided_lines(matrix: ConflictMatrix) -> list[str]:
@@ -208,7 +218,7 @@ def decided_lines(matrix: ConflictMatrix) -> list[str]:
     def line(c: Cell) -> str:
         gate = f"tolerance {c.tolerance:g} pts" if c.gate == "tolerance" else "own risk"
         return (
-            f"  {c.verdict.upper():<12} {c.defense_risk}/{c.defense} -> {c.task_risk}/{c.task}: "
+            f"  {c.verdict.upper()} {c.defense_risk}/{c.defense} -> {c.task_risk}/{c.task} "
             f"{c.regression_pts:+.1f} pts ({c.low_pts:+.1f}..{c.high_pts:+.1f}), {gate}, {c.label}"
         )
 
@@ -219,11 +229,8 @@ def decided_lines(matrix: ConflictMatrix) -> list[str]:
     undecided = [c for c in matrix.cells if c.verdict == "inconclusive"]
     if undecided:
         sizes = [c.items_to_decide for c in undecided if c.items_to_decide]
-        smallest = f"; the closest would need about {min(sizes)} items" if sizes else ""
-        out.append(
-            f"inconclusive: {len(undecided)} cells{smallest} (each cell's message: report.html, results.json, "
-            "or --crossrisk-warnings)"
-        )
+        smallest = f" (closest: about {min(sizes)} items)" if sizes else ""
+        out.append(f"inconclusive: {len(undecided)} cells{smallest}; listed in report.html and results.json")
     return out
 
 
