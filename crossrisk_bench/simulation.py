@@ -4,14 +4,16 @@ A check run on one fixed table cannot fail, so every simulated cell is drawn at 
 
 - base outcomes: per cluster a base rate drawn around the task's measured rate (Beta, mean p,
   concentration `CONCENTRATION`), per item a Bernoulli draw: clusters differ as real ones do;
-- defended outcomes: each item flips with a probability that depends on its base outcome, so that
-  in expectation a share `discordance` of items changes (both ways: the background churn a real
-  defense causes even where it does nothing to the rate) and the rate changes by `delta`; the
-  flip rates of each cluster are scaled by a factor with mean 1 (Gamma, coefficient of variation
-  `HETEROGENEITY`), so changes concentrate in some clusters as they do under a real defense.
+- defended outcomes: each item flips with a probability that depends on its base outcome: a
+  share `discordance` of items changes in balance both ways (the background churn a real defense
+  causes even where it does nothing to the rate; capped where a cluster near 0 or 1 leaves one
+  direction no room, so that it never moves the rate), and on top of it the rate moves by
+  `delta`; the flip rates of each cluster are scaled by a factor with mean 1 (Gamma, coefficient
+  of variation `HETEROGENEITY`), so changes concentrate in some clusters as under a real defense.
 
-A cell's true change is the expectation of that process (after clipping the flip probabilities
-at 1, which a saturated base forces), so a "pass" or "fail" can be scored as right or wrong.
+A cell's true change is the expectation of that process over both arms (after clipping the
+flip probabilities at 1, which a saturated base forces), so a "pass" or "fail" can be scored as
+right or wrong.
 Pure functions of a seeded generator; the figures live in docs/statistics.md and the
 calibration benchmark (`benchmarks/test_calibration.py`).
 """
@@ -83,13 +85,15 @@ def draw_cell(shape: CellShape, delta: float, rng: np.random.Generator) -> Draw:
     p_item, s_item = rates[index], scale[index]
     base = (rng.random(shape.n) < p_item).astype(np.float64)
     change = -delta if shape.task_risk.is_control else delta  # utility: a regression is a drop
-    churn = max(shape.discordance, abs(change))
-    up = np.clip(s_item * (churn + change) / 2 / np.clip(1 - p_item, 1e-3, None), 0.0, 1.0)
-    down = np.clip(s_item * (churn - change) / 2 / np.clip(p_item, 1e-3, None), 0.0, 1.0)
+    # background churn moves items both ways in balance, so it is capped where one direction has no
+    # room (a cluster near 0 or 1); the planted change then comes on top (clipped at a saturated base)
+    room = 2 * np.minimum(p_item, 1 - p_item)
+    churn = np.minimum(s_item * shape.discordance, room)
+    up = np.clip((churn / 2 + s_item * max(change, 0.0)) / np.clip(1 - p_item, 1e-3, None), 0.0, 1.0)
+    down = np.clip((churn / 2 + s_item * max(-change, 0.0)) / np.clip(p_item, 1e-3, None), 0.0, 1.0)
     flip = rng.random(shape.n) < np.where(base == 0, up, down)
     defended = np.where(flip, 1.0 - base, base)
-    expected = np.where(base == 0, up, -down)  # E[defended - base | base]
-    true = float(expected.mean())
+    true = float(((1 - p_item) * up - p_item * down).mean())  # E[defended - base] of the process
     return Draw(base, defended, -true if shape.task_risk.is_control else true)
 
 
