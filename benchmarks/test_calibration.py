@@ -80,6 +80,7 @@ def shape_of(task_name: str, policy: Policy, *, limit: int | None, defense_risk:
     and the churn measured for this defense (else the median over the shipped defenses)."""
     task = TASKS.get(task_name)
     items = take(task.load_items(), limit, by=task.balance_by)
+    items = [i for i in items if task.gated is None or task.gated(i.meta)]  # what the gate compares
     key = policy.cluster_by.get(task_name)
     clusters = tuple(str(i.meta[key]) for i in items) if key else tuple(i.id for i in items)
     noise = json.loads(NOISE_FILE.read_text())["tasks"][task_name]
