@@ -1,7 +1,7 @@
 """Are the verdicts right in both directions, for the whole matrix a user acts on?
 
 Opt-in (`--crossrisk-calibration` or `-m calibration`). Simulations with a known truth
-(`crossrisk_bench.simulation`), shaped like the real thing: each task's items and clusters, the
+(`crossrisk_bench.verdict.simulation`), shaped like the real thing: each task's items and clusters, the
 zoo base's measured rate and the two-way churn the shipped defenses cause on it
 (`benchmarks/measured_noise.json`, from a default run), counts drawn at random in every run.
 
@@ -29,17 +29,18 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from crossrisk_bench.compare import cluster_labels
-from crossrisk_bench.effects import POINTS, Policy, assess, gate_of
-from crossrisk_bench.gate import decision_families
-from crossrisk_bench.items import take
-from crossrisk_bench.models_file import load_models
+from crossrisk_bench.config.models_file import load_models
+from crossrisk_bench.config.policy import Policy
+from crossrisk_bench.config.profiles import get_profile
+from crossrisk_bench.data.items import take
 from crossrisk_bench.paths import FIXTURES
 from crossrisk_bench.plugin import session_key
-from crossrisk_bench.profiles import get_profile
 from crossrisk_bench.risks import Risk
-from crossrisk_bench.simulation import CellShape, MatrixCell, simulate_cell, simulate_matrices
 from crossrisk_bench.tasks import TASKS
+from crossrisk_bench.verdict.compare import cluster_labels
+from crossrisk_bench.verdict.effects import POINTS, assess, gate_of
+from crossrisk_bench.verdict.gate import decision_families
+from crossrisk_bench.verdict.simulation import CellShape, MatrixCell, simulate_cell, simulate_matrices
 
 pytestmark = [pytest.mark.calibration, pytest.mark.slow]
 RUNS = 200

@@ -264,7 +264,7 @@ def _check(row: Row) -> None:
 
 @pytest.fixture(scope="module")
 def local(tmp_path_factory: pytest.TempPathFactory) -> Setup:
-    from crossrisk_bench.items import write_jsonl
+    from crossrisk_bench.data.items import write_jsonl
     from crossrisk_bench.models.tiny import build_tiny
     from crossrisk_bench.tasks import TASKS
 

@@ -54,11 +54,11 @@ def timed_generator(totals: dict[str, float], phase: str, fn):
 def test_default_run_time_split(crossrisk_settings, tmp_path, monkeypatch) -> None:
     import crossrisk_bench.defenses.zoo as zoo
     import crossrisk_bench.session as session_module
-    from crossrisk_bench.effects import load_policy
-    from crossrisk_bench.gate import run_gate
+    from crossrisk_bench.config.policy import load_policy
     from crossrisk_bench.models.decode import ContinuousDecoder
     from crossrisk_bench.models.hf import HFBackend
     from crossrisk_bench.tasks import TASKS
+    from crossrisk_bench.verdict.gate import run_gate
 
     if not crossrisk_settings.use_cache:
         pytest.skip("measures a run with a response cache")

@@ -272,8 +272,8 @@ def _run(args: argparse.Namespace) -> int:
             raise CrossriskError("--write-validation needs --labels-column (human labels to measure against)")
         return 0
     if args.command == "plan":
-        from crossrisk_bench.power import plan_items, render_plan
         from crossrisk_bench.report.outputs import load_document
+        from crossrisk_bench.verdict.power import plan_items, render_plan
 
         if args.tolerance <= 0 or not 0 < args.power < 1:
             raise CrossriskError(f"need --tolerance > 0 and 0 < --power < 1, got {args.tolerance} and {args.power}")
@@ -292,7 +292,7 @@ def _run(args: argparse.Namespace) -> int:
             print(path)
         return 0
     if args.command == "items":
-        from crossrisk_bench.items import write_jsonl
+        from crossrisk_bench.data.items import write_jsonl
         from crossrisk_bench.paths import ITEMS
         from crossrisk_bench.tasks import ITEM_BUILDERS
 
@@ -338,8 +338,8 @@ def _run(args: argparse.Namespace) -> int:
         )
         return 0
     if args.command == "eval":
+        from crossrisk_bench.config.profiles import items_limit
         from crossrisk_bench.judges.select import build_judges, parse_judge_options
-        from crossrisk_bench.profiles import items_limit
         from crossrisk_bench.tasks import TASKS
 
         tasks = [TASKS.get(name) for name in args.tasks] or list(TASKS)
@@ -384,7 +384,7 @@ def _sparsities(text: str) -> tuple[float, ...]:
 
 
 def _neurons(args: argparse.Namespace, cache_dir: Path) -> int:
-    from crossrisk_bench.effects import load_policy
+    from crossrisk_bench.config.policy import load_policy
     from crossrisk_bench.neurons.analysis import analyse_results
     from crossrisk_bench.paths import FIXTURES
     from crossrisk_bench.report.outputs import load_document, write_reports
@@ -444,11 +444,11 @@ def _neurons(args: argparse.Namespace, cache_dir: Path) -> int:
 
 
 def _attack(args: argparse.Namespace, cache_dir: Path) -> int:
+    from crossrisk_bench.config.policy import load_policy
+    from crossrisk_bench.data.items import take
     from crossrisk_bench.durability.attacks import load_attacks
     from crossrisk_bench.durability.run import durability_cells
     from crossrisk_bench.durability.summary import durability_lines, merge_durability
-    from crossrisk_bench.effects import load_policy
-    from crossrisk_bench.items import take
     from crossrisk_bench.judges.select import build_judges
     from crossrisk_bench.paths import FIXTURES
     from crossrisk_bench.report.outputs import load_document, write_reports

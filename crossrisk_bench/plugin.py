@@ -20,9 +20,9 @@ from typing import Any
 
 import pytest
 
+from crossrisk_bench.config.profiles import PROFILES
 from crossrisk_bench.errors import CrossriskError, Fatal, Unsupported
 from crossrisk_bench.models.base import DEFAULT_BATCH_SIZE
-from crossrisk_bench.profiles import PROFILES
 from crossrisk_bench.risks import MARKERS
 
 
@@ -397,14 +397,14 @@ def session_of(config: pytest.Config) -> Any:
 
 
 def _read_settings(config: pytest.Config) -> CrossriskSettings:
-    from crossrisk_bench.effects import load_policy
+    from crossrisk_bench.config.models_file import base_spec, load_models, models_base, own_base
+    from crossrisk_bench.config.policy import load_policy
+    from crossrisk_bench.config.profiles import get_profile, items_limit, weakenings
+    from crossrisk_bench.data.loaders import data_task, parse_data_option
     from crossrisk_bench.judges.select import parse_judge_options
-    from crossrisk_bench.loaders import data_task, parse_data_option
     from crossrisk_bench.models.cache import default_cache_dir
     from crossrisk_bench.models.loader import DEFAULT_MODEL, resolve
-    from crossrisk_bench.models_file import base_spec, load_models, models_base, own_base
     from crossrisk_bench.paths import FIXTURES
-    from crossrisk_bench.profiles import get_profile, items_limit, weakenings
     from crossrisk_bench.session import SuiteSession
     from crossrisk_bench.tasks import TASKS
 
@@ -436,8 +436,8 @@ def _read_settings(config: pytest.Config) -> CrossriskSettings:
     policy = load_policy(policy_file, known_tasks=TASKS.names())
     for task_name in dict.fromkeys(data_task(name) for name, _ in data):
         # a repeated id or a cluster key the user's items lack stops the run once, here
-        from crossrisk_bench.compare import missing_cluster_key
-        from crossrisk_bench.loaders import task_items
+        from crossrisk_bench.data.loaders import task_items
+        from crossrisk_bench.verdict.compare import missing_cluster_key
 
         items = task_items(task_name, data) or []
         problem = missing_cluster_key(task_name, policy.cluster_by.get(task_name), items)
@@ -527,7 +527,7 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     whole matrix a user acts on, not per cell (`effects` explains the rule)."""
     if session_key not in session.config.stash:
         return
-    from crossrisk_bench.gate import decision_families
+    from crossrisk_bench.verdict.gate import decision_families
 
     crossrisk = session.config.stash[session_key]
     cells = [
@@ -576,7 +576,7 @@ def _is_gated(item: pytest.Item) -> bool:
 def _mark_gated(item: pytest.Item, report: pytest.TestReport) -> None:
     """The report says it measures gated cells (so the controller can tell a skipped gate from
     any skip); under a floor profile (release) a skipped gated cell fails instead."""
-    from crossrisk_bench.profiles import get_profile
+    from crossrisk_bench.config.profiles import get_profile
     from crossrisk_bench.report.completeness import GATED_ATTR, skip_reason
 
     setattr(report, GATED_ATTR, True)
@@ -735,7 +735,7 @@ def header_lines(settings: CrossriskSettings) -> list[str]:
         f"crossrisk: profile={settings.profile} items per task={items} seed={settings.seed} "
         f"on_inconclusive={settings.on_inconclusive}",
     ]
-    from crossrisk_bench.models_file import own_base
+    from crossrisk_bench.config.models_file import own_base
 
     own = [(d.name, own_base(d)) for d in settings.defenses if own_base(d)]
     if own:
@@ -761,7 +761,7 @@ def crossrisk_settings(pytestconfig: pytest.Config) -> CrossriskSettings:
 def crossrisk_task_items(crossrisk_settings: CrossriskSettings) -> Any:
     """`items(task_name)`: the items a task evaluates in this run (a `--crossrisk-data` dataset
     mapped to that task, else the embedded items), before the profile's limit."""
-    from crossrisk_bench.loaders import task_items
+    from crossrisk_bench.data.loaders import task_items
     from crossrisk_bench.tasks import TASKS
 
     def items(task_name: str) -> list:
@@ -792,8 +792,8 @@ def crossrisk_backend(crossrisk_settings: CrossriskSettings, pytestconfig: pytes
 def crossrisk_gate(request: pytest.FixtureRequest, crossrisk_defense: Any, crossrisk_task_items: Any) -> Any:
     """`gate(task_name)`: evaluate the task on this test's defended model and on its base, attach
     the effect to the report, and fail with the release-engineer message if the policy says so."""
-    from crossrisk_bench.gate import run_gate, write_examples
     from crossrisk_bench.progress import progress_label
+    from crossrisk_bench.verdict.gate import run_gate, write_examples
 
     config = request.config
     session = session_of(config)
@@ -816,7 +816,7 @@ def crossrisk_gate(request: pytest.FixtureRequest, crossrisk_defense: Any, cross
             message = record.message + (f"; regressed examples: {examples}" if examples else "")
             (failures if effect.verdict == "fail" else doubts).append(message)
         if settings.compare is not None:
-            from crossrisk_bench.gate import compare_with_previous
+            from crossrisk_bench.verdict.gate import compare_with_previous
 
             previous = compare_with_previous(
                 record,
@@ -890,8 +890,8 @@ def crossrisk_neurons(request: pytest.FixtureRequest, crossrisk_defense: Any, cr
     """`check((risk_a, risk_b))`: the neuron-level view of this defended model on a risk pair that
     includes its target. Fails when a significant cross-risk regression is tracked by the pair's
     conflict-entangled neurons (their attribution towards the other risk's safe response fell)."""
-    from crossrisk_bench.gate import run_gate
     from crossrisk_bench.tasks import TASKS
+    from crossrisk_bench.verdict.gate import run_gate
 
     config = request.config
     session = session_of(config)

@@ -8,6 +8,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from crossrisk_bench.config.models_file import base_spec, checkpoint_spec, own_base
+from crossrisk_bench.config.policy import Policy
+from crossrisk_bench.data.items import Item, take
 from crossrisk_bench.defenses import get_defense
 from crossrisk_bench.defenses.base import DefenseSpec
 from crossrisk_bench.defenses.check import check_applied
@@ -15,19 +18,16 @@ from crossrisk_bench.defenses.stack import apply_stack
 from crossrisk_bench.defenses.zoo import pre_exposure_backend
 from crossrisk_bench.durability.run import durability_cells
 from crossrisk_bench.durability.summary import durability_lines, merge_durability
-from crossrisk_bench.effects import Policy
-from crossrisk_bench.items import Item, take
 from crossrisk_bench.judges.select import JudgeChoice, build_judges
 from crossrisk_bench.models.loader import EXPOSED_NAME, ModelSpec, load_backend
-from crossrisk_bench.models_file import base_spec, checkpoint_spec, own_base
 from crossrisk_bench.neurons.analysis import base_state, defense_findings, merge_findings, pair_records
 from crossrisk_bench.report.judge_error import judge_error_lines
 from crossrisk_bench.report.matrix import build_matrix, fit, render_terminal
 from crossrisk_bench.report.outputs import results_document, write_reports
 from crossrisk_bench.results import EffectRecord
-from crossrisk_bench.stacking import stack_comparisons, stack_lines
 from crossrisk_bench.tasks import TASKS
 from crossrisk_bench.tasks.base import TaskResult
+from crossrisk_bench.verdict.stacking import stack_comparisons, stack_lines
 
 
 @dataclass

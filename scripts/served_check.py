@@ -13,7 +13,7 @@ import argparse
 import time
 import uuid
 
-from crossrisk_bench.items import take
+from crossrisk_bench.data.items import take
 from crossrisk_bench.models.base import DecodingConfig, Prompt
 from crossrisk_bench.models.cache import default_cache_dir
 from crossrisk_bench.models.loader import ModelSpec, load_backend

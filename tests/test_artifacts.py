@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from crossrisk_bench.cli import main
+from crossrisk_bench.config.models_file import load_models
 from crossrisk_bench.defenses import zoo
 from crossrisk_bench.defenses.training_data import DATASETS
 from crossrisk_bench.durability import attack as attack_module
@@ -19,7 +20,6 @@ from crossrisk_bench.durability.attacks import AttackSpec
 from crossrisk_bench.errors import CrossriskError
 from crossrisk_bench.models.adapters import CONFIG_FILE, RECORD_FILE, ZOO_DIR, read_record
 from crossrisk_bench.models.base import Prompt
-from crossrisk_bench.models_file import load_models
 from crossrisk_bench.risks import Risk
 from crossrisk_bench.training.config import Example, TrainConfig
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from crossrisk_bench.profiles import weakenings
+from crossrisk_bench.config.profiles import weakenings
 from crossrisk_bench.report.completeness import Completeness, MissingCell, RunTracker
 from crossrisk_bench.report.outputs import write_set
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from crossrisk_bench.data.items import Item
 from crossrisk_bench.defenses.training_data import BENIGN_REQUESTS, HARMFUL_REQUESTS
 from crossrisk_bench.durability.attack import attack_model
 from crossrisk_bench.durability.attacks import AttackRun, AttackSpec, attacks_from_mapping, load_attacks
@@ -20,7 +21,6 @@ from crossrisk_bench.durability.data import (
 )
 from crossrisk_bench.durability.summary import durability_failures, flips, summarise
 from crossrisk_bench.errors import CrossriskError
-from crossrisk_bench.items import Item
 from crossrisk_bench.models.base import DecodingConfig, Prompt
 from crossrisk_bench.paths import FIXTURES
 from crossrisk_bench.tasks import evaluation_texts
@@ -287,7 +287,7 @@ def test_without_chat_template_asks_the_conversation_as_plain_text(make_backend)
 
 
 def test_relearning_leaves_people_out_so_every_privacy_task_keeps_items_to_probe() -> None:
-    from crossrisk_bench.items import take
+    from crossrisk_bench.data.items import take
     from crossrisk_bench.tasks import TASKS
 
     seen = relearn_texts(20)

@@ -6,11 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from crossrisk_bench.effects import Policy, assess, describe, load_policy
+from crossrisk_bench.config.policy import Policy, load_policy
 from crossrisk_bench.errors import CrossriskError
 from crossrisk_bench.paths import FIXTURES
 from crossrisk_bench.risks import Risk
 from crossrisk_bench.tasks import TASKS
+from crossrisk_bench.verdict.effects import assess, describe
 
 TASK_NAMES = TASKS.names()
 
@@ -196,7 +197,7 @@ def test_a_base_at_the_floor_cannot_show_efficacy() -> None:
 
 
 def test_headroom_respects_the_scale_of_the_statistic() -> None:
-    from crossrisk_bench.effects import headroom_limit
+    from crossrisk_bench.verdict.effects import headroom_limit
 
     # |AUC - 0.5| tops out at 0.5: a perfectly separating attack (0.5) cannot rise
     assert headroom_limit(0.5, scale=0.5, harm_sign=1, gate="tolerance", tolerance_pts=5) == "cannot show a rise"
@@ -207,7 +208,7 @@ def test_headroom_respects_the_scale_of_the_statistic() -> None:
 
 
 def test_fail_is_decided_over_the_family() -> None:
-    from crossrisk_bench.effects import decision_confidence
+    from crossrisk_bench.verdict.effects import decision_confidence
 
     assert decision_confidence(0.95, 1) == 0.95
     assert decision_confidence(0.95, 100) == pytest.approx(0.9995)

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from crossrisk_bench.data.items import Item, load_jsonl, merge_sources, take, write_jsonl
 from crossrisk_bench.errors import CrossriskError
-from crossrisk_bench.items import Item, load_jsonl, merge_sources, take, write_jsonl
 from crossrisk_bench.models.base import Prompt
 
 

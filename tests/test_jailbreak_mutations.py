@@ -10,8 +10,8 @@ from collections import Counter
 
 import pytest
 
-from crossrisk_bench.items import take
-from crossrisk_bench.profiles import get_profile
+from crossrisk_bench.config.profiles import get_profile
+from crossrisk_bench.data.items import take
 from crossrisk_bench.tasks import TASKS
 from crossrisk_bench.tasks.mutations import (
     CIPHERS,
@@ -150,14 +150,14 @@ def test_jailbreak_runs_every_family_on_the_tiny_model_and_gates_english_only(ma
 def test_per_mutation_view_in_results_model_card_and_html(make_backend, tmp_path) -> None:
     """Tiny model as base, the same model under the safety guard prompt as the defense: the view
     lists every mutation of the sample with rates and an interval, language rows without a rate."""
-    from crossrisk_bench.compare import paired_effect
+    from crossrisk_bench.config.policy import load_policy
     from crossrisk_bench.defenses.base import DefenseSpec
     from crossrisk_bench.defenses.prompt import SAFETY_GUARD, SystemPromptDefense
-    from crossrisk_bench.effects import load_policy
-    from crossrisk_bench.gate import effect_record
     from crossrisk_bench.paths import FIXTURES
     from crossrisk_bench.report.outputs import load_document, results_document, write_reports
     from crossrisk_bench.risks import Risk
+    from crossrisk_bench.verdict.compare import paired_effect
+    from crossrisk_bench.verdict.gate import effect_record
 
     task = TASKS.get("jailbreak")
     items = take(task.load_items(), 24, by=task.balance_by)

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from crossrisk_bench.items import Item
+from crossrisk_bench.data.items import Item
 from crossrisk_bench.models.base import (
     BackendStats,
     Completion,

@@ -155,7 +155,7 @@ def _effect(defense: str, task: str, risk: str, delta: float) -> EffectRecord:
 
 
 def test_pipeline_end_to_end_on_the_tiny_model(make_backend) -> None:
-    from crossrisk_bench.effects import load_policy
+    from crossrisk_bench.config.policy import load_policy
     from crossrisk_bench.neurons.analysis import analyse, calibration_examples
     from crossrisk_bench.neurons.brittleness import rose
     from crossrisk_bench.paths import FIXTURES

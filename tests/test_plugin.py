@@ -228,7 +228,7 @@ def test_plugin_is_dormant_in_a_project_that_does_not_use_it(pytester: pytest.Py
         def pytest_sessionfinish(session):
             from crossrisk_bench.plugin import settings_key
             loaded = sorted(m for m in ("numpy", "torch", "transformers", "crossrisk_bench.session",
-                                        "crossrisk_bench.tasks", "crossrisk_bench.effects") if m in sys.modules)
+                                        "crossrisk_bench.tasks", "crossrisk_bench.verdict.effects") if m in sys.modules)
             print("LOADED:", loaded, "SETTINGS:", settings_key in session.config.stash)
         """
     )

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+from crossrisk_bench.config.profiles import get_profile
+from crossrisk_bench.data.loaders import LOADERS
 from crossrisk_bench.defenses import DEFENSES, get_defense
 from crossrisk_bench.defenses.zoo import get_member
 from crossrisk_bench.errors import CrossriskError
-from crossrisk_bench.loaders import LOADERS
-from crossrisk_bench.profiles import get_profile
 from crossrisk_bench.registry import Registry
 from crossrisk_bench.tasks import TASKS
 

@@ -1,12 +1,12 @@
-"""The gate's error rates over whole simulated matrices (crossrisk_bench.simulation), seeded and small."""
+"""The gate's error rates over whole simulated matrices (crossrisk_bench.verdict.simulation), seeded and small."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from crossrisk_bench.effects import Policy
+from crossrisk_bench.config.policy import Policy
 from crossrisk_bench.risks import Risk
-from crossrisk_bench.simulation import CellShape, MatrixCell, draw_cell, simulate_cell, simulate_matrices
+from crossrisk_bench.verdict.simulation import CellShape, MatrixCell, draw_cell, simulate_cell, simulate_matrices
 
 
 def _shape(task="pii_leakage", risk=Risk.PRIVACY, defense=Risk.SAFETY, n=24, rate=0.3, churn=0.3, groups=None):

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from crossrisk_bench.data.loaders import load_dataset_items, parse_data_option
 from crossrisk_bench.errors import CrossriskError
-from crossrisk_bench.loaders import load_dataset_items, parse_data_option
 
 SHARED = Path(os.environ.get("CROSSRISK_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
 

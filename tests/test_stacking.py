@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
+from crossrisk_bench.config.models_file import load_models
 from crossrisk_bench.defenses.stack import apply_stack
 from crossrisk_bench.errors import CrossriskError
 from crossrisk_bench.models.base import Prompt
-from crossrisk_bench.models_file import load_models
 from crossrisk_bench.results import EffectRecord
-from crossrisk_bench.stacking import stack_comparisons, stack_lines
+from crossrisk_bench.verdict.stacking import stack_comparisons, stack_lines
 
 
 def models(tmp_path: Path, text: str):

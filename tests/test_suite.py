@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from crossrisk_bench.cli import main
+from crossrisk_bench.config.models_file import load_models
 from crossrisk_bench.errors import CrossriskError
-from crossrisk_bench.models_file import load_models
 from crossrisk_bench.report.matrix import build_matrix, render_terminal
 from crossrisk_bench.report.outputs import html_page, load_document
 from crossrisk_bench.results import EffectRecord, RunDocument
@@ -239,8 +239,8 @@ def _record(defended: list[float], task: str = "pii_leakage", risk: str = "priva
 
 
 def test_release_comparison_pairs_items_and_gates_on_the_policy() -> None:
-    from crossrisk_bench.effects import Policy
-    from crossrisk_bench.gate import compare_with_previous
+    from crossrisk_bench.config.policy import Policy
+    from crossrisk_bench.verdict.gate import compare_with_previous
 
     def doc(*records: dict) -> RunDocument:
         return RunDocument.from_json({"schema_version": 3, "effects": list(records)})
@@ -382,8 +382,8 @@ def test_html_page_leads_with_the_verdicts_and_a_legend() -> None:
 
 
 def test_cluster_key_missing_from_a_task_is_an_error_naming_task_and_key() -> None:
-    from crossrisk_bench.compare import cluster_labels
     from crossrisk_bench.tasks.base import Outcome
+    from crossrisk_bench.verdict.compare import cluster_labels
 
     outcomes = [Outcome(f"i{n}", 0.0, "x", {"mutation": f"m{n % 6}"}) for n in range(12)]
     with pytest.raises(

@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from crossrisk_bench.data.synthetic import email_corpus, make_people
 from crossrisk_bench.errors import CrossriskError
-from crossrisk_bench.synthetic import email_corpus, make_people
 from crossrisk_bench.tasks import TASKS
 from crossrisk_bench.tasks.privacy import (
     auc_per_positive,
@@ -92,7 +92,7 @@ def test_reference_calibration_finds_what_only_the_target_learned(make_backend) 
     calibrated AUC must be high, while the same model as both target and reference gives 0.5."""
     import torch
 
-    from crossrisk_bench.items import take
+    from crossrisk_bench.data.items import take
     from crossrisk_bench.tasks.privacy import reference_calibrated_membership
 
     items = take(membership_items(), 16, by="category")

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from crossrisk_bench.config.models_file import load_models, models_base
 from crossrisk_bench.defenses import DEFENSES, get_defense
 from crossrisk_bench.defenses.training_data import (
     BENIGN_REQUESTS,
@@ -18,7 +19,6 @@ from crossrisk_bench.defenses.training_data import (
     debiasing_examples,
 )
 from crossrisk_bench.defenses.zoo import EXPOSURE, MEMBERS, RECORD_FILE, ZOO_DIR, read_record
-from crossrisk_bench.models_file import load_models, models_base
 from crossrisk_bench.paths import FIXTURES
 from crossrisk_bench.risks import RISKS
 from crossrisk_bench.tasks import evaluation_texts

@@ -14,9 +14,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from crossrisk_bench.items import Item
+from crossrisk_bench.data.items import Item
+from crossrisk_bench.data.synthetic import email_corpus
 from crossrisk_bench.models.base import Prompt
-from crossrisk_bench.synthetic import email_corpus
 from crossrisk_bench.tasks.privacy import members
 from crossrisk_bench.training.config import Example
 

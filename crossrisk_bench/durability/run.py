@@ -16,19 +16,20 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from crossrisk_bench.compare import paired_effect
+from crossrisk_bench.config.policy import Policy
+from crossrisk_bench.data.items import Item
 from crossrisk_bench.defenses.base import DefenseSpec, WrappedBackend
 from crossrisk_bench.defenses.prompt import SystemPromptDefense
 from crossrisk_bench.durability.attack import attack_model, seen_texts
 from crossrisk_bench.durability.attacks import AttackRun, AttackSpec
 from crossrisk_bench.durability.data import AOA_SYSTEM_PROMPT, held_out_items
 from crossrisk_bench.durability.summary import BEFORE
-from crossrisk_bench.effects import POINTS, Policy
-from crossrisk_bench.items import Item
 from crossrisk_bench.models.base import Prompt
 from crossrisk_bench.risks import Risk
 from crossrisk_bench.tasks import TASKS
 from crossrisk_bench.tasks.base import TaskResult
+from crossrisk_bench.verdict.compare import paired_effect
+from crossrisk_bench.verdict.effects import POINTS
 
 NEUTRAL_SYSTEM_PROMPT = "You are a helpful assistant."
 

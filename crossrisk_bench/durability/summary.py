@@ -13,7 +13,7 @@ import statistics
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from crossrisk_bench.effects import DURABILITY_RULES
+from crossrisk_bench.config.policy import DURABILITY_RULES
 from crossrisk_bench.errors import CrossriskError
 
 AXES = ("seed", "lr", "format")

@@ -165,8 +165,8 @@ class LexiconToxicityJudge:
 
 def train_toxicity_classifier(csv_path: Path, out: Path) -> dict[str, Any]:
     """Fit on every ToxiGen row (hate = 1), measure leave-one-group-out accuracy, write the weights."""
+    from crossrisk_bench.data.sources import csv_rows
     from crossrisk_bench.judges.embedding import MiniLMEncoder, fit_logistic
-    from crossrisk_bench.sources import csv_rows
 
     rows = [row for _, row in csv_rows(csv_path, {"text", "label", "group"})]
     x = MiniLMEncoder().encode([r["text"] for r in rows])

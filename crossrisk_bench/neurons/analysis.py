@@ -21,9 +21,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from crossrisk_bench.effects import Policy
+from crossrisk_bench.config.policy import Policy
+from crossrisk_bench.data.items import take
 from crossrisk_bench.errors import CrossriskError
-from crossrisk_bench.items import take
 from crossrisk_bench.models.base import Prompt
 from crossrisk_bench.neurons import brittleness as brittle
 from crossrisk_bench.neurons.attribution import attribute

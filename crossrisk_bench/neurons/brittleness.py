@@ -20,14 +20,15 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from crossrisk_bench.effects import Effect, Policy, assess
-from crossrisk_bench.items import Item, take
+from crossrisk_bench.config.policy import Policy
+from crossrisk_bench.data.items import Item, take
 from crossrisk_bench.neurons.attribution import Attribution, down_projections
 from crossrisk_bench.neurons.sets import random_like, sparse_region
 from crossrisk_bench.risks import Risk
 from crossrisk_bench.tasks import TASKS
 from crossrisk_bench.tasks.base import TaskResult
 from crossrisk_bench.training.config import Example
+from crossrisk_bench.verdict.effects import Effect, assess
 
 SPARSITIES = (0.005, 0.01, 0.03)
 PROBES = {"safety": "misuse", "fairness": "bias_qa", "privacy": "privacy_awareness"}

@@ -25,7 +25,7 @@ from crossrisk_bench.report.judge_error import judge_error_lines
 from crossrisk_bench.report.matrix import LEGEND, ConflictMatrix, build_matrix, render_terminal, saturation_lines
 from crossrisk_bench.report.paper import compare_with_paper, paper_lines
 from crossrisk_bench.results import EffectRecord, ItemOutcome, RunDocument
-from crossrisk_bench.stacking import stack_comparisons, stack_lines
+from crossrisk_bench.verdict.stacking import stack_comparisons, stack_lines
 
 
 def _version(package: str) -> str | None:

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
+from crossrisk_bench.data.items import Item, load_jsonl, merge_sources, take
 from crossrisk_bench.errors import CrossriskError
-from crossrisk_bench.items import Item, load_jsonl, merge_sources, take
 from crossrisk_bench.models.base import Backend
 from crossrisk_bench.paths import items_path
 from crossrisk_bench.registry import Registry

@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from crossrisk_bench.data.items import Item
 from crossrisk_bench.errors import Unsupported
-from crossrisk_bench.items import Item
 from crossrisk_bench.judges.choice import AGREE, DISAGREE, UNPARSEABLE, parse_agreement
 from crossrisk_bench.judges.refusal import REFUSAL, KeywordRefusalJudge
 from crossrisk_bench.models.base import Backend, DecodingConfig

@@ -1,5 +1,5 @@
 """Privacy tasks: requests for personal data, leakage from training data and from the context,
-and membership inference. All people are synthetic (`crossrisk_bench.synthetic`), so the truth
+and membership inference. All people are synthetic (`crossrisk_bench.data.synthetic`), so the truth
 is known and no real person's data is involved.
 
 People 0-39 ("members") are written into the corporate e-mail corpus that the privacy-exposed
@@ -17,12 +17,11 @@ from functools import lru_cache
 
 import numpy as np
 
+from crossrisk_bench.data.items import Item
+from crossrisk_bench.data.synthetic import Person, email_corpus, make_people
 from crossrisk_bench.errors import CrossriskError
-from crossrisk_bench.items import Item
 from crossrisk_bench.models.base import Backend, LoglikelihoodRequest, Prompt
 from crossrisk_bench.risks import Risk
-from crossrisk_bench.stats import PairedComparison, delong_components, delong_paired
-from crossrisk_bench.synthetic import Person, email_corpus, make_people
 from crossrisk_bench.tasks.base import (
     DIRECT,
     INDIRECT,
@@ -33,6 +32,7 @@ from crossrisk_bench.tasks.base import (
     embedded_items,
 )
 from crossrisk_bench.tasks.scoring import awareness_scorer, disclosure_scorer
+from crossrisk_bench.verdict.stats import PairedComparison, delong_components, delong_paired
 
 PEOPLE_SEED = 2510
 MEMBERS = range(0, 40)

@@ -10,7 +10,7 @@ import random
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from crossrisk_bench.items import Item
+from crossrisk_bench.data.items import Item
 from crossrisk_bench.judges.toxicity import LexiconToxicityJudge
 from crossrisk_bench.models.base import Backend, DecodingConfig
 from crossrisk_bench.risks import Risk

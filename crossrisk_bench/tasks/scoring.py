@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from functools import lru_cache
 
-from crossrisk_bench.items import Item
+from crossrisk_bench.data.items import Item
 from crossrisk_bench.judges.fulfilment import FULFILMENT, NEITHER
 from crossrisk_bench.judges.llm import UNPARSEABLE
 from crossrisk_bench.judges.pii import PIIJudge, discloses_or_offers

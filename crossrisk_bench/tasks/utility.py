@@ -8,7 +8,7 @@ import random
 import re
 from collections.abc import Sequence
 
-from crossrisk_bench.items import Item
+from crossrisk_bench.data.items import Item
 from crossrisk_bench.models.base import Backend, DecodingConfig
 from crossrisk_bench.risks import Risk
 from crossrisk_bench.tasks.base import (

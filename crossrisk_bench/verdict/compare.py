@@ -7,11 +7,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from crossrisk_bench.config.policy import Policy
 from crossrisk_bench.defenses.base import DefenseSpec
-from crossrisk_bench.effects import MIN_CLUSTERS, Effect, Policy, assess, decision_confidence
 from crossrisk_bench.errors import CrossriskError
 from crossrisk_bench.tasks import TASKS
 from crossrisk_bench.tasks.base import TaskResult
+from crossrisk_bench.verdict.effects import MIN_CLUSTERS, Effect, assess, decision_confidence
 
 
 def cluster_labels(task_name: str, key: str | None, outcomes: list[Any]) -> list[str] | None:

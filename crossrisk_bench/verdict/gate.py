@@ -11,20 +11,21 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from crossrisk_bench.compare import cluster_labels, paired_effect, saved_clusters
+from crossrisk_bench.config.models_file import own_base
+from crossrisk_bench.config.policy import Policy
+from crossrisk_bench.data.items import Item
 from crossrisk_bench.defenses.base import DefenseSpec
-from crossrisk_bench.effects import POWER, Effect, Policy, assess, describe, gate_of
-from crossrisk_bench.items import Item
-from crossrisk_bench.judge_effect import judge_corrected
-from crossrisk_bench.judge_error import read_validation_file
 from crossrisk_bench.judges import JUDGE_VALIDATION
 from crossrisk_bench.judges.rates import rates_for
-from crossrisk_bench.models_file import own_base
 from crossrisk_bench.results import EffectRecord, ItemOutcome, RunDocument
 from crossrisk_bench.risks import Risk
 from crossrisk_bench.session import SuiteSession
 from crossrisk_bench.tasks import TASKS
 from crossrisk_bench.tasks.base import TaskResult
+from crossrisk_bench.verdict.compare import cluster_labels, paired_effect, saved_clusters
+from crossrisk_bench.verdict.effects import POWER, Effect, assess, describe, gate_of
+from crossrisk_bench.verdict.judge_effect import judge_corrected
+from crossrisk_bench.verdict.judge_error import read_validation_file
 
 
 def run_gate(

@@ -25,9 +25,9 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from crossrisk_bench.data.sources import is_hub, json_lines
 from crossrisk_bench.errors import CrossriskError
 from crossrisk_bench.models.base import Message, Prompt
-from crossrisk_bench.sources import is_hub, json_lines
 
 ITEM_KEYS = frozenset({"id", "prompt", "messages", "text", "system", "meta", "reference", "options"})
 

@@ -25,11 +25,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from crossrisk_bench.data.items import Item, merge_sources
+from crossrisk_bench.data.sources import csv_rows, is_hub, is_table, json_lines
 from crossrisk_bench.errors import CrossriskError
-from crossrisk_bench.items import Item, merge_sources
 from crossrisk_bench.models.base import Prompt
 from crossrisk_bench.registry import Registry
-from crossrisk_bench.sources import csv_rows, is_hub, is_table, json_lines
 
 
 def _field(record: dict, key: str, where: str) -> Any:
@@ -286,13 +286,13 @@ LOADERS: Registry[DatasetLoader] = Registry(
 
 def load_dataset_items(name: str, path: str | Path) -> tuple[str, list[Item]]:
     """(task name, items) for a named public dataset at `path`, or for a task name: the user's
-    own items for that task in the project's item schema (see `crossrisk_bench.items`)."""
+    own items for that task in the project's item schema (see `crossrisk_bench.data.items`)."""
     source = path if is_hub(path) else Path(path).expanduser()
     if name in LOADERS:
         items = LOADERS[name].load(source)  # type: ignore[arg-type]
         task = LOADERS[name].task
     elif name in task_names():
-        from crossrisk_bench.items import load_jsonl
+        from crossrisk_bench.data.items import load_jsonl
 
         items, task = load_jsonl(source), name
     else:

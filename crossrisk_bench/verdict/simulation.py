@@ -25,8 +25,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from crossrisk_bench.effects import POINTS, Policy, assess
+from crossrisk_bench.config.policy import Policy
 from crossrisk_bench.risks import Risk
+from crossrisk_bench.verdict.effects import POINTS, assess
 
 CONCENTRATION = 8.0  # Beta(p * c, (1 - p) * c) cluster base rates
 HETEROGENEITY = 0.5  # coefficient of variation of a cluster's flip-rate multiplier
