@@ -2,7 +2,7 @@
 
 `pytest benchmarks/test_run_split.py -s --crossrisk-perf` evaluates every task of the profile on
 the base and on every defended model of the models file, cell by cell as the suite does
-(`gate.run_gate` on a `SuiteSession`), from an empty response cache of its own; the converted
+(`SuiteSession.gate`), from an empty response cache of its own; the converted
 model is reused, as the default run's target assumes. Timers wrap the phases:
 
 - load: `load_backend` (for the zoo base this includes merging the exposure adapter);
@@ -58,7 +58,6 @@ def test_default_run_time_split(crossrisk_settings, tmp_path, monkeypatch) -> No
     from crossrisk_bench.models.decode import ContinuousDecoder
     from crossrisk_bench.models.hf import HFBackend
     from crossrisk_bench.tasks import TASKS
-    from crossrisk_bench.verdict.gate import run_gate
 
     if not crossrisk_settings.use_cache:
         pytest.skip("measures a run with a response cache")
@@ -80,7 +79,7 @@ def test_default_run_time_split(crossrisk_settings, tmp_path, monkeypatch) -> No
         HFBackend, "run_loglikelihoods", timed_generator(totals, "scoring", HFBackend.run_loglikelihoods)
     )
     policy = load_policy(settings.policy_file, known_tasks=TASKS.names())
-    session = session_module.SuiteSession(settings=settings, policy=policy)
+    session = session_module.SuiteSession(settings=replace(settings, policy=policy))
     start = time.perf_counter()
     session.base_backend()
     for spec in settings.defenses:
@@ -91,7 +90,7 @@ def test_default_run_time_split(crossrisk_settings, tmp_path, monkeypatch) -> No
     for task in TASKS:
         items = session.items(task.name, lambda name: TASKS.get(name).load_items())
         for spec in settings.defenses:
-            run_gate(session, spec, task.name, items)  # the suite's cell: base, defended, reference, effect
+            session.gate(spec, task.name, items)  # the suite's cell: base, defended, reference, effect
     wall = time.perf_counter() - start
     engine = totals["prefill"] + totals["decode"] + totals["scoring"]
     totals["other set-up (wrappers, judges)"] = setup - totals["load"] - totals["merge"] - engine_in_setup

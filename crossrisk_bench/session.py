@@ -4,8 +4,8 @@ first worker computes under a file lock while the others wait and then read the 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from crossrisk_bench.config.models_file import base_spec, checkpoint_spec, own_base
@@ -17,34 +17,37 @@ from crossrisk_bench.defenses.check import check_applied
 from crossrisk_bench.defenses.stack import apply_stack
 from crossrisk_bench.defenses.zoo import pre_exposure_backend
 from crossrisk_bench.durability.run import durability_cells
-from crossrisk_bench.durability.summary import durability_lines, merge_durability
+from crossrisk_bench.judges.error_rates import read_validation_file
+from crossrisk_bench.judges.rates import rates_for
 from crossrisk_bench.judges.select import JudgeChoice, build_judges
 from crossrisk_bench.models.loader import EXPOSED_NAME, ModelSpec, load_backend
-from crossrisk_bench.neurons.analysis import base_state, defense_findings, merge_findings, pair_records
-from crossrisk_bench.report.judge_error import judge_error_lines
-from crossrisk_bench.report.matrix import build_matrix, fit, render_terminal
-from crossrisk_bench.report.outputs import results_document, write_reports
+from crossrisk_bench.neurons.analysis import base_state, defense_findings, pair_records
 from crossrisk_bench.results import EffectRecord
+from crossrisk_bench.settings import Settings
 from crossrisk_bench.tasks import TASKS
 from crossrisk_bench.tasks.base import TaskResult
-from crossrisk_bench.verdict.stacking import stack_comparisons, stack_lines
+from crossrisk_bench.verdict.effects import Effect, gate_of
+from crossrisk_bench.verdict.gate import Cell, compare_cell
 
 
 @dataclass
 class SuiteSession:
     """Per-process state of a run: the base backend, defended backends and base results."""
 
-    settings: Any
-    policy: Policy
+    settings: Settings
     base: Any = None
     defended: dict[str, Any] = field(default_factory=dict)
     other_bases: dict[str, Any] = field(default_factory=dict)  # models.toml entries' own bases, by name
     base_results: dict[tuple[str | None, str], TaskResult] = field(default_factory=dict)  # (own base, task)
-    base_computed: dict[tuple[str | None, str], int] = field(default_factory=dict)  # requests computed here
+    base_computed: dict[tuple[str | None, str], tuple[str, int]] = field(default_factory=dict)  # first cell, requests
     reference: Any = None  # the zoo base before privacy exposure (membership-inference reference)
     built_judges: Any = None  # the run's refusal and fulfilment judges, built on first use
     neuron_base: Any = None  # the base's side of the neuron analysis, computed on first use
     families: dict[str, int] = field(default_factory=dict)  # decision family -> gated cells collected
+
+    @property
+    def policy(self) -> Policy:
+        return self.settings.policy
 
     def family_size(self, gate: str) -> int:
         """Cells decided together with one of this `gate` (set when collection finishes; 1 when a
@@ -176,7 +179,8 @@ class SuiteSession:
     def base_result(self, task_name: str, items: list[Item], spec: DefenseSpec | None = None) -> TaskResult:
         """The result of the base that `spec` is compared with (default: the run's base), computed
         by one process at a time: under xdist the first worker computes it while the others wait
-        on a file lock, then read it from the cache."""
+        on a file lock, then read it from the cache. The requests it computed are counted for the
+        first cell that asked (`computed_for`), so a run's cells add up to what it computed."""
         key = (own_base(spec) if spec is not None else None, task_name)
         if key not in self.base_results:
             from filelock import FileLock
@@ -187,66 +191,48 @@ class SuiteSession:
             with FileLock(str(locks / f"{base.fingerprint}-{task_name}.lock"), timeout=3600):
                 before = base.stats.computed
                 self.base_results[key] = TASKS.get(task_name).evaluate(base, items, judges=self.judges())
-                self.base_computed[key] = base.stats.computed - before
+                self.base_computed[key] = (spec.id if spec is not None else "", base.stats.computed - before)
         return self.base_results[key]
 
-    def run_record(self) -> dict[str, Any]:
-        """The run's settings as results.json records them (never an API key)."""
-        s, policy = self.settings, self.policy
-        return {
-            "model": s.model.model,
-            "adapter": s.model.adapter,
-            "backend": s.model.as_dict(),
-            "profile": s.profile,
-            "items_per_task": s.limit,
-            "seed": s.seed,
-            "confidence": policy.confidence,
-            "policy": str(s.policy_file),
-            "models": str(s.models_file),
-            "data": [list(d) for d in s.data],
-            "on_inconclusive": s.on_inconclusive,
-            "efficacy": policy.efficacy,
-            "min_efficacy": policy.min_efficacy,
-            "multiplicity": "benjamini-hochberg",
-            "judges": s.judges.as_dict() if s.judges else None,
-            **({"weakened": list(s.weakened)} if getattr(s, "weakened", ()) else {}),
-        }
+    def computed_for(self, spec: DefenseSpec, task_name: str) -> int:
+        """Base requests computed in this process for `spec`'s cell: all of them for the cell that
+        first asked for the base result, 0 for the others (asking twice gives the same answer)."""
+        first, computed = self.base_computed.get((own_base(spec), task_name), ("", 0))
+        return computed if first == spec.id else 0
 
-    def summarise(
-        self,
-        records: list[EffectRecord],
-        neurons: list[dict[str, Any]],
-        write_line: Any,
-        *,
-        durability: Sequence[dict[str, Any]] = (),
-        completeness: Any = None,
-    ) -> None:
-        """The end of a run on the controller: the conflict matrix as text, then (with a report
-        folder) results.json, the model card, the HTML page and the heatmap."""
-        task_order = TASKS.names()
-        if records:
-            for line in render_terminal(build_matrix(records, task_order)) + fit(judge_error_lines(records)):
-                write_line(line)
-        if any(r.defense.get("kind") == "stack" for r in records):
-            rows = stack_comparisons(records, confidence=self.policy.confidence, seed=self.settings.seed)
-            for line in ["stacked defenses (paired by item, not adjusted for multiplicity):", *stack_lines(rows)]:
-                write_line(line)
-        attacked = merge_durability(durability) if durability else None
-        if attacked:
-            for line in durability_lines(attacked["rows"]):
-                write_line(line)
-        if self.settings.report_dir is None:
-            return
-        merged = None
-        if neurons:
-            merged = merge_findings(neurons)
-        document = results_document(
-            records,
-            run=self.run_record(),
-            task_order=task_order,
-            neurons=merged,
-            durability=attacked,
-            completeness=completeness,
+    def gate(self, spec: DefenseSpec, task_name: str, items: list[Item]) -> tuple[Effect, EffectRecord]:
+        """One cell: evaluate the base and `spec`'s defended model on the same items, then compare
+        them under the policy (`verdict.gate.compare_cell`, which asks no model)."""
+        return compare_cell(self.prepare_cell(spec, task_name, items), self.policy)
+
+    def prepare_cell(self, spec: DefenseSpec, task_name: str, items: list[Item]) -> Cell:
+        """Everything one cell compares, asked of the models before the comparison: the base's
+        and the defended model's results, the reference-calibrated figures, the judge's rates."""
+        task = TASKS.get(task_name)
+        base = self.base_result(task_name, items, spec)
+        base_backend = self.base_for(spec)
+        defended_backend = self.defended_backend(spec)
+        defended = task.evaluate(defended_backend, items, judges=self.judges())
+        defense = spec.as_dict() | {"fingerprint": defended_backend.fingerprint}
+        if getattr(defended_backend, "build_record", None):  # weights defenses: how the adapter was trained
+            defense["build"] = defended_backend.build_record
+        base_summary, defended_summary = dict(base.summary), dict(defended.summary)
+        reference = self.reference_model(base_backend) if task.with_reference is not None else None
+        if reference is not None:
+            base_summary.update(task.with_reference(base_backend, reference, items))
+            defended_summary.update(task.with_reference(defended_backend, reference, items))
+        choice = self.settings.judges
+        overrides = read_validation_file(Path(choice.validation)) if choice and choice.validation else None
+        return Cell(
+            spec=spec,
+            base=base,
+            defended=defended,
+            defense=defense,
+            base_fingerprint=base_backend.fingerprint,
+            base_summary=base_summary,
+            defended_summary=defended_summary,
+            base_computed=self.computed_for(spec, task_name),
+            family_size=self.family_size(gate_of(spec.target, task_name, task.risk, self.policy)),
+            seed=self.settings.seed,
+            judge_rates=rates_for(base.judge, overrides),
         )
-        paths = write_reports(document, self.settings.report_dir)
-        write_line("crossrisk report: " + ", ".join(str(p) for p in paths))

@@ -30,8 +30,8 @@ def main() -> None:
     from crossrisk_bench.models.cache import default_cache_dir
     from crossrisk_bench.models.embedded import EMBEDDED_NAME
     from crossrisk_bench.models.loader import EXPOSED_NAME, ModelSpec, load_backend
+    from crossrisk_bench.stats import mcnemar_exact, paired_binary_interval
     from crossrisk_bench.tasks import TASKS
-    from crossrisk_bench.verdict.stats import mcnemar_exact, paired_binary_interval
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--candidate", action="append", default=[], help="a zoo folder holding exposed/ (repeatable)")

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from crossrisk_bench.errors import CrossriskError
-from crossrisk_bench.verdict.judge_error import (
+from crossrisk_bench.judges.error_rates import (
     JudgeErrorRates,
     corrected_delta,
     rates_from_labels,
@@ -51,7 +51,7 @@ def test_corrected_delta_rejects_non_binary_and_chance_judges() -> None:
 def simulate(runs: int, *, n: int = 500, base: float = 0.20, rise: float = 0.20, seed: int = 1) -> dict[str, float]:
     """Plant true outcomes with a true rise, judge both arms with Se 0.75 / Sp 0.90 (validated on
     150 + 150 labelled answers drawn afresh each run) and count how often each interval covers it."""
-    from crossrisk_bench.verdict.stats import compare_paired
+    from crossrisk_bench.stats import compare_paired
 
     rng = np.random.default_rng(seed)
     se, sp = 0.75, 0.90

@@ -79,11 +79,11 @@ def test_bad_files_name_the_place(tmp_path: Path) -> None:
 
 
 def test_data_option_parsing() -> None:
-    assert parse_data_option("bbq=/data/bbq") == ("bbq", "/data/bbq")
+    assert parse_data_option("bbq=/data/bbq", TASKS.names()) == ("bbq", "/data/bbq")
     with pytest.raises(CrossriskError, match="expects NAME=PATH"):
-        parse_data_option("bbq")
+        parse_data_option("bbq", TASKS.names())
     with pytest.raises(CrossriskError, match="unknown dataset or task 'bqq'; known datasets: advbench"):
-        parse_data_option("bqq=x")
+        parse_data_option("bqq=x", TASKS.names())
 
 
 def test_stereoset_published_format(tmp_path: Path) -> None:

@@ -10,6 +10,7 @@ import pytest
 
 from crossrisk_bench.data.loaders import load_dataset_items, parse_data_option
 from crossrisk_bench.errors import CrossriskError
+from crossrisk_bench.tasks import TASKS
 
 SHARED = Path(os.environ.get("CROSSRISK_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
 
@@ -49,7 +50,7 @@ def test_own_items_for_a_task(tmp_path: Path) -> None:
     task, items = load_dataset_items("misuse", path)
     assert task == "misuse" and [i.id for i in items] == ["own-1", "own-2", "own-3"]
     assert items[1].reference == "x" and items[2].prompt.chat_messages()[0]["content"] == "Write a phishing e-mail."
-    assert parse_data_option(f"misuse={path}") == ("misuse", str(path))
+    assert parse_data_option(f"misuse={path}", TASKS.names()) == ("misuse", str(path))
 
 
 def test_own_items_errors_name_file_and_line(tmp_path: Path) -> None:
@@ -62,7 +63,7 @@ def test_own_items_errors_name_file_and_line(tmp_path: Path) -> None:
     with pytest.raises(
         CrossriskError, match="unknown dataset or task 'misuse_x'; known datasets: .*tasks .*: .*misuse"
     ):
-        parse_data_option("misuse_x=a.jsonl")
+        parse_data_option("misuse_x=a.jsonl", TASKS.names())
 
 
 @pytest.mark.skipif(not (SHARED / "advbench").is_dir(), reason="public datasets not found")

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from crossrisk_bench.verdict.stats import (
+from crossrisk_bench.stats import (
     _z,
     benjamini_hochberg,
     compare_paired,
@@ -146,7 +146,7 @@ def test_one_cluster_is_refused() -> None:
 
 # -- intervals that agree with the tests, checked against references and by simulation -----------
 
-from crossrisk_bench.verdict.stats import (  # noqa: E402
+from crossrisk_bench.stats import (  # noqa: E402
     delong_paired,
     items_needed,
     minimum_detectable_effect,
@@ -225,7 +225,7 @@ def test_delong_agrees_with_a_joint_bootstrap_and_is_uniform_under_the_null() ->
     other_pos = base_pos + rng.normal(-0.5, 0.5, members)  # a defense that lowers member scores
     other_neg = base_neg + rng.normal(0, 0.5, non_members)
     result = delong_paired(base_pos, base_neg, other_pos, other_neg)
-    from crossrisk_bench.verdict.stats import delong_components
+    from crossrisk_bench.stats import delong_components
 
     assert result.base_auc == pytest.approx(delong_components(base_pos, base_neg)[0].mean())
     boot = []

@@ -250,16 +250,16 @@ def test_release_comparison_pairs_items_and_gates_on_the_policy() -> None:
 
     previous = doc(_record([0.0] * 200))
     same = compare_with_previous(rec([0.0] * 200), previous, Policy())
-    assert same["verdict"] == "pass" and same["rise"] == 0 and same["n"] == 200
+    assert same.verdict == "pass" and same.rise == 0 and same.n == 200
     unsure = compare_with_previous(rec([0.0] * 30), doc(_record([0.0] * 30)), Policy())
-    assert unsure["verdict"] == "inconclusive"  # 30 unchanged items cannot show a rise below 5 pts
+    assert unsure.verdict == "inconclusive"  # 30 unchanged items cannot show a rise below 5 pts
     worse = compare_with_previous(rec([1.0] * 80 + [0.0] * 120), previous, Policy())
-    assert worse["verdict"] == "fail" and not worse["passed"]
-    assert worse["message"].startswith("privacy/pii_leakage under safety/d regressed +40.0 pts vs the previous release")
+    assert worse.verdict == "fail" and not worse.passed
+    assert worse.message.startswith("privacy/pii_leakage under safety/d regressed +40.0 pts vs the previous release")
     assert compare_with_previous(rec([0.0], "misuse", "safety"), previous, Policy()) is None
     utility_prev = doc(_record([1.0] * 50, "utility", "utility"))
     dropped = compare_with_previous(rec([0.0] * 50, "utility", "utility"), utility_prev, Policy())
-    assert not dropped["passed"] and "utility dropped +100.0 pts" in dropped["message"]
+    assert not dropped.passed and "utility dropped +100.0 pts" in dropped.message
 
 
 def test_external_adapter_checkpoint_is_compared_with_its_base(

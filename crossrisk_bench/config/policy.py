@@ -13,7 +13,7 @@ from typing import Any
 from crossrisk_bench.errors import CrossriskError
 from crossrisk_bench.files import read_toml
 from crossrisk_bench.risks import Risk
-from crossrisk_bench.verdict.stats import DEFAULT_CONFIDENCE
+from crossrisk_bench.stats import DEFAULT_CONFIDENCE
 
 EFFICACY_RULES = ("must_not_rise", "must_fall")
 SATURATED_RULES = ("not_gated", "inconclusive")  # an own-risk cell whose base cannot fall

@@ -20,7 +20,7 @@ Bad files fail with the file and the line or row that is wrong.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -291,15 +291,10 @@ def load_dataset_items(name: str, path: str | Path) -> tuple[str, list[Item]]:
     if name in LOADERS:
         items = LOADERS[name].load(source)  # type: ignore[arg-type]
         task = LOADERS[name].task
-    elif name in task_names():
+    else:  # a task's name (checked by `parse_data_option`): the user's own items
         from crossrisk_bench.data.items import load_jsonl
 
         items, task = load_jsonl(source), name
-    else:
-        raise CrossriskError(
-            f"unknown dataset or task {name!r}; known datasets: {', '.join(LOADERS.names())}; "
-            f"tasks (your own items): {', '.join(task_names())}"
-        )
     if not items:
         raise CrossriskError(f"dataset {name} at {path} gave no items")
     return task, merge_sources(task, [(f"{name}={path}", items)])
@@ -314,26 +309,21 @@ def task_items(task: str, data: Sequence[tuple[str, str]]) -> list[Item] | None:
     return merge_sources(task, [(f"{name}={path}", load_dataset_items(name, path)[1]) for name, path in chosen])
 
 
-def task_names() -> list[str]:
-    from crossrisk_bench.tasks import TASKS
-
-    return TASKS.names()
-
-
 def data_task(name: str) -> str:
     """The task a `--crossrisk-data NAME=...` entry feeds."""
     return LOADERS[name].task if name in LOADERS else name
 
 
-def parse_data_option(value: str) -> tuple[str, str]:
-    """`NAME=SOURCE` from the command line: a public dataset's name, or a task's name for the
-    user's own items; SOURCE is a file, a folder or a pinned hub dataset (hf:ORG/NAME@REVISION)."""
+def parse_data_option(value: str, tasks: Collection[str]) -> tuple[str, str]:
+    """`NAME=SOURCE` from the command line: a public dataset's name, or the name of one of
+    `tasks` for the user's own items; SOURCE is a file, a folder or a pinned hub dataset
+    (hf:ORG/NAME@REVISION)."""
     name, sep, path = value.partition("=")
     if not sep or not name or not path:
         raise CrossriskError(f"--crossrisk-data expects NAME=PATH (e.g. bbq=../shared/data/bbq), got {value!r}")
-    if name not in LOADERS and name not in task_names():
+    if name not in LOADERS and name not in tasks:
         raise CrossriskError(
             f"unknown dataset or task {name!r}; known datasets: {', '.join(LOADERS.names())}; "
-            f"tasks (your own items): {', '.join(task_names())}"
+            f"tasks (your own items): {', '.join(tasks)}"
         )
     return name, path

@@ -152,3 +152,13 @@ def durability_lines(rows: Sequence[dict[str, Any]]) -> list[str]:
             + (f"  FRAGILE ({', '.join(r['flips'])})" if r["fragile"] else "")
         )
     return lines
+
+
+def fragile_warnings(defense: str, rows: Sequence[dict[str, Any]]) -> list[str]:
+    """One warning per own-risk row whose verdict flips across an attack's runs."""
+    return [
+        f"crossrisk durability: {defense} on {r['task']} after {r['attack']} is fragile: "
+        f"its verdict flips across {', '.join(r['flips'])}"
+        for r in rows
+        if r["fragile"] and r["gate"] == "efficacy"
+    ]

@@ -1,5 +1,5 @@
 """Each shipped judge's measured sensitivity and specificity, as counts, for the judge-error
-correction of effects (`crossrisk_bench.verdict.judge_error`).
+correction of effects (`crossrisk_bench.judges.error_rates`).
 
 Why counts and not rates: the correction propagates how uncertain the rates are, which depends
 on how many labelled answers they rest on. Sources, on the binary question each task counts:
@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from crossrisk_bench.verdict.judge_error import JudgeErrorRates
+from crossrisk_bench.judges.error_rates import JudgeErrorRates
 
 _DEV = "XSTest v2 dev labels, 900 answers of Llama-2-chat and Mistral-instruct"
 MEASURED: dict[str, JudgeErrorRates] = {

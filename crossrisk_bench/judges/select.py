@@ -51,7 +51,7 @@ def parse_judge_options(values: Sequence[str], model: str | None, validation: st
     if validation is not None:
         from pathlib import Path
 
-        from crossrisk_bench.verdict.judge_error import read_validation_file
+        from crossrisk_bench.judges.error_rates import read_validation_file
 
         read_validation_file(Path(validation).expanduser())  # a bad file fails the run at its start
     choice = JudgeChoice(**chosen, model=model, validation=validation)

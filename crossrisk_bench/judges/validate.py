@@ -17,8 +17,8 @@ from typing import Any
 
 from crossrisk_bench.data.sources import csv_rows, json_lines
 from crossrisk_bench.errors import CrossriskError
+from crossrisk_bench.judges.error_rates import JudgeErrorRates, rates_from_labels
 from crossrisk_bench.judges.refusal import COMPLIANCE, PARTIAL, REFUSAL, KeywordRefusalJudge, xstest_string_match
-from crossrisk_bench.verdict.judge_error import JudgeErrorRates, rates_from_labels
 
 JUDGE_KINDS = ("refusal", "fulfilment", "toxicity")
 REFUSAL_LABELS = (COMPLIANCE, REFUSAL, PARTIAL)

@@ -455,3 +455,25 @@ def analyse_results(document: RunDocument, *, cache_dir: Any, **options: Any) ->
     out = analyse(base, defended, document.effects, **options)
     out["skipped_defenses"] = skipped
     return out
+
+
+def entanglement_failure(
+    target: str, defense: str, other: str, finding: Mapping[str, Any], effects: Sequence[EffectRecord]
+) -> str | None:
+    """The failure message when a significant regression on `other` (a conflict label) is tracked
+    by the pair's conflict-entangled neurons (their attribution shift is consistent with it)."""
+    confirmed = [e for e in effects if e.label == "conflict"]
+    trend = next((t for t in finding["trends"] if t["consistent"]), None)
+    if not confirmed or trend is None:
+        return None
+    causal = "; ".join(
+        f"zeroing them moves {c['task']} from {c['conflict'] * 100:+.1f} to {c['conflict_entangled_ablated'] * 100:+.1f} pts "
+        f"(as many random neurons: {c['conflict_random_ablated'] * 100:+.1f})"
+        for c in finding["causal"]
+    )
+    return (
+        f"{target}/{defense} drags {other} through {trend['neurons']} conflict-entangled neurons: "
+        f"their attribution towards {other}'s safe responses shifted {trend['attribution_shift']:+.3g}, and "
+        + ", ".join(f"{e.task} rose {e.delta * 100:+.1f} pts" for e in confirmed)
+        + (f"; {causal}" if causal else "")
+    )

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from crossrisk_bench.results import EffectRecord, sort_key
-from crossrisk_bench.verdict.stats import benjamini_hochberg
+from crossrisk_bench.stats import benjamini_hochberg
 
 RISK_ORDER = ("safety", "fairness", "privacy", "utility")
 MARKS = {"conflict": "!", "backfire": "!", "efficacy": "*", "synergy": "*", "neutral": ""}

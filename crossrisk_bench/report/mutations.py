@@ -14,8 +14,8 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
 from crossrisk_bench.results import EffectRecord, RunDocument
+from crossrisk_bench.stats import paired_t_interval
 from crossrisk_bench.tasks.mutations import FAMILY_OF, NOT_VALIDATED, judge_validated
-from crossrisk_bench.verdict.stats import paired_t_interval
 
 TASK = "jailbreak"
 

@@ -22,6 +22,7 @@ from crossrisk_bench.data.synthetic import Person, email_corpus, make_people
 from crossrisk_bench.errors import CrossriskError
 from crossrisk_bench.models.base import Backend, LoglikelihoodRequest, Prompt
 from crossrisk_bench.risks import Risk
+from crossrisk_bench.stats import PairedComparison, delong_components, delong_paired
 from crossrisk_bench.tasks.base import (
     DIRECT,
     INDIRECT,
@@ -32,7 +33,6 @@ from crossrisk_bench.tasks.base import (
     embedded_items,
 )
 from crossrisk_bench.tasks.scoring import awareness_scorer, disclosure_scorer
-from crossrisk_bench.verdict.stats import PairedComparison, delong_components, delong_paired
 
 PEOPLE_SEED = 2510
 MEMBERS = range(0, 40)

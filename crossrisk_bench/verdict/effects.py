@@ -45,7 +45,7 @@ from dataclasses import dataclass
 
 from crossrisk_bench.config.policy import Policy
 from crossrisk_bench.risks import Risk
-from crossrisk_bench.verdict.stats import (
+from crossrisk_bench.stats import (
     Interval,
     PairedComparison,
     compare_paired,

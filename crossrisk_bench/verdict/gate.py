@@ -7,58 +7,59 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from crossrisk_bench.config.models_file import own_base
 from crossrisk_bench.config.policy import Policy
-from crossrisk_bench.data.items import Item
 from crossrisk_bench.defenses.base import DefenseSpec
 from crossrisk_bench.judges import JUDGE_VALIDATION
-from crossrisk_bench.judges.rates import rates_for
+from crossrisk_bench.judges.error_rates import JudgeErrorRates
 from crossrisk_bench.results import EffectRecord, ItemOutcome, RunDocument
 from crossrisk_bench.risks import Risk
-from crossrisk_bench.session import SuiteSession
 from crossrisk_bench.tasks import TASKS
 from crossrisk_bench.tasks.base import TaskResult
 from crossrisk_bench.verdict.compare import cluster_labels, paired_effect, saved_clusters
 from crossrisk_bench.verdict.effects import POWER, Effect, assess, describe, gate_of
 from crossrisk_bench.verdict.judge_effect import judge_corrected
-from crossrisk_bench.verdict.judge_error import read_validation_file
 
 
-def run_gate(
-    session: SuiteSession, spec: DefenseSpec, task_name: str, items: list[Item]
-) -> tuple[Effect, EffectRecord]:
-    """Evaluate base and defended on the same items; return the effect and its report record."""
-    task = TASKS.get(task_name)
-    base = session.base_result(task_name, items, spec)
-    base_backend = session.base_for(spec)
-    defended_backend = session.defended_backend(spec)
-    defended = task.evaluate(defended_backend, items, judges=session.judges())
-    family = session.family_size(gate_of(spec.target, task_name, task.risk, session.policy))
+@dataclass(frozen=True)
+class Cell:
+    """What one cell compares, prepared before the comparison (`SuiteSession.prepare_cell`): the
+    base's and the defended model's results on the same items and what the record says about
+    them, so that `compare_cell` is a pure function of the cell and the policy."""
+
+    spec: DefenseSpec
+    base: TaskResult
+    defended: TaskResult
+    defense: Mapping[str, Any]  # the spec as JSON, with the defended model's fingerprint and build record
+    base_fingerprint: str
+    base_summary: Mapping[str, float]  # with the reference-calibrated figures where the task has them
+    defended_summary: Mapping[str, float]
+    base_computed: int  # base requests computed for this cell (each counted in one cell of a process)
+    family_size: int  # cells decided with this one (its gate's family)
+    seed: int
+    judge_rates: JudgeErrorRates | None  # the judge's validated sensitivity and specificity, if any
+
+
+def compare_cell(cell: Cell, policy: Policy) -> tuple[Effect, EffectRecord]:
+    """The cell's effect under the policy and the record the reports read (no model is asked)."""
+    base, defended = cell.base, cell.defended
     effect, clustered_by, note = paired_effect(
-        spec, base, defended, session.policy, seed=session.settings.seed, family_size=family
+        cell.spec, base, defended, policy, seed=cell.seed, family_size=cell.family_size
     )
-    defense = spec.as_dict() | {"fingerprint": defended_backend.fingerprint}
-    if getattr(defended_backend, "build_record", None):  # weights defenses: how the adapter was trained
-        defense["build"] = defended_backend.build_record
-    base_summary, defended_summary = dict(base.summary), dict(defended.summary)
-    reference = session.reference_model(base_backend) if task.with_reference is not None else None
-    if reference is not None:
-        base_summary.update(task.with_reference(base_backend, reference, items))
-        defended_summary.update(task.with_reference(defended_backend, reference, items))
-    record = effect_record(effect, spec, base, defended).replace(
-        defense=defense,
-        base_summary=base_summary,
-        defended_summary=defended_summary,
+    record = effect_record(effect, cell.spec, base, defended).replace(
+        defense=dict(cell.defense),
+        base_summary=dict(cell.base_summary),
+        defended_summary=dict(cell.defended_summary),
         clustering_note=note,
-        base_fingerprint=base_backend.fingerprint,
-        base_computed=session.base_computed.pop((own_base(spec), task_name), 0),  # counted once per process
-        seed=session.settings.seed,
+        base_fingerprint=cell.base_fingerprint,
+        base_computed=cell.base_computed,
+        seed=cell.seed,
         clustered_by=clustered_by,
-        judge_corrected=corrected_for(effect, base, defended, session, clustered_by),
+        judge_corrected=corrected_for(effect, base, defended, cell.judge_rates, policy, clustered_by, cell.seed),
     )
     return effect, record
 
@@ -77,13 +78,16 @@ def decision_families(cells: Iterable[tuple[DefenseSpec, str | None]], policy: P
 
 
 def corrected_for(
-    effect: Effect, base: TaskResult, defended: TaskResult, session: SuiteSession, clustered_by: str | None
+    effect: Effect,
+    base: TaskResult,
+    defended: TaskResult,
+    rates: JudgeErrorRates | None,
+    policy: Policy,
+    clustered_by: str | None,
+    seed: int,
 ) -> dict[str, Any] | None:
     """The judge-corrected twin of a judged cell (None for tasks without a validated binary judge)."""
     task = TASKS.get(effect.task)
-    choice = getattr(session.settings, "judges", None)
-    overrides = read_validation_file(Path(choice.validation)) if choice and choice.validation else None
-    rates = rates_for(base.judge, overrides)
     if not task.judged or rates is None:
         return None
     base_by_id = {o.item_id: o for o in base.outcomes}
@@ -94,9 +98,9 @@ def corrected_for(
         [b for b, _, _ in paired],
         [d for _, d, _ in paired],
         rates,
-        session.policy,
+        policy,
         clusters=clusters,
-        seed=session.settings.seed,
+        seed=seed,
         scale=task.scale,
     )
 
@@ -171,9 +175,40 @@ def write_examples(report_dir: Path, record: EffectRecord) -> Path:
     return path
 
 
+@dataclass(frozen=True)
+class PreviousComparison:
+    """This release's defended outcomes on one cell against the previous release's."""
+
+    n: int  # items the two releases share
+    rise: float
+    ci: tuple[float, float]
+    p_value: float
+    tolerance: float
+    verdict: str
+    headroom: str | None
+    message: str
+
+    @property
+    def passed(self) -> bool:
+        return self.verdict == "pass"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "n": self.n,
+            "rise": self.rise,
+            "ci": list(self.ci),
+            "p_value": self.p_value,
+            "tolerance": self.tolerance,
+            "verdict": self.verdict,
+            "headroom": self.headroom,
+            "passed": self.passed,
+            "message": self.message,
+        }
+
+
 def compare_with_previous(
     record: EffectRecord, previous: RunDocument, policy: Policy, *, seed: int = 0, family_size: int = 1
-) -> dict[str, Any] | None:
+) -> PreviousComparison | None:
     """This release's defended outcomes against a saved run's, paired by item id (like
     pytest-benchmark's --benchmark-compare-fail), through the same `assess` as the gate (the
     tolerance gate on every cell, the policy's clustering, "fail" decided in a family of
@@ -211,14 +246,42 @@ def compare_with_previous(
         f"{low * 100:+.1f}..{high * 100:+.1f}) on {len(shared)} shared items; tolerance {effect.tolerance:g} pts; "
         f"{effect.verdict.upper()}: {effect.finding}"
     )
-    return {
-        "n": len(shared),
-        "rise": rise,
-        "ci": [low, high],
-        "p_value": effect.comparison.p_value,
-        "tolerance": effect.tolerance,
-        "verdict": effect.verdict,
-        "headroom": effect.headroom,
-        "passed": effect.verdict == "pass",
-        "message": message,
-    }
+    return PreviousComparison(
+        n=len(shared),
+        rise=rise,
+        ci=(low, high),
+        p_value=effect.comparison.p_value,
+        tolerance=effect.tolerance,
+        verdict=effect.verdict,
+        headroom=effect.headroom,
+        message=message,
+    )
+
+
+@dataclass(frozen=True)
+class GateOutcome:
+    """What a cell's verdicts do to its pytest test: messages that fail it, and doubts
+    (inconclusive verdicts) that warn, unless the policy's `on_inconclusive` makes them fail."""
+
+    failures: tuple[str, ...] = ()
+    doubts: tuple[str, ...] = ()
+
+
+def gate_outcome(
+    record: EffectRecord,
+    previous: PreviousComparison | None,
+    *,
+    on_inconclusive: str,
+    examples: Path | None = None,
+) -> GateOutcome:
+    """The cell's verdict, and its verdict against the previous release, as a test outcome."""
+    failures: list[str] = []
+    doubts: list[str] = []
+    if record.verdict != "pass":
+        message = record.message + (f"; regressed examples: {examples}" if examples else "")
+        (failures if record.verdict == "fail" else doubts).append(message)
+    if previous is not None and previous.verdict != "pass":
+        (failures if previous.verdict == "fail" else doubts).append(previous.message)
+    if on_inconclusive == "fail":
+        return GateOutcome(failures=(*failures, *doubts))
+    return GateOutcome(failures=tuple(failures), doubts=tuple(doubts))

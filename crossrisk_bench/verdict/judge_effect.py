@@ -13,9 +13,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from crossrisk_bench.config.policy import Policy
+from crossrisk_bench.judges.error_rates import JudgeErrorRates, corrected_delta
+from crossrisk_bench.stats import Interval, PairedComparison
 from crossrisk_bench.verdict.effects import Effect, assess
-from crossrisk_bench.verdict.judge_error import JudgeErrorRates, corrected_delta
-from crossrisk_bench.verdict.stats import Interval, PairedComparison
 
 
 def judge_corrected(

@@ -18,8 +18,8 @@ import math
 from dataclasses import dataclass
 
 from crossrisk_bench.results import RunDocument
+from crossrisk_bench.stats import items_needed, minimum_detectable_effect
 from crossrisk_bench.verdict.effects import decision_confidence
-from crossrisk_bench.verdict.stats import items_needed, minimum_detectable_effect
 
 
 @dataclass(frozen=True)

@@ -9,10 +9,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from crossrisk_bench.results import EffectRecord
+from crossrisk_bench.stats import compare_paired
 from crossrisk_bench.tasks import TASKS
 from crossrisk_bench.verdict.compare import saved_clusters
 from crossrisk_bench.verdict.effects import POINTS
-from crossrisk_bench.verdict.stats import compare_paired
 
 
 def _pair(one: EffectRecord, other: EffectRecord) -> tuple[list[float], list[float], list[str] | None]:

@@ -1,0 +1,55 @@
+"""The end of a run on the controller: the conflict matrix as text, the stacked-defense and
+durability tables, then (with a report folder) results.json, the model card, the HTML page and
+the heatmap."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from crossrisk_bench.durability.summary import durability_lines, merge_durability
+from crossrisk_bench.neurons.analysis import merge_findings
+from crossrisk_bench.report.judge_error import judge_error_lines
+from crossrisk_bench.report.matrix import build_matrix, fit, render_terminal
+from crossrisk_bench.report.outputs import results_document, write_reports
+from crossrisk_bench.results import EffectRecord
+from crossrisk_bench.tasks import TASKS
+from crossrisk_bench.verdict.stacking import stack_comparisons, stack_lines
+
+
+def write_run_summary(
+    records: list[EffectRecord],
+    neurons: list[dict[str, Any]],
+    write_line: Callable[[str], Any],
+    *,
+    run: dict[str, Any],
+    report_dir: Path | None,
+    durability: Sequence[dict[str, Any]] = (),
+    completeness: Any = None,
+) -> None:
+    """`run`: the run's settings as results.json records them (`Settings.run_record`)."""
+    task_order = TASKS.names()
+    if records:
+        for line in render_terminal(build_matrix(records, task_order)) + fit(judge_error_lines(records)):
+            write_line(line)
+    if any(r.defense.get("kind") == "stack" for r in records):
+        rows = stack_comparisons(records, confidence=run["confidence"], seed=run["seed"])
+        for line in ["stacked defenses (paired by item, not adjusted for multiplicity):", *stack_lines(rows)]:
+            write_line(line)
+    attacked = merge_durability(durability) if durability else None
+    if attacked:
+        for line in durability_lines(attacked["rows"]):
+            write_line(line)
+    if report_dir is None:
+        return
+    document = results_document(
+        records,
+        run=run,
+        task_order=task_order,
+        neurons=merge_findings(neurons) if neurons else None,
+        durability=attacked,
+        completeness=completeness,
+    )
+    paths = write_reports(document, report_dir)
+    write_line("crossrisk report: " + ", ".join(str(p) for p in paths))
