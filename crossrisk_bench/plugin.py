@@ -19,9 +19,8 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from crossrisk_bench.config.profiles import PROFILES
+from crossrisk_bench.config.options import BY_NAME, OPTIONS, PYTEST_PREFIX, add_options, flag
 from crossrisk_bench.errors import CrossriskError, Fatal, Unsupported
-from crossrisk_bench.models.base import DEFAULT_BATCH_SIZE
 from crossrisk_bench.risks import MARKERS
 
 if TYPE_CHECKING:
@@ -29,287 +28,23 @@ if TYPE_CHECKING:
     from crossrisk_bench.settings import Settings
 
 
-# Option names, defined once (messages and tests refer to these, not to copies of the strings)
-OPTION_PREFIX = "--crossrisk"
-OPT_AA_RUNS = "--crossrisk-aa-runs"
-OPT_ADAPTER = "--crossrisk-adapter"
-OPT_ALLOW_WEAKER_RELEASE = "--crossrisk-allow-weaker-release"
-OPT_WARNINGS = "--crossrisk-warnings"
-OPT_API_KEY_ENV = "--crossrisk-api-key-env"
-OPT_BACKEND = "--crossrisk-backend"
-OPT_ATTACKS = "--crossrisk-attacks"
-OPT_BASE_URL = "--crossrisk-base-url"
-OPT_BATCH_SIZE = "--crossrisk-batch-size"
-OPT_CACHE = "--crossrisk-cache"
-OPT_CALIBRATION = "--crossrisk-calibration"
-OPT_COMPARE = "--crossrisk-compare"
-OPT_CONCURRENCY = "--crossrisk-concurrency"
-OPT_DATA = "--crossrisk-data"
-OPT_DEVICE = "--crossrisk-device"
-OPT_DTYPE = "--crossrisk-dtype"
-OPT_FAULTS = "--crossrisk-faults"
-OPT_JUDGE = "--crossrisk-judge"
-OPT_JUDGE_MODEL = "--crossrisk-judge-model"
-OPT_JUDGE_VALIDATION = "--crossrisk-judge-validation"
-OPT_LIMIT = "--crossrisk-limit"
-OPT_MODEL = "--crossrisk-model"
-OPT_MODELS = "--crossrisk-models"
-OPT_NEURONS = "--crossrisk-neurons"
-OPT_NO_CACHE = "--crossrisk-no-cache"
-OPT_PERF = "--crossrisk-perf"
-OPT_POLICY = "--crossrisk-policy"
-OPT_PROFILE = "--crossrisk-profile"
-OPT_REPORT = "--crossrisk-report"
-OPT_REVISION = "--crossrisk-revision"
-OPT_SEED = "--crossrisk-seed"
-OPT_THREADS = "--crossrisk-threads"
-OPT_TIMEOUT = "--crossrisk-timeout"
-OPT_TOKENIZER = "--crossrisk-tokenizer"
-
+OPTION_PREFIX = "--" + PYTEST_PREFIX  # what every crossrisk option starts with
 settings_key = pytest.StashKey["Settings"]()
 session_key = pytest.StashKey["SuiteSession"]()
 collector_key = pytest.StashKey["Collector"]()
 completeness_key = pytest.StashKey[Any]()  # Completeness of the run, set at session finish
 OPT_IN = (  # marker, what it runs, the option that selects it
-    ("perf", "speed benchmark", OPT_PERF),
-    ("neurons", "neuron analysis", OPT_NEURONS),
-    ("calibration", "verdict calibration", OPT_CALIBRATION),
-    ("faults", "fault injection", OPT_FAULTS),
-    ("durability", "fine-tuning attacks", OPT_ATTACKS),
+    ("perf", "speed benchmark", "perf"),
+    ("neurons", "neuron analysis", "neurons"),
+    ("calibration", "verdict calibration", "calibration"),
+    ("faults", "fault injection", "faults"),
+    ("durability", "fine-tuning attacks", "attacks"),
 )
-
-
-def _positive_int(value: str) -> int:
-    number = int(value)
-    if number < 1:
-        raise ValueError(value)
-    return number
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("crossrisk", "crossrisk-bench: cross-risk evaluation of LLM defenses")
-    from crossrisk_bench.models.loader import DEFAULT_MODEL
-
-    group.addoption(
-        OPT_MODEL,
-        default=None,
-        metavar="NAME",
-        help="base model: a known name, a local directory or a hub id (default: the models file's "
-        f"`base`, else {DEFAULT_MODEL})",
-    )
-    group.addoption(
-        OPT_ADAPTER,
-        default=None,
-        metavar="DIR",
-        help="PEFT/LoRA adapter directory applied on top of --crossrisk-model",
-    )
-    group.addoption(
-        OPT_DTYPE,
-        default=None,
-        metavar="DTYPE",
-        help="float32, bfloat16 or float16 (default: float32 on CPU, bfloat16 on a GPU)",
-    )
-    group.addoption(
-        OPT_DEVICE,
-        default="auto",
-        metavar="DEVICE",
-        help="auto (default: a GPU where one exists, else the CPU), cpu, cuda or cuda:N",
-    )
-    group.addoption(
-        OPT_REVISION,
-        default=None,
-        metavar="REV",
-        help="hub revision (commit, tag or branch) of a hub model, recorded in results",
-    )
-    group.addoption(
-        OPT_BACKEND,
-        default="hf",
-        metavar="KIND",
-        help="hf (default: load the model here) or openai (a model served behind an OpenAI-compatible "
-        "API: vLLM, TGI, SGLang, llama.cpp, transformers serve)",
-    )
-    group.addoption(
-        OPT_BASE_URL,
-        default=None,
-        metavar="URL",
-        help="the server's base URL for --crossrisk-backend openai, e.g. http://127.0.0.1:8000/v1",
-    )
-    group.addoption(
-        OPT_API_KEY_ENV,
-        default=None,
-        metavar="VAR",
-        help="environment variable holding the server's API key (the key is never written anywhere)",
-    )
-    group.addoption(
-        OPT_CONCURRENCY,
-        type=_positive_int,
-        default=8,
-        metavar="N",
-        help="requests in flight to a served model (default 8)",
-    )
-    group.addoption(
-        OPT_TIMEOUT,
-        type=float,
-        default=120.0,
-        metavar="SECONDS",
-        help="timeout of one request to a served model (default 120)",
-    )
-    group.addoption(
-        OPT_TOKENIZER,
-        default=None,
-        metavar="NAME",
-        help="the served model's tokenizer (directory or hub id): lets log-likelihood tasks render "
-        "chat prompts and send token ids",
-    )
-    group.addoption(
-        OPT_PROFILE,
-        default="quick",
-        metavar="NAME",
-        help="; ".join(f"{p.name}: {p.description}" for p in PROFILES) + " (default quick)",
-    )
-    group.addoption(
-        OPT_ALLOW_WEAKER_RELEASE,
-        action="store_true",
-        default=False,
-        help='let a policy\'s on_inconclusive = "warn" or --crossrisk-limit weaken the release profile '
-        "(without it they are a usage error; the report names the weakening)",
-    )
-    group.addoption(
-        OPT_WARNINGS,
-        action="store_true",
-        default=False,
-        help="one PytestWarning per inconclusive cell where inconclusive cells warn (by default the summary "
-        "counts them once, after the matrix)",
-    )
-    group.addoption(
-        OPT_LIMIT,
-        type=_positive_int,
-        default=None,
-        metavar="N",
-        help="evaluate at most N items per task (overrides the profile)",
-    )
-    group.addoption(
-        OPT_DATA,
-        action="append",
-        default=[],
-        metavar="NAME=PATH",
-        help="evaluate a public dataset, or your own items for a task, instead of the task's embedded "
-        "items (repeatable): bbq=../shared/data/bbq, misuse=my_items.jsonl (the item schema in the "
-        "README), or a pinned hub dataset bbq=hf:ORG/NAME@REVISION; datasets: advbench harmbench "
-        "xstest bbq crows_pairs stereoset decodingtrust_stereotype decodingtrust_enron",
-    )
-    group.addoption(
-        OPT_CACHE,
-        default=None,
-        metavar="DIR",
-        help="cache directory for responses and converted models (default: $CROSSRISK_CACHE_DIR or ~/.cache/crossrisk-bench)",
-    )
-    group.addoption(
-        OPT_NO_CACHE,
-        action="store_true",
-        default=False,
-        help="do not read or write the response cache (models are still converted once)",
-    )
-    group.addoption(
-        OPT_REPORT,
-        default=None,
-        metavar="DIR",
-        help="write results.json, model-card.md, report.html and conflict-matrix.png into DIR",
-    )
-    group.addoption(
-        OPT_COMPARE,
-        default=None,
-        metavar="RESULTS",
-        help="fail on regressions beyond the policy against a saved results.json of the previous release",
-    )
-    group.addoption(
-        OPT_MODELS,
-        default=None,
-        metavar="PATH",
-        help="defended models to compare with the base (default: fixtures/models.toml)",
-    )
-    group.addoption(
-        OPT_POLICY,
-        default=None,
-        metavar="PATH",
-        help="tolerances and efficacy rule (default: fixtures/policy.toml; a pyproject.toml with [tool.crossrisk] works)",
-    )
-    group.addoption(OPT_SEED, type=int, default=0, metavar="SEED", help="seed for sampling and resampling (default 0)")
-    group.addoption(
-        OPT_NEURONS,
-        action="store_true",
-        default=False,
-        help="also run the neuron-level analysis of weight defenses (benchmarks/test_neurons.py; minutes)",
-    )
-    group.addoption(
-        OPT_ATTACKS,
-        default=None,
-        metavar="FILE",
-        help="also run the durability tests: attack every weights/checkpoint defense and the base with the "
-        "fine-tuning attacks of FILE (e.g. fixtures/attacks.toml; marked durability; long)",
-    )
-    group.addoption(
-        OPT_PERF,
-        action="store_true",
-        default=False,
-        help="also run the engine and task speed benchmarks (marked perf; also selected by -m perf)",
-    )
-    group.addoption(
-        OPT_JUDGE,
-        action="append",
-        default=[],
-        metavar="KIND=NAME",
-        help="judge choice (repeatable): refusal=learned|keyword|embedding|llm, fulfilment=rules|llm "
-        "(defaults: learned, rules; their validation in docs/judges.md)",
-    )
-    group.addoption(
-        OPT_JUDGE_MODEL,
-        default=None,
-        metavar="NAME",
-        help="the model an llm judge asks (a known name, local directory or hub id)",
-    )
-    group.addoption(
-        OPT_JUDGE_VALIDATION,
-        default=None,
-        metavar="FILE",
-        help="a judge validation record (`crossrisk judge ... --write-validation FILE`): its sensitivity and "
-        "specificity replace the shipped ones in the judge-corrected estimates",
-    )
-    group.addoption(
-        OPT_CALIBRATION,
-        action="store_true",
-        default=False,
-        help="also run the verdict calibration benchmarks (planted-regression power, sampled A/A; "
-        "benchmarks/test_calibration.py; long)",
-    )
-    group.addoption(
-        OPT_FAULTS,
-        action="store_true",
-        default=False,
-        help="also run the fault-injection benchmarks (benchmarks/test_faults.py: corrupt cache page, full disk, "
-        "a failing server, duplicate ids; benchmarks/test_faults_run.py: SIGKILL and SIGINT, then resume; minutes)",
-    )
-    group.addoption(
-        OPT_AA_RUNS,
-        type=_positive_int,
-        default=20,
-        metavar="N",
-        help="A/A runs of the calibration benchmark (N + 1 sampled answer sets; default 20)",
-    )
-    group.addoption(
-        OPT_BATCH_SIZE,
-        type=_positive_int,
-        default=DEFAULT_BATCH_SIZE,
-        metavar="N",
-        help=f"rows decoded or scored together by the local engine (default {DEFAULT_BATCH_SIZE})",
-    )
-    group.addoption(
-        OPT_THREADS,
-        type=_positive_int,
-        default=None,
-        metavar="N",
-        help="torch threads per process (default: cores / xdist workers)",
-    )
+    add_options(group.addoption, OPTIONS, PYTEST_PREFIX)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -370,12 +105,12 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Speed benchmarks measure cold runs on purpose, so they are opt-in: a normal run (and its
     cached re-run) stays short. Each opt-in marker runs with its option or a marker expression."""
-    for marker, reason, option in OPT_IN:
-        if config.getoption(option) or _marker_selected(config, marker):
+    for marker, reason, name in OPT_IN:
+        option = BY_NAME[name]
+        if getattr(config.option, option.dest, None) or _marker_selected(config, marker):
             continue
-        skip = pytest.mark.skip(
-            reason=f"{reason}: run with {option}{' FILE' if marker == 'durability' else ''} or -m {marker}"
-        )
+        spelled = " ".join(filter(None, (flag(option.name), option.metavar)))
+        skip = pytest.mark.skip(reason=f"{reason}: run with {spelled} or -m {marker}")
         for item in items:
             if item.get_closest_marker(marker) is not None:
                 item.add_marker(skip)

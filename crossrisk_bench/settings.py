@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from crossrisk_bench.config.options import cache_dir_from_options, flag, model_spec_from_options
 from crossrisk_bench.errors import CrossriskError
 
 if TYPE_CHECKING:
@@ -18,26 +19,7 @@ if TYPE_CHECKING:
     from crossrisk_bench.models.loader import ModelSpec
     from crossrisk_bench.results import RunDocument
 
-ALLOW_WEAKER_RELEASE = "--crossrisk-allow-weaker-release"
-
-
-def model_spec_from_options(option: Any, model: str) -> ModelSpec:
-    """The base model's `ModelSpec` from the command line (local, hub or served)."""
-    from crossrisk_bench.models.loader import build_spec
-
-    return build_spec(
-        model,
-        adapter=option.crossrisk_adapter,
-        dtype=option.crossrisk_dtype,
-        revision=option.crossrisk_revision,
-        device=option.crossrisk_device,
-        backend=option.crossrisk_backend,
-        base_url=option.crossrisk_base_url,
-        api_key_env=option.crossrisk_api_key_env,
-        concurrency=option.crossrisk_concurrency,
-        timeout=option.crossrisk_timeout,
-        tokenizer=option.crossrisk_tokenizer,
-    )
+ALLOW_WEAKER_RELEASE = flag("allow-weaker-release")
 
 
 @dataclass(frozen=True)
@@ -76,7 +58,6 @@ class Settings:
         from crossrisk_bench.config.profiles import get_profile, items_limit, weakenings
         from crossrisk_bench.data.loaders import parse_data_option
         from crossrisk_bench.judges.select import parse_judge_options
-        from crossrisk_bench.models.cache import default_cache_dir
         from crossrisk_bench.models.loader import DEFAULT_MODEL, resolve
         from crossrisk_bench.paths import FIXTURES
         from crossrisk_bench.tasks import TASKS
@@ -124,10 +105,10 @@ class Settings:
             from crossrisk_bench.report.outputs import load_document
 
             compare = load_document(Path(option.crossrisk_compare).expanduser())
-        cache, report = option.crossrisk_cache, option.crossrisk_report
+        report = option.crossrisk_report
         return cls(
             model=spec,
-            cache_dir=Path(cache).expanduser() if cache else default_cache_dir(),
+            cache_dir=cache_dir_from_options(option),
             use_cache=not option.crossrisk_no_cache,
             limit=limit,
             profile=option.crossrisk_profile,
