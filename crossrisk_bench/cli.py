@@ -50,6 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
     generate.add_argument("--no-cache", action="store_true")
     sub.add_parser("tasks", help="list the registered tasks")
     sub.add_parser("defenses", help="list the registered defenses")
+    sub.add_parser("judges", help="list the registered judges (KIND=NAME, as --crossrisk-judge takes them)")
     report = sub.add_parser("report", help="re-render the report files from a saved results.json (no models needed)")
     report.add_argument("results", type=Path)
     report.add_argument("--out", type=Path, default=None, help="output folder (default: the results file's folder)")
@@ -70,8 +71,8 @@ def build_parser() -> argparse.ArgumentParser:
     judge.add_argument(
         "--judge",
         default=None,
-        help="which judge of the kind: refusal keyword (default), learned, string-match or llm; fulfilment rules "
-        "or llm; toxicity lexicon (default) or classifier",
+        help="which judge of the kind (`crossrisk judges` lists them): refusal keyword (default), learned, "
+        "embedding, string-match or llm; fulfilment rules or llm; toxicity lexicon (default) or classifier",
     )
     judge.add_argument(
         "--write-validation",
@@ -199,6 +200,14 @@ def _run(args: argparse.Namespace) -> int:
         for task in TASKS:
             print(f"{task.name:22s} {task.risk.value:9s} {task.kind:9s} {task.metric}: {task.description}")
         return 0
+    if args.command == "judges":
+        from crossrisk_bench.judges import JUDGES
+
+        for judge in JUDGES:
+            records = judge.records if isinstance(judge.records, str) else "llm-judge:MODEL@FINGERPRINT"
+            fixed = " (fixed by its tasks)" if judge.build is None else ""
+            print(f"{judge.key:28s} {records:28s} {judge.description}{fixed}")
+        return 0
     if args.command == "defenses":
         from crossrisk_bench.defenses import DEFENSES
 
@@ -210,29 +219,29 @@ def _run(args: argparse.Namespace) -> int:
         import json
 
         from crossrisk_bench.judges.validate import (
-            JUDGES,
+            DEFAULT_JUDGES,
             agreement,
             error_rates,
+            judge_entry,
             judge_rows,
             normalise_label,
             read_rows,
             result_name,
         )
 
-        if args.kind not in JUDGES:
-            raise CrossriskError(f"unknown judge kind {args.kind!r}; known: {', '.join(JUDGES)}")
-        name = args.judge or JUDGES[args.kind][0]
-        needs_prompt = args.kind == "fulfilment" or name == "llm"
+        name = args.judge or DEFAULT_JUDGES.get(args.kind, "")
+        entry = judge_entry(args.kind, name)  # an unknown kind or name lists the known ones
+        needs_prompt = args.kind == "fulfilment" or entry.needs_model
         columns = [
             c for c in (args.prompt_column if needs_prompt else None, args.response_column, args.labels_column) if c
         ]
         rows = read_rows(args.file, columns)
         backend = None
-        if name == "llm":
+        if entry.needs_model:
             from crossrisk_bench.models.loader import load_backend
 
             if not args.judge_model:
-                raise CrossriskError("--judge llm needs --judge-model NAME (a known name, directory or hub id)")
+                raise CrossriskError(f"--judge {name} needs --judge-model NAME (a known name, directory or hub id)")
             backend = load_backend(ModelSpec(args.judge_model), cache_dir=cache_dir)
         labels = judge_rows(args.kind, name, rows, args.prompt_column, args.response_column, backend=backend)
         if args.out is not None:
@@ -244,7 +253,7 @@ def _run(args: argparse.Namespace) -> int:
             f"{args.file}: {len(labels)} rows judged by {args.kind}-{name}: {counts}"
             + (
                 f"; {counts.get('unparseable', 0)} answers of the judge model could not be parsed"
-                if name == "llm"
+                if entry.needs_model
                 else ""
             )
         )
