@@ -79,7 +79,9 @@ def test_judge_choice_is_parsed_and_unknown_names_listed() -> None:
 
     choice = parse_judge_options(["refusal=embedding", "fulfilment=rules"], None)
     assert (choice.refusal, choice.fulfilment) == ("embedding", "rules")
-    with pytest.raises(CrossriskError, match="unknown refusal judge; known: learned, keyword, embedding, llm"):
+    with pytest.raises(
+        CrossriskError, match="unknown judge 'refusal=gpt'; known judges: refusal=learned, refusal=keyword"
+    ):
         parse_judge_options(["refusal=gpt"], None)
     with pytest.raises(CrossriskError, match="KIND one of refusal, fulfilment"):
         parse_judge_options(["toxic=lexicon"], None)

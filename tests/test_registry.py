@@ -40,3 +40,32 @@ def test_every_registry_gives_the_same_error(lookup, message: str) -> None:
 
 def test_defense_names_are_the_registry_keys() -> None:
     assert [d.spec.name for d in DEFENSES] == DEFENSES.names()
+
+
+def test_judges_are_one_registry_whose_names_the_judges_record() -> None:
+    from crossrisk_bench.judges import JUDGES, judge_validation
+    from crossrisk_bench.judges.embedding import EmbeddingRefusalJudge
+    from crossrisk_bench.judges.fulfilment import FulfilmentJudge
+    from crossrisk_bench.judges.learned import LearnedRefusalJudge
+    from crossrisk_bench.judges.pii import PIIJudge
+    from crossrisk_bench.judges.refusal import KeywordRefusalJudge
+    from crossrisk_bench.judges.toxicity import ClassifierToxicityJudge, LexiconToxicityJudge
+    from crossrisk_bench.judges.validate import DEFAULT_JUDGES, judge_entry
+
+    for key, judge in [
+        ("refusal=keyword", KeywordRefusalJudge),
+        ("refusal=learned", LearnedRefusalJudge),
+        ("refusal=embedding", EmbeddingRefusalJudge),
+        ("fulfilment=rules", FulfilmentJudge),
+        ("toxicity=lexicon", LexiconToxicityJudge),
+        ("toxicity=classifier", ClassifierToxicityJudge),
+        ("pii=match", PIIJudge),
+    ]:
+        assert JUDGES.get(key).records == judge().name
+    assert judge_validation("refusal-keyword-v2").startswith("XSTest v2 human labels")
+    assert judge_validation("loglik-pair-v1") is None
+    assert all(judge_entry(kind, name).build is not None for kind, name in DEFAULT_JUDGES.items())
+    with pytest.raises(
+        CrossriskError, match="unknown judge 'refusal=gpt'; known judges: refusal=learned, refusal=keyword"
+    ):
+        judge_entry("refusal", "gpt")

@@ -46,6 +46,11 @@ COMMANDS: dict[str, Command] = {
     "generate": Command("answer prompts with a model (greedy, cached)", generate.add_arguments, generate.run),
     "tasks": Command("list the registered tasks", listings.no_arguments, listings.tasks),
     "defenses": Command("list the registered defenses", listings.no_arguments, listings.defenses),
+    "judges": Command(
+        "list the registered judges (KIND=NAME, as --crossrisk-judge takes them)",
+        listings.no_arguments,
+        listings.judges,
+    ),
     "report": Command(
         "re-render the report files from a saved results.json (no models needed)", report.add_arguments, report.run
     ),

@@ -23,8 +23,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--judge",
         default=None,
-        help="which judge of the kind: refusal keyword (default), learned, string-match or llm; fulfilment rules "
-        "or llm; toxicity lexicon (default) or classifier",
+        help="which judge of the kind (`crossrisk judges` lists them): refusal keyword (default), learned, "
+        "embedding, string-match or llm; fulfilment rules or llm; toxicity lexicon (default) or classifier",
     )
     parser.add_argument(
         "--write-validation",
@@ -42,27 +42,27 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from crossrisk_bench.judges.validate import (
-        JUDGES,
+        DEFAULT_JUDGES,
         agreement,
         error_rates,
+        judge_entry,
         judge_rows,
         normalise_label,
         read_rows,
         result_name,
     )
 
-    if args.kind not in JUDGES:
-        raise CrossriskError(f"unknown judge kind {args.kind!r}; known: {', '.join(JUDGES)}")
-    name = args.judge or JUDGES[args.kind][0]
-    needs_prompt = args.kind == "fulfilment" or name == "llm"
+    name = args.judge or DEFAULT_JUDGES.get(args.kind, "")
+    entry = judge_entry(args.kind, name)  # an unknown kind or name lists the known ones
+    needs_prompt = args.kind == "fulfilment" or entry.needs_model
     columns = [c for c in (args.prompt_column if needs_prompt else None, args.response_column, args.labels_column) if c]
     rows = read_rows(args.file, columns)
     backend = None
-    if name == "llm":
+    if entry.needs_model:
         from crossrisk_bench.models.loader import ModelSpec, load_backend
 
         if not args.crossrisk_judge_model:
-            raise CrossriskError("--judge llm needs --judge-model NAME (a known name, directory or hub id)")
+            raise CrossriskError(f"--judge {name} needs --judge-model NAME (a known name, directory or hub id)")
         backend = load_backend(ModelSpec(args.crossrisk_judge_model), cache_dir=cache_dir_from_options(args))
     labels = judge_rows(args.kind, name, rows, args.prompt_column, args.response_column, backend=backend)
     if args.out is not None:
@@ -72,7 +72,11 @@ def run(args: argparse.Namespace) -> int:
     counts = {label: labels.count(label) for label in sorted(set(labels))}
     print(
         f"{args.file}: {len(labels)} rows judged by {args.kind}-{name}: {counts}"
-        + (f"; {counts.get('unparseable', 0)} answers of the judge model could not be parsed" if name == "llm" else "")
+        + (
+            f"; {counts.get('unparseable', 0)} answers of the judge model could not be parsed"
+            if entry.needs_model
+            else ""
+        )
     )
     if args.labels_column:
         gold = [normalise_label(args.kind, row[args.labels_column], where) for where, row in rows]

@@ -1,4 +1,4 @@
-"""`crossrisk models|tasks|defenses`: what is registered, one line each."""
+"""`crossrisk models|tasks|defenses|judges`: what is registered, one line each."""
 
 from __future__ import annotations
 
@@ -31,4 +31,14 @@ def defenses(args: argparse.Namespace) -> int:
     for defense in DEFENSES:
         spec = defense.spec
         print(f"{spec.id:26s} {spec.kind:9s} {spec.description}")
+    return 0
+
+
+def judges(args: argparse.Namespace) -> int:
+    from crossrisk_bench.judges import JUDGES
+
+    for judge in JUDGES:
+        records = judge.records if isinstance(judge.records, str) else "llm-judge:MODEL@FINGERPRINT"
+        fixed = " (fixed by its tasks)" if judge.build is None else ""
+        print(f"{judge.key:28s} {records:28s} {judge.description}{fixed}")
     return 0

@@ -215,8 +215,8 @@ OPTIONS: tuple[Option, ...] = (
     ),
     Option(
         "judge",
-        "judge choice (repeatable): refusal=learned|keyword|embedding|llm, fulfilment=rules|llm "
-        "(defaults: learned, rules; their validation in docs/judges.md)",
+        "judge choice (repeatable; `crossrisk judges` lists them): refusal=learned|keyword|embedding|string-match|llm, "
+        "fulfilment=rules|llm (defaults: learned, rules; their validation in docs/judges.md)",
         default=(),
         metavar="KIND=NAME",
         action="append",

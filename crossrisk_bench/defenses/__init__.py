@@ -1,11 +1,13 @@
 """The defense registry (`crossrisk defenses` lists it): prompt and filter defenses, which need
 no training, and the weight-level defenses of the zoo (`crossrisk_bench.defenses.zoo`), which
-load a shipped adapter or train one on first use."""
+load a shipped adapter or train one on first use; and the defenses of installed packages
+(entry-point group `crossrisk_bench.defenses`, each naming a `Defense`; `extensions`)."""
 
 from __future__ import annotations
 
 from crossrisk_bench.defenses import filters, prompt, zoo
 from crossrisk_bench.defenses.base import Defense, DefenseSpec, WrappedBackend
+from crossrisk_bench.extensions import DEFENSES_GROUP, EntryPoints
 from crossrisk_bench.registry import Registry
 from crossrisk_bench.risks import Risk
 
@@ -59,6 +61,7 @@ DEFENSES: Registry[Defense] = Registry(
         ),
         *(_weights(m) for m in zoo.MEMBERS),
     ),
+    entry_points=EntryPoints(DEFENSES_GROUP, Defense),
 )
 
 

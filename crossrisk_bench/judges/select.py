@@ -3,19 +3,19 @@
 Why a run-level choice: a user who has measured a judge on their own labelled answers
 (`crossrisk judge ... --labels-column`) should be able to run the suite with it. The choice is
 recorded in every result through the judge's name. Judges are built once per process: the
-embedding judge loads MiniLM, the LLM judge the judge model.
+embedding judge loads MiniLM, the LLM judge the judge model. The names come from `JUDGES`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from crossrisk_bench.errors import CrossriskError
+from crossrisk_bench.judges import JUDGES, JudgeEntry, Labeller
 
-Labeller = Callable[[Sequence[str], Sequence[str]], list[str]]  # (requests, responses) -> labels
-CHOICES = {"refusal": ("learned", "keyword", "embedding", "llm"), "fulfilment": ("rules", "llm")}
+RUN_KINDS = ("refusal", "fulfilment")  # the judges a run chooses (the scorers of judged tasks take these two)
 
 
 @dataclass(frozen=True)
@@ -24,6 +24,10 @@ class JudgeChoice:
     fulfilment: str = "rules"
     model: str | None = None  # the judge model of `llm` judges
     validation: str | None = None  # a user's judge validation record (`crossrisk judge --write-validation`)
+
+    def entries(self) -> tuple[JudgeEntry, JudgeEntry]:
+        """The chosen refusal and fulfilment judges' `JudgeEntry`s."""
+        return JUDGES.get(f"refusal={self.refusal}"), JUDGES.get(f"fulfilment={self.fulfilment}")
 
     def as_dict(self) -> dict[str, str | None]:
         return {
@@ -35,18 +39,18 @@ class JudgeChoice:
 
 
 def parse_judge_options(values: Sequence[str], model: str | None, validation: str | None = None) -> JudgeChoice:
-    """`KIND=NAME` pairs; unknown kinds or names list the known ones."""
+    """`KIND=NAME` pairs; an unknown kind lists the known ones, an unknown name is the registry's error."""
     chosen: dict[str, str] = {}
     for value in values:
         kind, sep, name = value.partition("=")
-        if not sep or kind not in CHOICES:
+        if not sep or kind not in RUN_KINDS:
             raise CrossriskError(
-                f"--crossrisk-judge {value!r}: expected KIND=NAME with KIND one of {', '.join(CHOICES)}"
+                f"--crossrisk-judge {value!r}: expected KIND=NAME with KIND one of {', '.join(RUN_KINDS)}"
             )
-        if name not in CHOICES[kind]:
-            raise CrossriskError(
-                f"--crossrisk-judge {value!r}: unknown {kind} judge; known: {', '.join(CHOICES[kind])}"
-            )
+        try:
+            JUDGES.get(value)
+        except CrossriskError as exc:
+            raise CrossriskError(f"--crossrisk-judge {value!r}: {exc}") from None
         chosen[kind] = name
     if validation is not None:
         from pathlib import Path
@@ -55,8 +59,11 @@ def parse_judge_options(values: Sequence[str], model: str | None, validation: st
 
         read_validation_file(Path(validation).expanduser())  # a bad file fails the run at its start
     choice = JudgeChoice(**chosen, model=model, validation=validation)
-    if "llm" in (choice.refusal, choice.fulfilment) and not model:
-        raise CrossriskError("an llm judge needs --crossrisk-judge-model NAME (a known name, directory or hub id)")
+    asking = [entry.key for entry in choice.entries() if entry.needs_model]
+    if asking and not model:
+        raise CrossriskError(
+            f"the {' and '.join(asking)} judge needs --crossrisk-judge-model NAME (a known name, directory or hub id)"
+        )
     return choice
 
 
@@ -71,32 +78,12 @@ class Judges:
 
 
 def build_judges(choice: JudgeChoice = JudgeChoice(), judge_backend: Any = None) -> Judges:
-    from crossrisk_bench.judges.fulfilment import FulfilmentJudge
-    from crossrisk_bench.judges.llm import FULFILMENT_TEMPLATE, LLMJudge
-    from crossrisk_bench.judges.refusal import KeywordRefusalJudge
-
-    if "llm" in (choice.refusal, choice.fulfilment) and judge_backend is None:
-        raise CrossriskError("an llm judge needs a judge model")
-    if choice.refusal == "keyword":
-        keyword = KeywordRefusalJudge()
-        refusal, refusal_name = (lambda qs, rs: [keyword.label(r) for r in rs]), keyword.name
-    elif choice.refusal == "learned":
-        from crossrisk_bench.judges.learned import LearnedRefusalJudge
-
-        learned = LearnedRefusalJudge()
-        refusal, refusal_name = (lambda qs, rs: learned.labels(rs)), learned.name
-    elif choice.refusal == "embedding":
-        from crossrisk_bench.judges.embedding import EmbeddingRefusalJudge
-
-        embedding = EmbeddingRefusalJudge()
-        refusal, refusal_name = (lambda qs, rs: embedding.labels(rs)), embedding.name
-    else:
-        llm = LLMJudge(judge_backend)
-        refusal, refusal_name = llm.judge, llm.name
-    if choice.fulfilment == "rules":
-        rules = FulfilmentJudge()
-        fulfilment, fulfilment_name = (lambda qs, rs: [rules.label(q, r) for q, r in zip(qs, rs)]), rules.name
-    else:
-        llm_f = LLMJudge(judge_backend, FULFILMENT_TEMPLATE, ("fulfilment", "refusal", "neither"))
-        fulfilment, fulfilment_name = llm_f.judge, llm_f.name + ":fulfilment"
-    return Judges(refusal, refusal_name, fulfilment, fulfilment_name)
+    refusal, fulfilment = choice.entries()
+    if judge_backend is None and (refusal.needs_model or fulfilment.needs_model):
+        raise CrossriskError(f"the {(refusal if refusal.needs_model else fulfilment).key} judge needs a judge model")
+    return Judges(
+        refusal.labeller(judge_backend),
+        refusal.result_name(judge_backend),
+        fulfilment.labeller(judge_backend),
+        fulfilment.result_name(judge_backend),
+    )

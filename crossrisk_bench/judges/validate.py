@@ -17,16 +17,15 @@ from typing import Any
 
 from crossrisk_bench.data.sources import csv_rows, json_lines
 from crossrisk_bench.errors import CrossriskError
+from crossrisk_bench.judges import JUDGES, JudgeEntry
 from crossrisk_bench.judges.error_rates import JudgeErrorRates, rates_from_labels
-from crossrisk_bench.judges.refusal import COMPLIANCE, PARTIAL, REFUSAL, KeywordRefusalJudge, xstest_string_match
+from crossrisk_bench.judges.refusal import COMPLIANCE, PARTIAL, REFUSAL
 
-JUDGE_KINDS = ("refusal", "fulfilment", "toxicity")
+JUDGE_KINDS = ("refusal", "fulfilment", "toxicity")  # the kinds whose human labels this reads
+# the judge measured when `crossrisk judge KIND` names none (the keyword judge for refusal, as
+# since the command was written: runs default to the learned judge, `select.JudgeChoice`)
+DEFAULT_JUDGES = {"refusal": "keyword", "fulfilment": "rules", "toxicity": "lexicon"}
 REFUSAL_LABELS = (COMPLIANCE, REFUSAL, PARTIAL)
-JUDGES = {
-    "refusal": ("keyword", "learned", "string-match", "llm"),
-    "fulfilment": ("rules", "llm"),
-    "toxicity": ("lexicon", "classifier"),
-}
 _ALIASES = {
     "refusal": {
         COMPLIANCE: ("1_full_compliance", "compliance", "full_compliance"),
@@ -117,6 +116,13 @@ def agreement(predicted: Sequence[str], gold: Sequence[str], *, kind: str = "ref
     )
 
 
+def judge_entry(kind: str, judge: str) -> JudgeEntry:
+    """The judge `crossrisk judge KIND --judge NAME` measures; unknown kinds and names list the known ones."""
+    if kind not in JUDGE_KINDS:
+        raise CrossriskError(f"unknown judge kind {kind!r}; known: {', '.join(JUDGE_KINDS)}")
+    return JUDGES.get(f"{kind}={judge}")
+
+
 def judge_rows(
     kind: str,
     judge: str,
@@ -126,66 +132,20 @@ def judge_rows(
     *,
     backend: Any = None,
 ) -> list[str]:
-    """One label per row by the named judge of the kind (`llm` judges ask `backend`; an answer
-    they cannot parse is labelled `unparseable` and counted, never guessed)."""
-    if kind not in JUDGE_KINDS:
-        raise CrossriskError(f"unknown judge kind {kind!r}; known: {', '.join(JUDGE_KINDS)}")
-    if judge not in JUDGES[kind]:
-        raise CrossriskError(f"unknown {kind} judge {judge!r}; known: {', '.join(JUDGES[kind])}")
+    """One label per row by the named judge of the kind (judges that ask a model ask `backend`;
+    an answer they cannot parse is labelled `unparseable` and counted, never guessed)."""
+    entry = judge_entry(kind, judge)
+    if entry.needs_model and backend is None:
+        raise CrossriskError(f"the {entry.key} judge needs a judge model (--judge-model)")
+    labeller = entry.labeller(backend)
     responses = [str(row[response_column] or "") for _, row in rows]
-    if judge == "llm":
-        from crossrisk_bench.judges.llm import FULFILMENT_TEMPLATE, LLMJudge
-
-        if backend is None:
-            raise CrossriskError("the llm judge needs a judge model (--judge-model)")
-        llm = (
-            LLMJudge(backend)
-            if kind == "refusal"
-            else LLMJudge(backend, FULFILMENT_TEMPLATE, ("fulfilment", "refusal", "neither"))
-        )
-        return llm.judge([str(row.get(prompt_column, "") or "") for _, row in rows], responses)
-    if kind == "refusal" and judge == "learned":
-        from crossrisk_bench.judges.learned import LearnedRefusalJudge
-
-        return LearnedRefusalJudge().labels(responses)
-    if kind == "refusal" and judge == "string-match":
-        return [xstest_string_match(r) for r in responses]
-    if kind == "refusal":
-        keyword = KeywordRefusalJudge()
-        return [keyword.label(r) for r in responses]
-    if kind == "fulfilment":
-        from crossrisk_bench.judges.fulfilment import FulfilmentJudge
-
-        rules = FulfilmentJudge()
-        return [rules.label(str(row[prompt_column] or ""), r) for (_, row), r in zip(rows, responses)]
-    from crossrisk_bench.judges.toxicity import ClassifierToxicityJudge, LexiconToxicityJudge
-
-    if judge == "classifier":
-        flags = ClassifierToxicityJudge().toxic_many(responses)
-    else:
-        lexicon = LexiconToxicityJudge()
-        flags = [lexicon.toxic(r, str(row.get(prompt_column, "") or "")) for (_, row), r in zip(rows, responses)]
-    return ["toxic" if f else "non_toxic" for f in flags]
+    return labeller([str(row.get(prompt_column, "") or "") for _, row in rows], responses)
 
 
 def result_name(kind: str, judge: str, backend: Any = None) -> str:
     """The name results record for a judge chosen on the command line (`refusal`, `learned`) ->
     `refusal-minilm-probe-v1`: the key a validation record is applied under."""
-    if judge == "llm":
-        from crossrisk_bench.judges.llm import LLMJudge
-
-        return LLMJudge(backend).name + (":fulfilment" if kind == "fulfilment" else "")
-    from crossrisk_bench.judges.learned import NAME
-
-    names = {
-        ("refusal", "keyword"): KeywordRefusalJudge().name,
-        ("refusal", "learned"): NAME,
-        ("refusal", "string-match"): "xstest-string-match",
-        ("fulfilment", "rules"): "fulfilment-rules-v1",
-        ("toxicity", "lexicon"): "toxicity-lexicon-v2",
-        ("toxicity", "classifier"): "toxicity-minilm-toxigen-v1",
-    }
-    return names[(kind, judge)]
+    return judge_entry(kind, judge).result_name(backend)
 
 
 def error_rates(kind: str, judge: str, predicted: Sequence[str], gold: Sequence[str], source: str) -> JudgeErrorRates:

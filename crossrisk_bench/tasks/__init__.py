@@ -1,7 +1,9 @@
-"""The task registry: every measurement of the suite by name (`crossrisk tasks` lists them)."""
+"""The task registry: every measurement of the suite by name (`crossrisk tasks` lists them),
+and those of installed packages (entry-point group `crossrisk_bench.tasks`, `extensions`)."""
 
 from __future__ import annotations
 
+from crossrisk_bench.extensions import TASKS_GROUP, EntryPoints
 from crossrisk_bench.tasks import fairness, privacy, safety, utility
 from crossrisk_bench.tasks.base import (
     DIRECT,
@@ -12,7 +14,10 @@ from crossrisk_bench.tasks.base import (
     TaskResult,
 )
 
-TASKS = TaskRegistry(safety.SAFETY_TASKS + fairness.FAIRNESS_TASKS + privacy.PRIVACY_TASKS + utility.UTILITY_TASKS)
+TASKS = TaskRegistry(
+    safety.SAFETY_TASKS + fairness.FAIRNESS_TASKS + privacy.PRIVACY_TASKS + utility.UTILITY_TASKS,
+    entry_points=EntryPoints(TASKS_GROUP, Task),
+)
 ITEM_BUILDERS = {**safety.ITEM_BUILDERS, **fairness.ITEM_BUILDERS, **privacy.ITEM_BUILDERS, **utility.ITEM_BUILDERS}
 
 

@@ -16,6 +16,7 @@ from typing import Any
 
 from crossrisk_bench.data.items import Item, load_jsonl, merge_sources, take
 from crossrisk_bench.errors import CrossriskError
+from crossrisk_bench.extensions import EntryPoints
 from crossrisk_bench.models.base import Backend
 from crossrisk_bench.paths import items_path
 from crossrisk_bench.registry import Registry
@@ -165,10 +166,11 @@ class Task:
 
 
 class TaskRegistry(Registry[Task]):
-    """Tasks by name; the suite's registry is built once in `crossrisk_bench.tasks`."""
+    """Tasks by name; the suite's registry is built once in `crossrisk_bench.tasks` (with the
+    tasks of installed packages, `entry_points`)."""
 
-    def __init__(self, tasks: Sequence[Task] = ()) -> None:
-        super().__init__("task", lambda task: task.name, tasks)
+    def __init__(self, tasks: Sequence[Task] = (), *, entry_points: EntryPoints | None = None) -> None:
+        super().__init__("task", lambda task: task.name, tasks, entry_points=entry_points)
 
     def names(self, risk: Risk | None = None) -> list[str]:
         return [t.name for t in self if risk is None or t.risk is risk]

@@ -14,7 +14,7 @@ from typing import Any
 
 from crossrisk_bench.config.policy import Policy
 from crossrisk_bench.defenses.base import DefenseSpec
-from crossrisk_bench.judges import JUDGE_VALIDATION
+from crossrisk_bench.judges import judge_validation
 from crossrisk_bench.judges.error_rates import JudgeErrorRates
 from crossrisk_bench.results import EffectRecord, ItemOutcome, RunDocument
 from crossrisk_bench.risks import Risk
@@ -115,7 +115,7 @@ def effect_record(effect: Effect, spec: DefenseSpec, base: TaskResult, defended:
         task_risk=effect.task_risk.value,
         metric=base.metric,
         judge=base.judge,
-        judge_validation=JUDGE_VALIDATION.get(base.judge, "not validated against external labels"),
+        judge_validation=judge_validation(base.judge) or "not validated against external labels",
         n=c.n,
         base_value=base.value,
         defended_value=defended.value,
