@@ -15,13 +15,14 @@ import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from crossrisk_bench.errors import CrossriskError
 from crossrisk_bench.fingerprint import hash_tensors, stable_hash
 from crossrisk_bench.models import decode as decode_code
 from crossrisk_bench.models.base import (
     DEFAULT_BATCH_SIZE,
+    BackendKind,
     BackendStats,
     Completion,
     DecodingConfig,
@@ -53,7 +54,7 @@ def default_threads() -> int:
 class HFBackend:
     """A loaded transformers causal LM with a tokenizer and counters (cached by `CachedBackend`)."""
 
-    kind = "hf"
+    kind: ClassVar[BackendKind] = "hf"
 
     def __init__(
         self,
