@@ -217,6 +217,11 @@ class RunDocument:
     missing: tuple[Mapping[str, str], ...] = ()  # selected tests not evaluated: {"test": node id, "reason": ...}
 
     @property
+    def confidence(self) -> float:
+        """The run's confidence (its policy's); documents that did not record one were all at 95%."""
+        return float(self.run.get("confidence", 0.95))
+
+    @property
     def incomplete(self) -> bool:
         """The run is known to lack cells (an unrecorded completeness is not claimed either way)."""
         return self.complete is False

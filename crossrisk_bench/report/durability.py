@@ -7,10 +7,11 @@ import base64
 import html
 from typing import Any
 
+from crossrisk_bench.durability.summary import DurabilityRow
 from crossrisk_bench.report.figures import figure_png
 
 
-def _row_words(r: dict[str, Any]) -> str:
+def _row_words(r: DurabilityRow) -> str:
     flags = " **fragile** (flips across " + ", ".join(r["flips"]) + ")" if r["fragile"] else ""
     return (
         f"| {r['target']}/{r['defense']} | {r['attack']} | {r['task']} | {r['before']:+.1f} ({r['before_verdict']}) | "

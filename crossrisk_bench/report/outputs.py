@@ -25,7 +25,7 @@ from crossrisk_bench.report.judge_error import judge_error_lines
 from crossrisk_bench.report.matrix import LEGEND, ConflictMatrix, build_matrix, render_terminal, saturation_lines
 from crossrisk_bench.report.paper import compare_with_paper, paper_lines
 from crossrisk_bench.results import EffectRecord, ItemOutcome, RunDocument
-from crossrisk_bench.verdict.stacking import stack_comparisons, stack_lines
+from crossrisk_bench.verdict.stacking import StackRow, has_stacks, stack_comparisons, stack_lines
 
 
 def _version(package: str) -> str | None:
@@ -53,9 +53,14 @@ def results_document(
     neurons: Any = None,
     durability: Any = None,
     completeness: Completeness | None = None,
+    stacks: list[StackRow] | None = None,
 ) -> RunDocument:
     """The run as a document. Each effect gets its Benjamini-Hochberg q-value within its family and
-    the label that q-value supports; `label_unadjusted` and `p_value` keep the per-cell figures."""
+    the label that q-value supports; `label_unadjusted` and `p_value` keep the per-cell figures.
+    `stacks`: the stacked-defense comparisons when the caller has made them already (the terminal
+    summary shows them first); otherwise they are made here, at the run's (its policy's) confidence."""
+    if stacks is None and has_stacks(records):
+        stacks = stack_comparisons(records, confidence=float(run["confidence"]), seed=run.get("seed", 0))
     records = sorted(records, key=lambda r: (r.defense_target, r.defense_name, r.task))
     matrix = build_matrix(records, task_order)
     adjusted = []
@@ -73,9 +78,7 @@ def results_document(
         git_commit=_git_commit(),
         neurons=neurons,
         durability=durability,
-        stacks=stack_comparisons(records, confidence=run.get("confidence", 0.95), seed=run.get("seed", 0))
-        if any(r.defense.get("kind") == "stack" for r in records)
-        else None,
+        stacks=stacks,
         complete=None if completeness is None else completeness.complete,
         interrupted=None if completeness is None else completeness.interrupted,
         missing=() if completeness is None else tuple(m.to_json() for m in completeness.missing),
@@ -220,7 +223,7 @@ def model_card(document: RunDocument, matrix: ConflictMatrix) -> str:
         "",
         *([f"> **{banner[0]}**", *[f"> {line.strip()}  " for line in banner[1:]], ""] if banner else []),
         f"Base model `{run.get('model')}`, profile `{run.get('profile')}`, seed {run.get('seed')}, "
-        f"{run.get('confidence', 0.95):.0%} confidence, policy: {run.get('policy')}, inconclusive cells "
+        f"{document.confidence:.0%} confidence, policy: {run.get('policy')}, inconclusive cells "
         f"{'fail' if run.get('on_inconclusive') == 'fail' else 'warn'}.",
         "",
         f"**Verdicts: {counts['pass']} pass, {counts['fail']} fail, {counts['inconclusive']} inconclusive** "
@@ -244,7 +247,7 @@ def model_card(document: RunDocument, matrix: ConflictMatrix) -> str:
     lines += [
         "",
         "Change in risk under each defense, percentage points (utility: drop in accuracy), with the "
-        f"{run.get('confidence', 0.95):.0%} interval and the gate's verdict:",
+        f"{document.confidence:.0%} interval and the gate's verdict:",
         "",
     ]
     lines.append("| defense | " + " | ".join(f"{risk}/{task}" for risk, task in matrix.tasks) + " |")
