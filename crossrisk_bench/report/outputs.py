@@ -20,7 +20,7 @@ from crossrisk_bench.errors import CrossriskError
 from crossrisk_bench.report import durability as durability_report
 from crossrisk_bench.report import mutations, neurons
 from crossrisk_bench.report.completeness import Completeness, MissingCell
-from crossrisk_bench.report.figures import figure_png
+from crossrisk_bench.report.figures import figure_png, subplots
 from crossrisk_bench.report.judge_error import judge_error_lines
 from crossrisk_bench.report.matrix import LEGEND, ConflictMatrix, build_matrix, render_terminal, saturation_lines
 from crossrisk_bench.report.paper import compare_with_paper, paper_lines
@@ -344,10 +344,6 @@ def model_index_yaml(run: Mapping[str, Any], effects: Sequence[EffectRecord]) ->
 
 
 def heatmap_png(matrix: ConflictMatrix) -> bytes:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     import numpy as np
 
     values = np.full((len(matrix.defenses), len(matrix.tasks)), np.nan)
@@ -357,7 +353,7 @@ def heatmap_png(matrix: ConflictMatrix) -> bytes:
             if c is not None:
                 values[i, j] = c.regression_pts
     limit = max(5.0, float(np.nanmax(np.abs(values))) if np.isfinite(values).any() else 5.0)
-    fig, ax = plt.subplots(figsize=(1.0 + 0.9 * len(matrix.tasks), 1.2 + 0.5 * len(matrix.defenses)))
+    fig, ax = subplots(figsize=(1.0 + 0.9 * len(matrix.tasks), 1.2 + 0.5 * len(matrix.defenses)))
     image = ax.imshow(values, cmap="RdBu_r", vmin=-limit, vmax=limit, aspect="auto")
     ax.set_xticks(range(len(matrix.tasks)), [f"{r}/{t}" for r, t in matrix.tasks], rotation=60, ha="right", fontsize=7)
     ax.set_yticks(range(len(matrix.defenses)), [f"{r}/{d}" for r, d in matrix.defenses], fontsize=7)
