@@ -22,7 +22,7 @@ from crossrisk_bench.report import mutations, neurons
 from crossrisk_bench.report.completeness import Completeness, MissingCell
 from crossrisk_bench.report.figures import figure_png, subplots
 from crossrisk_bench.report.judge_error import judge_error_lines
-from crossrisk_bench.report.matrix import LEGEND, ConflictMatrix, build_matrix, render_terminal, saturation_lines
+from crossrisk_bench.report.matrix import LEGEND, Cell, ConflictMatrix, build_matrix, render_terminal, saturation_lines
 from crossrisk_bench.report.paper import compare_with_paper, paper_lines
 from crossrisk_bench.results import EffectRecord, ItemOutcome, RunDocument
 from crossrisk_bench.verdict.stacking import StackRow, has_stacks, stack_comparisons, stack_lines
@@ -185,7 +185,7 @@ def load_document(path: str | Path) -> RunDocument:
     return RunDocument.from_json(document, str(path))
 
 
-def _cell_text(c: Any) -> str:
+def _cell_text(c: Cell) -> str:
     limit = f" ({c.headroom})" if c.headroom else ""
     return f"{c.regression_pts:+.1f} ({c.low_pts:+.1f}..{c.high_pts:+.1f}) {c.verdict}{limit}"
 
@@ -394,7 +394,7 @@ def html_page(document: RunDocument, matrix: ConflictMatrix, png: bytes, section
     esc = html.escape
     counts = matrix.verdict_counts()
 
-    def items(cells: list[Any]) -> str:
+    def items(cells: list[Cell]) -> str:
         return "".join(
             f"<li><span class='{c.verdict}'>{c.verdict.upper()}</span> {esc(c.defense_risk)}/{esc(c.defense)} on "
             f"{esc(c.task_risk)}/{esc(c.task)}: {esc(c.message)} <a href='#{_anchor(c.defense, c.task)}'>examples</a></li>"
