@@ -289,14 +289,15 @@ def crossrisk_durability(request: pytest.FixtureRequest, crossrisk_defense: Any,
     """`check()`: attack this defended model and its base with every run of every attack, compare
     each attacked model with the attacked base on every task, attach the cells to the report,
     and fail when the own-risk efficacy does not survive as the policy's `[durability]` asks."""
-    from crossrisk_bench.durability.summary import durability_failures, fragile_warnings, summarise
+    from crossrisk_bench.defenses.base import WEIGHT_KINDS
+    from crossrisk_bench.durability.summary import durability_failures, durability_rows, fragile_warnings
     from crossrisk_bench.report.collect import carry
 
     session = session_of(request.config)
 
     def check() -> list[dict[str, Any]]:
         spec = crossrisk_defense
-        if spec.kind not in ("weights", "checkpoint"):
+        if spec.kind not in WEIGHT_KINDS:
             pytest.skip(f"{spec.name} is a {spec.kind} defense: fine-tuning attacks act on weights, and its base's")
         try:
             if any(getattr(b, "kind", None) != "hf" for b in (session.base_for(spec), session.defended_backend(spec))):
@@ -305,7 +306,7 @@ def crossrisk_durability(request: pytest.FixtureRequest, crossrisk_defense: Any,
         except CrossriskError as exc:
             pytest.fail(f"crossrisk: {exc}", pytrace=False)
         carry(request.node, "durability", part)
-        rows = summarise(part["cells"])
+        rows = durability_rows(part["cells"])
         failures = durability_failures(rows, session.policy.durability)
         if failures:
             pytest.fail("\n".join(failures), pytrace=False)
@@ -321,6 +322,7 @@ def crossrisk_neurons(request: pytest.FixtureRequest, crossrisk_defense: Any, cr
     """`check((risk_a, risk_b))`: the neuron-level view of this defended model on a risk pair that
     includes its target. Fails when a significant cross-risk regression is tracked by the pair's
     conflict-entangled neurons (their attribution towards the other risk's safe response fell)."""
+    from crossrisk_bench.defenses.base import WEIGHT_KINDS
     from crossrisk_bench.neurons.analysis import entanglement_failure
     from crossrisk_bench.report.collect import carry, carry_effect
     from crossrisk_bench.tasks import TASKS
@@ -329,7 +331,7 @@ def crossrisk_neurons(request: pytest.FixtureRequest, crossrisk_defense: Any, cr
 
     def check(pair: tuple[str, str]) -> dict[str, Any]:
         spec = crossrisk_defense
-        if spec.kind not in ("weights", "checkpoint"):
+        if spec.kind not in WEIGHT_KINDS:
             pytest.skip(f"{spec.name} is a {spec.kind} defense: it leaves the weights as they are")
         if spec.target.value not in pair:
             pytest.skip(f"{spec.name} targets {spec.target.value}, not {'/'.join(pair)}")

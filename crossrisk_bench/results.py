@@ -12,13 +12,24 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal, get_args
 
 from crossrisk_bench.errors import CrossriskError
 from crossrisk_bench.risks import Risk
 
 SCHEMA_VERSION = 3
 READABLE_SCHEMAS = (1, 2, 3)  # 1: before verdicts; 2: verdicts, untyped; 3: typed records
+
+# The words a cell is judged in (decided in `verdict.effects`; defined here, beside the records
+# that carry them, so that every folder can name them without importing the statistics):
+Verdict = Literal["pass", "fail", "inconclusive"]
+Gate = Literal["efficacy", "tolerance"]  # the cell's question, and so its decision family
+# efficacy / backfire on an efficacy cell, conflict / synergy on a tolerance cell
+Label = Literal["efficacy", "backfire", "conflict", "synergy", "neutral"]
+Headroom = Literal["cannot show a rise", "cannot show a fall"]  # what a base at a bound of its scale cannot show
+VERDICTS: tuple[Verdict, ...] = get_args(Verdict)
+GATES: tuple[Gate, ...] = get_args(Gate)
+LABELS: tuple[Label, ...] = get_args(Label)
 
 
 @dataclass(frozen=True)
@@ -50,7 +61,7 @@ class EffectRecord:
     regression: float
     regression_ci: tuple[float, float]
     p_value: float
-    label: str
+    label: Label
     message: str = ""
     metric: str = ""
     judge: str = ""
@@ -65,10 +76,10 @@ class EffectRecord:
     relative_change: float | None = None
     test: str = ""
     interval: str = "bootstrap"
-    label_unadjusted: str | None = None  # None in old documents: the label was not yet adjusted
-    gate: str = "tolerance"
+    label_unadjusted: Label | None = None  # None in old documents: the label was not yet adjusted
+    gate: Gate = "tolerance"
     tolerance: float = 0.0
-    verdict: str | None = None  # None in schema 1: derived from `passed`
+    verdict: Verdict | None = None  # None in schema 1: derived from `passed`
     finding: str = ""
     passed: bool = True
     mde: float = 0.0
@@ -88,7 +99,7 @@ class EffectRecord:
     decision_ci: tuple[float, float] | None = None  # the regression at the family-adjusted confidence
     decision_confidence: float | None = None
     family_size: int = 1  # cells decided together with this one (Bonferroni)
-    headroom: str | None = None  # "cannot show a rise" / "cannot show a fall" (effects.headroom_limit)
+    headroom: Headroom | None = None  # effects.headroom_limit
     # the cell re-assessed on judge-corrected rates (judge_effect.judge_corrected); None: not a judged task
     judge_corrected: Mapping[str, Any] | None = None
 
@@ -204,6 +215,11 @@ class RunDocument:
     complete: bool | None = None  # None: not recorded (documents before the check, or built outside a run)
     interrupted: str | None = None  # why the run stopped early, when it did
     missing: tuple[Mapping[str, str], ...] = ()  # selected tests not evaluated: {"test": node id, "reason": ...}
+
+    @property
+    def confidence(self) -> float:
+        """The run's confidence (its policy's); documents that did not record one were all at 95%."""
+        return float(self.run.get("confidence", 0.95))
 
     @property
     def incomplete(self) -> bool:

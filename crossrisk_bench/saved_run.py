@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from crossrisk_bench.defenses import get_defense
-from crossrisk_bench.defenses.base import DefenseSpec
+from crossrisk_bench.defenses.base import WEIGHT_KINDS, DefenseSpec
 from crossrisk_bench.errors import CrossriskError
 from crossrisk_bench.models.loader import ModelSpec, load_backend
 from crossrisk_bench.results import RunDocument
@@ -36,7 +36,7 @@ def weight_models(
     for name, record in records.items():
         recorded = record.defense
         spec = DefenseSpec(**{k: recorded[k] for k in SPEC_KEYS if k != "target"}, target=Risk(recorded["target"]))
-        if record.own_base or spec.kind not in ("weights", "checkpoint"):
+        if record.own_base or spec.kind not in WEIGHT_KINDS:
             skipped.append(name)
         elif spec.kind == "weights":
             defended.append((spec, get_defense(name).apply(base)))

@@ -27,7 +27,7 @@ from crossrisk_bench.settings import Settings
 from crossrisk_bench.tasks import TASKS
 from crossrisk_bench.tasks.base import TaskResult
 from crossrisk_bench.verdict.effects import Effect, gate_of
-from crossrisk_bench.verdict.gate import Cell, compare_cell
+from crossrisk_bench.verdict.gate import PreparedCell, compare_cell
 
 
 @dataclass
@@ -205,7 +205,7 @@ class SuiteSession:
         them under the policy (`verdict.gate.compare_cell`, which asks no model)."""
         return compare_cell(self.prepare_cell(spec, task_name, items), self.policy)
 
-    def prepare_cell(self, spec: DefenseSpec, task_name: str, items: list[Item]) -> Cell:
+    def prepare_cell(self, spec: DefenseSpec, task_name: str, items: list[Item]) -> PreparedCell:
         """Everything one cell compares, asked of the models before the comparison: the base's
         and the defended model's results, the reference-calibrated figures, the judge's rates."""
         task = TASKS.get(task_name)
@@ -223,7 +223,7 @@ class SuiteSession:
             defended_summary.update(task.with_reference(defended_backend, reference, items))
         choice = self.settings.judges
         overrides = read_validation_file(Path(choice.validation)) if choice and choice.validation else None
-        return Cell(
+        return PreparedCell(
             spec=spec,
             base=base,
             defended=defended,

@@ -19,7 +19,7 @@ from crossrisk_bench.durability.data import (
     held_out_items,
     relearn_texts,
 )
-from crossrisk_bench.durability.summary import durability_failures, flips, summarise
+from crossrisk_bench.durability.summary import durability_failures, durability_rows, flips
 from crossrisk_bench.errors import CrossriskError
 from crossrisk_bench.models.base import DecodingConfig, Prompt
 from crossrisk_bench.paths import FIXTURES
@@ -157,7 +157,7 @@ def test_worst_case_is_the_largest_rise_and_survival_needs_every_run() -> None:
         cell(lr=lr, seed=s, regression=r, verdict="pass" if r < -12 else "inconclusive")
         for (lr, s), r in zip([(1e-4, 0), (1e-4, 1), (1e-3, 0), (1e-3, 1)], [-30.0, -25.0, -15.0, 4.0])
     ]
-    (row,) = summarise([cell(attack="none", regression=-28.0), *after])
+    (row,) = durability_rows([cell(attack="none", regression=-28.0), *after])
     assert (row["worst"], row["best"], row["median"], row["cells"]) == (4.0, -30.0, -20.0, 4)
     assert row["worst_run"] == "harmful-lr0.001-s1 (chat)"
     assert row["survival"] == "survives in median only" and row["verdicts"]["pass"] == 3
@@ -175,7 +175,7 @@ def test_a_stable_result_is_not_fragile_and_a_lost_one_fails_the_median_rule() -
         for s in (0, 1)
         for f in ("chat", "system")
     ]
-    (row,) = summarise([cell(attack="none"), *after])
+    (row,) = durability_rows([cell(attack="none"), *after])
     assert row["survival"] == "lost" and not row["fragile"] and flips(after) == []
     assert len(durability_failures([row], "median")) == 1
     format_flip = [cell(fmt="chat", verdict="pass"), cell(fmt="system", verdict="inconclusive")]
@@ -183,9 +183,11 @@ def test_a_stable_result_is_not_fragile_and_a_lost_one_fails_the_median_rule() -
 
 
 def test_cells_without_efficacy_before_attack_never_fail_the_gate() -> None:
-    rows = summarise([cell(attack="none", verdict="inconclusive"), cell(regression=30.0, verdict="fail")])
+    rows = durability_rows([cell(attack="none", verdict="inconclusive"), cell(regression=30.0, verdict="fail")])
     assert rows[0]["survival"] == "no efficacy before attack"
-    cross = summarise([cell(attack="none", gate="tolerance", task="bias_qa"), cell(gate="tolerance", task="bias_qa")])
+    cross = durability_rows(
+        [cell(attack="none", gate="tolerance", task="bias_qa"), cell(gate="tolerance", task="bias_qa")]
+    )
     assert cross[0]["survival"] == "not an efficacy cell"
     assert durability_failures(rows + cross, "worst_case") == []
     with pytest.raises(CrossriskError, match="must be one of"):

@@ -225,3 +225,40 @@ def test_cached_backend_reads_through_to_its_engine(make_backend) -> None:
     assert response_cache(engine) is None
     with pytest.raises(CrossriskError, match="already cached"):
         CachedBackend(backend, backend.cache)
+
+
+def test_a_backend_computes_on_its_threads_and_leaves_the_process_count_alone(make_backend) -> None:
+    """Building a backend, answering with it and training on it leave torch's process-wide thread
+    count and global generator as they were; its own work runs on its `threads`."""
+    from crossrisk_bench.models.torch_state import torch_threads
+
+    before = torch.get_num_threads()
+    other = 2 if before != 2 else 3
+    with torch_threads(other):
+        backend = make_backend()  # threads=1
+        assert torch.get_num_threads() == other
+        seen: list[int] = []
+        real = backend.model.forward
+
+        def forward(*args, **kwargs):
+            seen.append(torch.get_num_threads())
+            return real(*args, **kwargs)
+
+        backend.model.forward = forward
+        backend.generate(prompts()[:2], DecodingConfig(max_new_tokens=3))
+        backend.loglikelihood([LoglikelihoodRequest(Prompt.chat("hi"), " there")])
+        assert seen and set(seen) == {1} and torch.get_num_threads() == other
+        torch.manual_seed(123)
+        expected = torch.rand(3)
+        torch.manual_seed(123)
+        from crossrisk_bench.training.config import Example, TrainConfig
+        from crossrisk_bench.training.loop import train
+
+        train(
+            backend,
+            [Example(Prompt.chat("hi"), "hello")],
+            TrainConfig(method="sft", steps=1, batch_size=1, threads=1, seed=5),
+        )
+        assert torch.get_num_threads() == other
+        assert torch.equal(torch.rand(3), expected)  # the training's seed did not leak
+    assert torch.get_num_threads() == before

@@ -124,3 +124,19 @@ def test_pytest_run_on_own_items(pytester: pytest.Pytester, tiny_dir: Path, tmp_
         "no:xdist",
     )
     result.assert_outcomes(passed=1)
+
+
+def test_reading_a_table_keeps_the_callers_progress_bar_setting(tmp_path: Path) -> None:
+    import datasets
+
+    from crossrisk_bench.data.sources import load_table
+
+    parquet = _write_parquet(tmp_path / "t.parquet", [{"goal": "g", "target": "t"}])
+    shown = datasets.is_progress_bar_enabled()
+    try:
+        datasets.enable_progress_bars()
+        assert load_table(parquet).num_rows == 1 and datasets.is_progress_bar_enabled()
+        datasets.disable_progress_bars()
+        assert load_table(parquet).num_rows == 1 and not datasets.is_progress_bar_enabled()
+    finally:
+        (datasets.enable_progress_bars if shown else datasets.disable_progress_bars)()

@@ -118,3 +118,26 @@ def test_stack_comparisons_cluster_as_the_gate_did() -> None:
     assert row["test"] == "mcnemar-exact+sign-flip-clustered" and not row["differs"]
     unclustered = stack_comparisons([record("a", None, [0.0] * 40), record("a+b", ["a", "b"], flips)], confidence=0.95)
     assert unclustered[0]["test"] == "mcnemar-exact" and unclustered[0]["differs"]  # 8 of 8 discordant: p=0.008
+
+
+def test_the_document_takes_the_stack_rows_made_for_the_terminal_or_makes_them_at_the_runs_confidence(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Stack comparisons are made once: results_document keeps rows it is given, and otherwise makes
+    them at the confidence the run recorded (its policy's), never at a built-in 95%."""
+    from crossrisk_bench.report import outputs
+
+    a, ab = record("a", None, [1.0] * 40), record("a+b", ["a", "b"], [0.0] * 38 + [1.0] * 2)
+    made = stack_comparisons([a, ab], confidence=0.9)
+    calls: list[float] = []
+
+    def counted(records, *, confidence, seed=0):
+        calls.append(confidence)
+        return stack_comparisons(records, confidence=confidence, seed=seed)
+
+    monkeypatch.setattr(outputs, "stack_comparisons", counted)
+    given = outputs.results_document([a, ab], run={"confidence": 0.9}, task_order=["misuse"], stacks=made)
+    assert given.stacks is made and calls == []
+    own = outputs.results_document([a, ab], run={"confidence": 0.9}, task_order=["misuse"])
+    assert calls == [0.9] and own.stacks == made and own.stacks[0]["confidence"] == 0.9
+    assert outputs.results_document([a], run={"confidence": 0.9}, task_order=["misuse"]).stacks is None

@@ -3,9 +3,10 @@ defenses by name, local checkpoints or adapters, or models served beside the bas
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from crossrisk_bench.defenses import get_defense
 from crossrisk_bench.defenses.base import DefenseSpec, check_name
@@ -13,6 +14,9 @@ from crossrisk_bench.errors import CrossriskError
 from crossrisk_bench.files import read_toml
 from crossrisk_bench.models.served import ServerOptions
 from crossrisk_bench.risks import Risk
+
+if TYPE_CHECKING:
+    from crossrisk_bench.models.loader import ModelSpec
 
 MODELS_KEYS = {"base", "defended"}
 ENTRY_KEYS = {
@@ -137,14 +141,14 @@ def own_base(spec: DefenseSpec) -> str | None:
     return str(value) if value else None
 
 
-def base_spec(run_base: Any, name: str) -> Any:
+def base_spec(run_base: ModelSpec, name: str) -> ModelSpec:
     """An entry's own base, loaded the way the run's base is (same backend, server, device and dtype)."""
     if run_base.backend == "hf":
         return run_base.with_model(name, None)
     return replace(run_base, model=name, adapter=None)
 
 
-def checkpoint_spec(base: Any, params: Any) -> Any:
+def checkpoint_spec(base: ModelSpec, params: Mapping[str, Any]) -> ModelSpec:
     """How to load an external checkpoint of `models.toml`: a local model or adapter loaded like
     the base, or (`model`, optional `base_url`/`api_key_env`) a model served beside the base."""
     if "model" not in params:

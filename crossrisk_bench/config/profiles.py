@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from crossrisk_bench.config.policy import OnInconclusive
 from crossrisk_bench.registry import Registry
 
 
@@ -22,7 +23,7 @@ class Profile:
     name: str
     limit: int | None  # items per task; None = all
     description: str
-    on_inconclusive: str = "warn"  # what an inconclusive verdict does to the test: "warn" or "fail"
+    on_inconclusive: OnInconclusive = "warn"  # what an inconclusive verdict does to the test
     floor: bool = False  # nothing may weaken it without an explicit override; skipped gated cells fail
 
 

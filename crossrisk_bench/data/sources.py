@@ -88,13 +88,23 @@ def _arrow_rows(source: str | Path, required: set[str]) -> Iterator[tuple[str, d
 
 
 def load_table(source: str | Path) -> Any:
-    """A `datasets.Dataset` for a Parquet file or a pinned hub dataset (one split)."""
+    """A `datasets.Dataset` for a Parquet file or a pinned hub dataset (one split), loaded without
+    the library's progress bars (the suite shows its own); the caller's setting is kept."""
     try:
         import datasets
     except ImportError:
         raise CrossriskError(f"reading {source} needs the `datasets` package (pip install datasets)") from None
-    cache_dir = str(_datasets_cache())
+    shown = datasets.is_progress_bar_enabled()
     datasets.disable_progress_bars()
+    try:
+        return _load_table(datasets, source)
+    finally:
+        if shown:
+            datasets.enable_progress_bars()
+
+
+def _load_table(datasets: Any, source: str | Path) -> Any:
+    cache_dir = str(_datasets_cache())
     if not is_hub(source):
         path = Path(source).expanduser()
         if not path.is_file():

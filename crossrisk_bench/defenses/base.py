@@ -12,7 +12,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Literal, get_args
 
 from crossrisk_bench.errors import CrossriskError
 from crossrisk_bench.fingerprint import stable_hash
@@ -28,7 +28,11 @@ from crossrisk_bench.models.base import (
 )
 from crossrisk_bench.risks import RISKS, Risk
 
-KINDS = ("prompt", "filter", "weights", "checkpoint", "stack")
+# prompt: a system prompt; filter: input/output filters around the model; weights: a fine-tuned
+# adapter merged into the base; checkpoint: another model named in models.toml; stack: several in turn
+DefenseKind = Literal["prompt", "filter", "weights", "checkpoint", "stack"]
+KINDS: tuple[DefenseKind, ...] = get_args(DefenseKind)
+WEIGHT_KINDS: tuple[DefenseKind, ...] = ("weights", "checkpoint")  # defenses that change the weights
 _NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.+-]{0,99}")
 
 
@@ -49,7 +53,7 @@ class DefenseSpec:
 
     name: str
     target: Risk
-    kind: str
+    kind: DefenseKind
     description: str
     params: Mapping[str, Any] = field(default_factory=dict, hash=False)
 

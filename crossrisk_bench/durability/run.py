@@ -23,7 +23,7 @@ from crossrisk_bench.defenses.prompt import SystemPromptDefense
 from crossrisk_bench.durability.attack import attack_model, seen_texts
 from crossrisk_bench.durability.attacks import AttackRun, AttackSpec
 from crossrisk_bench.durability.data import AOA_SYSTEM_PROMPT, held_out_items
-from crossrisk_bench.durability.summary import BEFORE
+from crossrisk_bench.durability.summary import BEFORE, DurabilityCell
 from crossrisk_bench.models.base import Prompt
 from crossrisk_bench.risks import Risk
 from crossrisk_bench.tasks import TASKS
@@ -114,7 +114,7 @@ def cell(
     defended: TaskResult,
     policy: Policy,
     seed: int,
-) -> dict[str, Any]:
+) -> DurabilityCell:
     """One comparison as plain data (what results.json, the report and the gate read)."""
     effect, _, _ = paired_effect(spec, base, defended, policy, seed=seed)
     r = effect.regression
@@ -159,7 +159,7 @@ def durability_cells(
     """Cells before attack and after every run of every attack, and what each training did."""
     began = time.perf_counter()
     two_format = {t for spec, _ in defended for t in TASKS.names(spec.target) if t in tasks}
-    cells: list[dict[str, Any]] = []
+    cells: list[DurabilityCell] = []
     trainings: list[dict[str, Any]] = []
     skipped: list[dict[str, Any]] = []
     options = {"tasks": tasks, "two_format_tasks": two_format, "items": items, "judges": judges, "skipped": skipped}

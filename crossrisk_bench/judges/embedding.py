@@ -21,6 +21,7 @@ import numpy as np
 
 from crossrisk_bench.errors import CrossriskError
 from crossrisk_bench.judges.refusal import COMPLIANCE, REFUSAL
+from crossrisk_bench.models.torch_state import default_threads, torch_threads
 from crossrisk_bench.paths import FIXTURES
 
 TRAIN_FILE = FIXTURES / "judges" / "refusal_train.jsonl"
@@ -59,14 +60,15 @@ class MiniLMEncoder:
         import torch
 
         out = []
-        for start in range(0, len(texts), batch_size):
-            batch = [t if t.strip() else "(empty)" for t in texts[start : start + batch_size]]
-            enc = self.tokenizer(batch, padding=True, truncation=True, max_length=128, return_tensors="pt")
-            with torch.inference_mode():
-                hidden = self.model(**enc).last_hidden_state
-            mask = enc["attention_mask"].unsqueeze(-1).float()
-            pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)
-            out.append(torch.nn.functional.normalize(pooled, dim=-1).numpy())
+        with torch_threads(default_threads()):  # the process's thread count is left as it was
+            for start in range(0, len(texts), batch_size):
+                batch = [t if t.strip() else "(empty)" for t in texts[start : start + batch_size]]
+                enc = self.tokenizer(batch, padding=True, truncation=True, max_length=128, return_tensors="pt")
+                with torch.inference_mode():
+                    hidden = self.model(**enc).last_hidden_state
+                mask = enc["attention_mask"].unsqueeze(-1).float()
+                pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)
+                out.append(torch.nn.functional.normalize(pooled, dim=-1).numpy())
         return np.concatenate(out).astype(np.float64)
 
 

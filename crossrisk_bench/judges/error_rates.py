@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from crossrisk_bench.errors import CrossriskError
+from crossrisk_bench.stats import DEFAULT_CONFIDENCE
 
 MIN_YOUDEN = 0.05  # Se + Sp - 1 below this: the judge is near chance and no correction is defined
 
@@ -141,7 +142,7 @@ def corrected_delta(
     raw_interval: tuple[float, float] | None = None,
     clusters: Sequence[str] | None = None,
     seed: int = 0,
-    confidence: float = 0.95,
+    confidence: float = DEFAULT_CONFIDENCE,
     resamples: int = 2000,
 ) -> CorrectedDelta:
     """Rogan-Gladen per arm; interval from paired (cluster) resampling x Se/Sp posterior draws,

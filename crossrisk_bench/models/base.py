@@ -10,11 +10,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Protocol, runtime_checkable
+from typing import Literal, Protocol, get_args, runtime_checkable
 
 from crossrisk_bench.errors import CrossriskError
 
 ROLES = frozenset({"system", "user", "assistant"})
+# what answers the prompts: a local transformers model (`HFBackend`) or an OpenAI-compatible
+# server (`OpenAIBackend`)
+BackendKind = Literal["hf", "openai"]
+BACKEND_KINDS: tuple[BackendKind, ...] = get_args(BackendKind)
 
 
 @dataclass(frozen=True)
@@ -113,7 +117,7 @@ class Completion:
 
     text: str
     num_tokens: int
-    finish_reason: str  # "eos" or "length"
+    finish_reason: str  # "eos" or "length" ("filtered": an input filter answered instead)
     prompt_truncated: bool = False
 
 

@@ -10,18 +10,18 @@ and keeps only the last position's logits; matrix products run on oneDNN (`model
 
 from __future__ import annotations
 
-import os
 import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, cast
 
 from crossrisk_bench.errors import CrossriskError
 from crossrisk_bench.fingerprint import hash_tensors, stable_hash
 from crossrisk_bench.models import decode as decode_code
 from crossrisk_bench.models.base import (
     DEFAULT_BATCH_SIZE,
+    BackendKind,
     BackendStats,
     Completion,
     DecodingConfig,
@@ -33,27 +33,24 @@ from crossrisk_bench.models.base import (
 from crossrisk_bench.models.cache import Unit, answer_generations, answer_loglikelihoods
 from crossrisk_bench.models.decode import ContinuousDecoder, Request
 from crossrisk_bench.models.kernels import onednn_available, onednn_linear
+from crossrisk_bench.models.torch_state import default_threads, torch_threads
 from crossrisk_bench.progress import progress_bar
 
 if TYPE_CHECKING:
     import torch
+
+T = TypeVar("T")
+_DONE = object()  # the end of a chunk iterator
 
 
 class TruncationWarning(UserWarning):
     """A prompt was longer than the context window and lost tokens on the left."""
 
 
-def default_threads() -> int:
-    """All cores for a serial run; an equal share of them for each pytest-xdist worker."""
-    cores = os.cpu_count() or 1
-    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1") or 1)
-    return max(1, cores // max(1, workers))
-
-
 class HFBackend:
     """A loaded transformers causal LM with a tokenizer and counters (cached by `CachedBackend`)."""
 
-    kind = "hf"
+    kind: ClassVar[BackendKind] = "hf"
 
     def __init__(
         self,
@@ -72,12 +69,9 @@ class HFBackend:
         load_seconds: float = 0.0,
         fast_linear: bool = True,
     ) -> None:
-        import torch
-
         if batch_size < 1:
             raise CrossriskError(f"batch size must be >= 1, got {batch_size}")
-        self.threads = threads or default_threads()
-        torch.set_num_threads(self.threads)
+        self.threads = threads or default_threads()  # torch threads while it computes (`on_threads`)
         self.model = model.eval()
         self.tokenizer = tokenizer
         if chat_template is not None:
@@ -177,7 +171,20 @@ class HFBackend:
             for i in range(config.n)
         ]
 
+    def on_threads(self, chunks: Iterator[T]) -> Iterator[T]:
+        """`chunks` computed on this backend's torch threads; between chunks (while the caller
+        stores them) and after the last, the caller's thread count holds again."""
+        while True:
+            with torch_threads(self.threads):
+                chunk = next(chunks, _DONE)
+            if chunk is _DONE:
+                return
+            yield cast(T, chunk)
+
     def run_generations(self, todo: list[Unit], config: DecodingConfig) -> Iterator[dict[str, Any]]:
+        return self.on_threads(self._generations(todo, config))
+
+    def _generations(self, todo: list[Unit], config: DecodingConfig) -> Iterator[dict[str, Any]]:
         import torch
 
         requests = []
@@ -233,6 +240,9 @@ class HFBackend:
         return units
 
     def run_loglikelihoods(self, todo: list[Unit]) -> Iterator[dict[str, Any]]:
+        return self.on_threads(self._loglikelihoods(todo))
+
+    def _loglikelihoods(self, todo: list[Unit]) -> Iterator[dict[str, Any]]:
         import torch
 
         encoded = []

@@ -15,12 +15,12 @@ import socket
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlparse
 
 from crossrisk_bench.errors import CrossriskError
 from crossrisk_bench.models.adapters import EXPOSED_NAME, expose
-from crossrisk_bench.models.base import DEFAULT_BATCH_SIZE
+from crossrisk_bench.models.base import BACKEND_KINDS, DEFAULT_BATCH_SIZE, BackendKind
 from crossrisk_bench.models.cache import ResponseCache, cached
 from crossrisk_bench.models.embedded import EMBEDDED_NAME
 from crossrisk_bench.models.hf import HFBackend
@@ -36,7 +36,6 @@ DEFAULT_MODEL = EXPOSED_NAME
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
 
-BACKENDS = ("hf", "openai")
 DEVICE = re.compile(r"^(auto|cpu|cuda(:\d+)?|mps)$")
 
 
@@ -54,12 +53,12 @@ class ModelSpec:
     dtype: str | None = None
     revision: str | None = None
     device: str = "auto"
-    backend: str = "hf"
+    backend: BackendKind = "hf"
     server: ServerOptions | None = None
 
     def __post_init__(self) -> None:
-        if self.backend not in BACKENDS:
-            raise CrossriskError(f"unknown backend {self.backend!r}; known backends: {', '.join(BACKENDS)}")
+        if self.backend not in BACKEND_KINDS:
+            raise CrossriskError(f"unknown backend {self.backend!r}; known backends: {', '.join(BACKEND_KINDS)}")
         if self.backend == "openai" and self.server is None:
             raise CrossriskError("the openai backend needs a base URL (--crossrisk-base-url)")
         if self.backend == "openai" and self.adapter is not None:
@@ -92,7 +91,7 @@ def build_spec(
     dtype: str | None = None,
     revision: str | None = None,
     device: str = "auto",
-    backend: str = "hf",
+    backend: BackendKind = "hf",
     base_url: str | None = None,
     api_key_env: str | None = None,
     concurrency: int = 8,
@@ -127,9 +126,12 @@ def resolve_dtype(dtype: str | None, device: str) -> str:
     return dtype or ("float32" if device == "cpu" else "bfloat16")
 
 
+ModelSource = Literal["exposed", "embedded", "tiny", "local", "hub", "served"]  # where a model's weights come from
+
+
 @dataclass(frozen=True)
 class ResolvedModel:
-    kind: str  # "exposed", "embedded", "tiny", "local" or "hub"
+    kind: ModelSource
     location: str
 
 

@@ -26,12 +26,13 @@ import warnings
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import urlparse
 
 from crossrisk_bench.errors import CrossriskError, Unsupported
 from crossrisk_bench.fingerprint import stable_hash
 from crossrisk_bench.models.base import (
+    BackendKind,
     BackendStats,
     Completion,
     DecodingConfig,
@@ -151,7 +152,7 @@ class HTTPFailure(Exception):
 class OpenAIBackend:
     """A served model behind the `Backend` protocol."""
 
-    kind = "openai"
+    kind: ClassVar[BackendKind] = "openai"
 
     def __init__(
         self,

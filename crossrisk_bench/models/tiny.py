@@ -81,6 +81,8 @@ def build_tiny(directory: Path, *, seed: int = 0, train_steps: int = 80, hidden:
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
+    from crossrisk_bench.models.torch_state import forked_rng, torch_threads
+
     start = time.perf_counter()
     corpus = dialogues(2000, seed)
     texts = [render_chat(q, a) for q, a in corpus]
@@ -114,15 +116,11 @@ def build_tiny(directory: Path, *, seed: int = 0, train_steps: int = 80, hidden:
         bos_token_id=tokenizer.bos_token_id,
         tie_word_embeddings=False,
     )
-    previous_threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
+    with torch_threads(1), forked_rng():  # the same weights on every machine; the caller's state kept
         torch.manual_seed(seed)
         model = LlamaForCausalLM(config)
         if train_steps:
             _train(model, tokenizer, texts, steps=train_steps, seed=seed)
-    finally:
-        torch.set_num_threads(previous_threads)
     model.eval()
     directory.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(directory, safe_serialization=True)

@@ -358,7 +358,7 @@ def risk_probe(backend: Any, risk: str, state: BaseState, items: int | None) -> 
     return brittle.probe(backend, task, brittle.held_out(task, state.calibration[risk], items))
 
 
-def summarise(
+def neuron_section(
     state_params: Mapping[str, Any],
     pairs: Sequence[Mapping[str, Any]],
     trends: Sequence[Mapping[str, Any]],
@@ -384,7 +384,7 @@ def merge_findings(findings: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     in every finding; trends and causal checks are concatenated)."""
     trends = [t for f in findings for t in f["trends"]]
     causal = [c for f in findings for c in f["causal"]]
-    return summarise(findings[0]["params"], findings[0]["pairs"], trends, causal, findings[0]["calibration"])
+    return neuron_section(findings[0]["params"], findings[0]["pairs"], trends, causal, findings[0]["calibration"])
 
 
 def pair_records(findings: Sequence[PairFinding]) -> list[dict[str, Any]]:
@@ -425,7 +425,7 @@ def analyse(
         trends += t
         causal += c
     seconds["trends and causal checks"] = round(time.perf_counter() - start - seconds["base attribution"], 1)
-    out = summarise(
+    out = neuron_section(
         state.params, pair_records(state.findings), trends, causal, {r: len(ex) for r, ex in state.calibration.items()}
     )
     if policy is not None:

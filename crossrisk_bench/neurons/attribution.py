@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from crossrisk_bench.errors import CrossriskError
+from crossrisk_bench.models.torch_state import default_threads, torch_threads
 from crossrisk_bench.training.config import Example
 from crossrisk_bench.training.data import collate, encode, on_device
 
@@ -90,26 +91,29 @@ def attribute(
     for p in model.parameters():
         p.requires_grad_(False)
     try:
-        for start in range(0, len(examples), chunk):
-            part = examples[start : start + chunk]
-            batch = on_device(
-                collate([encode(backend, e.prompt, e.target, max_tokens) for e in part], backend.pad_id), backend.device
-            )
-            embeds = model.get_input_embeddings()(batch["input_ids"]).detach().requires_grad_(True)
-            logits = model(inputs_embeds=embeds, attention_mask=batch["attention_mask"]).logits[:, :-1].float()
-            logp = torch.log_softmax(logits, -1).gather(-1, batch["input_ids"][:, 1:, None]).squeeze(-1)
-            mask = batch["target_mask"][:, 1:]
-            ((logp * mask).sum(-1) / mask.sum(-1).clamp(min=1)).sum().backward()
-            valid = batch["attention_mask"][:, :, None].to(torch.float64)
-            for i, act in enumerate(captured):
-                values = act.detach().double() * valid
-                contribution = values * act.grad.double()
-                signed[i] += contribution.sum((0, 1))
-                importance[i] += contribution.abs().sum((0, 1))
-                squares[i] += values.square().sum((0, 1))
-                totals[i] += values.sum((0, 1))
-            tokens += float(batch["attention_mask"].sum())
-            captured[:] = [None] * len(layers)
+        # on the backend's threads, as its own answers are computed (`HFBackend.on_threads`)
+        with torch_threads(getattr(backend, "threads", None) or default_threads()):
+            for start in range(0, len(examples), chunk):
+                part = examples[start : start + chunk]
+                batch = on_device(
+                    collate([encode(backend, e.prompt, e.target, max_tokens) for e in part], backend.pad_id),
+                    backend.device,
+                )
+                embeds = model.get_input_embeddings()(batch["input_ids"]).detach().requires_grad_(True)
+                logits = model(inputs_embeds=embeds, attention_mask=batch["attention_mask"]).logits[:, :-1].float()
+                logp = torch.log_softmax(logits, -1).gather(-1, batch["input_ids"][:, 1:, None]).squeeze(-1)
+                mask = batch["target_mask"][:, 1:]
+                ((logp * mask).sum(-1) / mask.sum(-1).clamp(min=1)).sum().backward()
+                valid = batch["attention_mask"][:, :, None].to(torch.float64)
+                for i, act in enumerate(captured):
+                    values = act.detach().double() * valid
+                    contribution = values * act.grad.double()
+                    signed[i] += contribution.sum((0, 1))
+                    importance[i] += contribution.abs().sum((0, 1))
+                    squares[i] += values.square().sum((0, 1))
+                    totals[i] += values.sum((0, 1))
+                tokens += float(batch["attention_mask"].sum())
+                captured[:] = [None] * len(layers)
     finally:
         for h in handles:
             h.remove()

@@ -7,10 +7,11 @@ import base64
 import html
 from typing import Any
 
-from crossrisk_bench.report.figures import figure_png
+from crossrisk_bench.durability.summary import DurabilityRow
+from crossrisk_bench.report.figures import figure_png, subplots
 
 
-def _row_words(r: dict[str, Any]) -> str:
+def _row_words(r: DurabilityRow) -> str:
     flags = " **fragile** (flips across " + ", ".join(r["flips"]) + ")" if r["fragile"] else ""
     return (
         f"| {r['target']}/{r['defense']} | {r['attack']} | {r['task']} | {r['before']:+.1f} ({r['before_verdict']}) | "
@@ -73,14 +74,10 @@ def figure(section: dict[str, Any]) -> bytes:
     """Per defense and own-risk task, and per side effect whose worst case is harm shown: the
     effect before attack (a diamond) and every attacked run (dots), one row per attack; the worst
     run ringed."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
 
     rows = [r for r in section["rows"] if r["gate"] == "efficacy" or r["worst_verdict"] == "fail"] or section["rows"]
     cells = section["cells"]
-    fig, ax = plt.subplots(figsize=(8, 0.45 * len(rows) + 1.4))
+    fig, ax = subplots(figsize=(8, 0.45 * len(rows) + 1.4))
     for y, r in enumerate(rows):
         after = [
             c["regression"]

@@ -16,13 +16,13 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from crossrisk_bench.results import EffectRecord, sort_key
+from crossrisk_bench.results import VERDICTS, EffectRecord, Gate, Headroom, Label, Verdict, sort_key
 from crossrisk_bench.stats import benjamini_hochberg
 
 RISK_ORDER = ("safety", "fairness", "privacy", "utility")
-MARKS = {"conflict": "!", "backfire": "!", "efficacy": "*", "synergy": "*", "neutral": ""}
-VERDICT_MARKS = {"pass": "", "fail": "X", "inconclusive": "?"}
-HEADROOM_MARKS = {"cannot show a rise": "^", "cannot show a fall": "_", None: ""}
+MARKS: dict[Label, str] = {"conflict": "!", "backfire": "!", "efficacy": "*", "synergy": "*", "neutral": ""}
+VERDICT_MARKS: dict[Verdict, str] = {"pass": "", "fail": "X", "inconclusive": "?"}
+HEADROOM_MARKS: dict[Headroom | None, str] = {"cannot show a rise": "^", "cannot show a fall": "_", None: ""}
 LEGEND = (
     "cells: change in risk, pts (utility: drop); ! significant rise, * significant fall (BH q < 0.05 within "
     "the cell's family: cross-risk and cost cells, own-risk cells); X failed gate (harm shown: the lower "
@@ -44,16 +44,16 @@ class Cell:
     regression_pts: float
     low_pts: float
     high_pts: float
-    label: str
-    verdict: str
+    label: Label
+    verdict: Verdict
     q_value: float
     n: int
     mde_pts: float = 0.0
     message: str = ""
-    headroom: str | None = None
+    headroom: Headroom | None = None
     base: str | None = None  # the entry's own base (models.toml `base`); None: the run's base
     tolerance: float = 0.0  # points (0 on an efficacy cell)
-    gate: str = "tolerance"
+    gate: Gate = "tolerance"
     items_to_decide: int | None = None  # for an inconclusive cell, were its observed change the true one
 
     @property
@@ -87,8 +87,8 @@ class ConflictMatrix:
             groups.setdefault(self.base_of(defense), []).append((risk, defense))
         return list(groups.items())
 
-    def verdict_counts(self) -> dict[str, int]:
-        return {v: sum(c.verdict == v for c in self.cells) for v in ("pass", "fail", "inconclusive")}
+    def verdict_counts(self) -> dict[Verdict, int]:
+        return {v: sum(c.verdict == v for c in self.cells) for v in VERDICTS}
 
     def saturated(self) -> list[Cell]:
         """Cells whose base sits at an end of the task's scale (marked ^ or _)."""
@@ -103,7 +103,7 @@ class ConflictMatrix:
         return out
 
 
-def adjusted_label(record: EffectRecord, q_value: float) -> str:
+def adjusted_label(record: EffectRecord, q_value: float) -> Label:
     """The cell's label after multiplicity control: significant only when q < 1 - confidence."""
     label = record.label_unadjusted or record.label
     return label if q_value < 1.0 - record.confidence else "neutral"

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
 from crossrisk_bench.results import EffectRecord, RunDocument
-from crossrisk_bench.stats import paired_t_interval
+from crossrisk_bench.stats import DEFAULT_CONFIDENCE, paired_t_interval
 from crossrisk_bench.tasks.mutations import FAMILY_OF, NOT_VALIDATED, judge_validated
 
 TASK = "jailbreak"
@@ -35,7 +35,7 @@ class MutationRow:
     note: str | None = None
 
 
-def mutation_rows(records: Sequence[EffectRecord], *, confidence: float = 0.95) -> list[MutationRow]:
+def mutation_rows(records: Sequence[EffectRecord], *, confidence: float = DEFAULT_CONFIDENCE) -> list[MutationRow]:
     """Rows for every jailbreak record, mutations in the bank's order. The interval is the paired t
     interval over the mutation's items singly: within one mutation most categories appear once,
     so there is no cluster to resample."""
@@ -74,13 +74,9 @@ def mutation_rows(records: Sequence[EffectRecord], *, confidence: float = 0.95) 
     return rows
 
 
-def _confidence(document: RunDocument) -> float:
-    return float(document.run.get("confidence", 0.95))
-
-
 def json_view(document: RunDocument) -> dict:
     """`{"jailbreak_mutations": [...]}` for results.json, or nothing when the run has no jailbreak cell."""
-    rows = mutation_rows(document.effects, confidence=_confidence(document))
+    rows = mutation_rows(document.effects, confidence=document.confidence)
     return {"jailbreak_mutations": [asdict(r) | {"ci": list(r.ci) if r.ci else None} for r in rows]} if rows else {}
 
 
@@ -97,14 +93,14 @@ def _cells(row: MutationRow) -> tuple[str, str, str]:
 
 
 def markdown(document: RunDocument) -> list[str]:
-    rows = mutation_rows(document.effects, confidence=_confidence(document))
+    rows = mutation_rows(document.effects, confidence=document.confidence)
     if not rows:
         return []
     lines = [
         "",
         "### Jailbreak fulfilment by mutation (SORRY-Bench)",
         "",
-        f"Base and defended fulfilment rate per mutation, change in points with its {_confidence(document):.0%} "
+        f"Base and defended fulfilment rate per mutation, change in points with its {document.confidence:.0%} "
         "paired interval; descriptive (the gate is on the pooled rate, clustered by category). Language rows: the "
         "judge reads English keywords, so they carry no rate and the gate leaves them out.",
         "",
@@ -116,7 +112,7 @@ def markdown(document: RunDocument) -> list[str]:
 
 
 def html_section(document: RunDocument) -> str:
-    rows = mutation_rows(document.effects, confidence=_confidence(document))
+    rows = mutation_rows(document.effects, confidence=document.confidence)
     if not rows:
         return ""
     esc = html.escape

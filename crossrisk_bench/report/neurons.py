@@ -5,7 +5,7 @@ from __future__ import annotations
 import html
 from typing import Any
 
-from crossrisk_bench.report.figures import figure_png
+from crossrisk_bench.report.figures import figure_png, subplots
 
 
 def _pct(value: float | None) -> str:
@@ -162,15 +162,11 @@ def brittleness_html(b: dict[str, Any], png: bytes) -> str:
 def curves_png(b: dict[str, Any]) -> bytes:
     """Risk change (solid, with its 95% CI) and utility drop (dashed) against sparsity, critical
     vs random removal, one panel per (model, risk, removal)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
 
     panels: dict[tuple[str, str, str], dict[str, list[dict[str, Any]]]] = {}
     for r in b["curves"]:
         panels.setdefault((r["model"], r["risk"], r["mode"]), {}).setdefault(r["selection"], []).append(r)
-    fig, axes = plt.subplots(1, max(1, len(panels)), figsize=(2.6 * max(1, len(panels)), 2.6), squeeze=False)
+    fig, axes = subplots(1, max(1, len(panels)), figsize=(2.6 * max(1, len(panels)), 2.6), squeeze=False)
     for ax, ((model, risk, mode), lines) in zip(axes[0], panels.items()):
         for selection, colour in (("critical", "tab:red"), ("random", "tab:grey")):
             rs = sorted(lines.get(selection, []), key=lambda r: r["sparsity"])
@@ -195,15 +191,11 @@ def curves_png(b: dict[str, Any]) -> bytes:
 
 def heatmap_png(section: dict[str, Any]) -> bytes:
     """Entangled neurons per layer (columns) for each risk pair (rows)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     import numpy as np
 
     pairs = section["pairs"]
     values = np.array([f["per_layer"] for f in pairs], dtype=float)
-    fig, ax = plt.subplots(figsize=(1.5 + 0.25 * values.shape[1], 1.0 + 0.4 * len(pairs)))
+    fig, ax = subplots(figsize=(1.5 + 0.25 * values.shape[1], 1.0 + 0.4 * len(pairs)))
     image = ax.imshow(values, cmap="Reds", aspect="auto")
     ax.set_yticks(range(len(pairs)), ["/".join(f["pair"]) for f in pairs], fontsize=7)
     ax.set_xlabel("layer", fontsize=8)

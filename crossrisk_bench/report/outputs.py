@@ -20,12 +20,12 @@ from crossrisk_bench.errors import CrossriskError
 from crossrisk_bench.report import durability as durability_report
 from crossrisk_bench.report import mutations, neurons
 from crossrisk_bench.report.completeness import Completeness, MissingCell
-from crossrisk_bench.report.figures import figure_png
+from crossrisk_bench.report.figures import figure_png, subplots
 from crossrisk_bench.report.judge_error import judge_error_lines
-from crossrisk_bench.report.matrix import LEGEND, ConflictMatrix, build_matrix, render_terminal, saturation_lines
+from crossrisk_bench.report.matrix import LEGEND, Cell, ConflictMatrix, build_matrix, render_terminal, saturation_lines
 from crossrisk_bench.report.paper import compare_with_paper, paper_lines
 from crossrisk_bench.results import EffectRecord, ItemOutcome, RunDocument
-from crossrisk_bench.verdict.stacking import stack_comparisons, stack_lines
+from crossrisk_bench.verdict.stacking import StackRow, has_stacks, stack_comparisons, stack_lines
 
 
 def _version(package: str) -> str | None:
@@ -53,9 +53,14 @@ def results_document(
     neurons: Any = None,
     durability: Any = None,
     completeness: Completeness | None = None,
+    stacks: list[StackRow] | None = None,
 ) -> RunDocument:
     """The run as a document. Each effect gets its Benjamini-Hochberg q-value within its family and
-    the label that q-value supports; `label_unadjusted` and `p_value` keep the per-cell figures."""
+    the label that q-value supports; `label_unadjusted` and `p_value` keep the per-cell figures.
+    `stacks`: the stacked-defense comparisons when the caller has made them already (the terminal
+    summary shows them first); otherwise they are made here, at the run's (its policy's) confidence."""
+    if stacks is None and has_stacks(records):
+        stacks = stack_comparisons(records, confidence=float(run["confidence"]), seed=run.get("seed", 0))
     records = sorted(records, key=lambda r: (r.defense_target, r.defense_name, r.task))
     matrix = build_matrix(records, task_order)
     adjusted = []
@@ -73,9 +78,7 @@ def results_document(
         git_commit=_git_commit(),
         neurons=neurons,
         durability=durability,
-        stacks=stack_comparisons(records, confidence=run.get("confidence", 0.95), seed=run.get("seed", 0))
-        if any(r.defense.get("kind") == "stack" for r in records)
-        else None,
+        stacks=stacks,
         complete=None if completeness is None else completeness.complete,
         interrupted=None if completeness is None else completeness.interrupted,
         missing=() if completeness is None else tuple(m.to_json() for m in completeness.missing),
@@ -182,7 +185,7 @@ def load_document(path: str | Path) -> RunDocument:
     return RunDocument.from_json(document, str(path))
 
 
-def _cell_text(c: Any) -> str:
+def _cell_text(c: Cell) -> str:
     limit = f" ({c.headroom})" if c.headroom else ""
     return f"{c.regression_pts:+.1f} ({c.low_pts:+.1f}..{c.high_pts:+.1f}) {c.verdict}{limit}"
 
@@ -220,7 +223,7 @@ def model_card(document: RunDocument, matrix: ConflictMatrix) -> str:
         "",
         *([f"> **{banner[0]}**", *[f"> {line.strip()}  " for line in banner[1:]], ""] if banner else []),
         f"Base model `{run.get('model')}`, profile `{run.get('profile')}`, seed {run.get('seed')}, "
-        f"{run.get('confidence', 0.95):.0%} confidence, policy: {run.get('policy')}, inconclusive cells "
+        f"{document.confidence:.0%} confidence, policy: {run.get('policy')}, inconclusive cells "
         f"{'fail' if run.get('on_inconclusive') == 'fail' else 'warn'}.",
         "",
         f"**Verdicts: {counts['pass']} pass, {counts['fail']} fail, {counts['inconclusive']} inconclusive** "
@@ -244,7 +247,7 @@ def model_card(document: RunDocument, matrix: ConflictMatrix) -> str:
     lines += [
         "",
         "Change in risk under each defense, percentage points (utility: drop in accuracy), with the "
-        f"{run.get('confidence', 0.95):.0%} interval and the gate's verdict:",
+        f"{document.confidence:.0%} interval and the gate's verdict:",
         "",
     ]
     lines.append("| defense | " + " | ".join(f"{risk}/{task}" for risk, task in matrix.tasks) + " |")
@@ -341,10 +344,6 @@ def model_index_yaml(run: Mapping[str, Any], effects: Sequence[EffectRecord]) ->
 
 
 def heatmap_png(matrix: ConflictMatrix) -> bytes:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     import numpy as np
 
     values = np.full((len(matrix.defenses), len(matrix.tasks)), np.nan)
@@ -354,7 +353,7 @@ def heatmap_png(matrix: ConflictMatrix) -> bytes:
             if c is not None:
                 values[i, j] = c.regression_pts
     limit = max(5.0, float(np.nanmax(np.abs(values))) if np.isfinite(values).any() else 5.0)
-    fig, ax = plt.subplots(figsize=(1.0 + 0.9 * len(matrix.tasks), 1.2 + 0.5 * len(matrix.defenses)))
+    fig, ax = subplots(figsize=(1.0 + 0.9 * len(matrix.tasks), 1.2 + 0.5 * len(matrix.defenses)))
     image = ax.imshow(values, cmap="RdBu_r", vmin=-limit, vmax=limit, aspect="auto")
     ax.set_xticks(range(len(matrix.tasks)), [f"{r}/{t}" for r, t in matrix.tasks], rotation=60, ha="right", fontsize=7)
     ax.set_yticks(range(len(matrix.defenses)), [f"{r}/{d}" for r, d in matrix.defenses], fontsize=7)
@@ -395,7 +394,7 @@ def html_page(document: RunDocument, matrix: ConflictMatrix, png: bytes, section
     esc = html.escape
     counts = matrix.verdict_counts()
 
-    def items(cells: list[Any]) -> str:
+    def items(cells: list[Cell]) -> str:
         return "".join(
             f"<li><span class='{c.verdict}'>{c.verdict.upper()}</span> {esc(c.defense_risk)}/{esc(c.defense)} on "
             f"{esc(c.task_risk)}/{esc(c.task)}: {esc(c.message)} <a href='#{_anchor(c.defense, c.task)}'>examples</a></li>"

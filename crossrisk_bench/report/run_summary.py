@@ -15,7 +15,7 @@ from crossrisk_bench.report.matrix import build_matrix, fit, render_terminal
 from crossrisk_bench.report.outputs import results_document, write_reports
 from crossrisk_bench.results import EffectRecord
 from crossrisk_bench.tasks import TASKS
-from crossrisk_bench.verdict.stacking import stack_comparisons, stack_lines
+from crossrisk_bench.verdict.stacking import has_stacks, stack_comparisons, stack_lines
 
 
 def write_run_summary(
@@ -33,9 +33,9 @@ def write_run_summary(
     if records:
         for line in render_terminal(build_matrix(records, task_order)) + fit(judge_error_lines(records)):
             write_line(line)
-    if any(r.defense.get("kind") == "stack" for r in records):
-        rows = stack_comparisons(records, confidence=run["confidence"], seed=run["seed"])
-        for line in ["stacked defenses (paired by item, not adjusted for multiplicity):", *stack_lines(rows)]:
+    stacks = stack_comparisons(records, confidence=run["confidence"], seed=run["seed"]) if has_stacks(records) else None
+    if stacks:
+        for line in ["stacked defenses (paired by item, not adjusted for multiplicity):", *stack_lines(stacks)]:
             write_line(line)
     attacked = merge_durability(durability) if durability else None
     if attacked:
@@ -48,6 +48,7 @@ def write_run_summary(
         run=run,
         task_order=task_order,
         neurons=merge_findings(neurons) if neurons else None,
+        stacks=stacks,
         durability=attacked,
         completeness=completeness,
     )

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from crossrisk_bench.errors import CrossriskError
+from crossrisk_bench.models.torch_state import forked_rng, torch_threads
 from crossrisk_bench.progress import progress_bar
 from crossrisk_bench.training.config import Example, TrainConfig, TrainReport
 from crossrisk_bench.training.data import collate, encode
@@ -28,22 +29,17 @@ def train_dp(
 ) -> tuple[Any, TrainReport]:
     import warnings
 
-    import torch
-
     if config.full:
         raise CrossriskError("dp_sft trains a LoRA adapter; full=True is not supported with DP-SGD here")
     if not examples:
         raise CrossriskError("no training examples")
-    previous_threads = torch.get_num_threads()
-    torch.set_num_threads(config.threads)
     start = time.perf_counter()
-    try:
+    # the thread count and the seed (wrap_trainable) are the training's own: the caller's are restored
+    with torch_threads(config.threads), forked_rng():
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message="Secure RNG turned off", category=UserWarning)
             warnings.filterwarnings("ignore", message="Full backward hook is firing", category=UserWarning)
             model, losses, epsilon, trainable = _dp_steps(backend, examples, config, desc)
-    finally:
-        torch.set_num_threads(previous_threads)
     report = TrainReport(
         config.method,
         config.steps,

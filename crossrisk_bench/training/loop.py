@@ -22,6 +22,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from crossrisk_bench.errors import CrossriskError
+from crossrisk_bench.models.torch_state import forked_rng, torch_threads
 from crossrisk_bench.progress import progress_bar
 from crossrisk_bench.training.config import Example, TrainConfig, TrainReport
 from crossrisk_bench.training.data import batches, collate, encode
@@ -57,10 +58,9 @@ def train(
         raise CrossriskError(
             f"{config.method} uses the adapter-free model as its reference; it needs LoRA (full=False)"
         )
-    previous_threads = torch.get_num_threads()
-    torch.set_num_threads(config.threads)
     start = time.perf_counter()
-    try:
+    # the thread count and the seed (wrap_trainable) are the training's own: the caller's are restored
+    with torch_threads(config.threads), forked_rng():
         model = wrap_trainable(backend.model, config)
         step_loss = _step_loss(backend, config, retain)
         params = [p for p in model.parameters() if p.requires_grad]
@@ -77,8 +77,6 @@ def train(
                 losses.append(float(loss.detach()))
                 bar.update(1)
         model.eval()
-    finally:
-        torch.set_num_threads(previous_threads)
     report = TrainReport(
         config.method,
         config.steps,

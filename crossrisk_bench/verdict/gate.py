@@ -22,11 +22,11 @@ from crossrisk_bench.tasks import TASKS
 from crossrisk_bench.tasks.base import TaskResult
 from crossrisk_bench.verdict.compare import cluster_labels, paired_effect, saved_clusters
 from crossrisk_bench.verdict.effects import POWER, Effect, assess, describe, gate_of
-from crossrisk_bench.verdict.judge_effect import judge_corrected
+from crossrisk_bench.verdict.judge_effect import JudgeCorrected, judge_corrected
 
 
 @dataclass(frozen=True)
-class Cell:
+class PreparedCell:
     """What one cell compares, prepared before the comparison (`SuiteSession.prepare_cell`): the
     base's and the defended model's results on the same items and what the record says about
     them, so that `compare_cell` is a pure function of the cell and the policy."""
@@ -44,7 +44,7 @@ class Cell:
     judge_rates: JudgeErrorRates | None  # the judge's validated sensitivity and specificity, if any
 
 
-def compare_cell(cell: Cell, policy: Policy) -> tuple[Effect, EffectRecord]:
+def compare_cell(cell: PreparedCell, policy: Policy) -> tuple[Effect, EffectRecord]:
     """The cell's effect under the policy and the record the reports read (no model is asked)."""
     base, defended = cell.base, cell.defended
     effect, clustered_by, note = paired_effect(
@@ -85,7 +85,7 @@ def corrected_for(
     policy: Policy,
     clustered_by: str | None,
     seed: int,
-) -> dict[str, Any] | None:
+) -> JudgeCorrected | None:
     """The judge-corrected twin of a judged cell (None for tasks without a validated binary judge)."""
     task = TASKS.get(effect.task)
     if not task.judged or rates is None:

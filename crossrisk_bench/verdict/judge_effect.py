@@ -10,12 +10,29 @@ The verdict rules are `effects.assess`'s own, given the corrected interval as it
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TypedDict
 
 from crossrisk_bench.config.policy import Policy
 from crossrisk_bench.judges.error_rates import JudgeErrorRates, corrected_delta
+from crossrisk_bench.results import Verdict
 from crossrisk_bench.stats import Interval, PairedComparison
 from crossrisk_bench.verdict.effects import Effect, assess
+
+
+class JudgeCorrected(TypedDict):
+    """What an effect record's `judge_corrected` holds (rates and intervals in outcome units)."""
+
+    judge: str
+    error_rates: str
+    error_rates_source: str
+    base_rate: float
+    defended_rate: float
+    delta: float
+    ci: list[float]
+    regression: float
+    regression_ci: list[float]
+    verdict: Verdict
+    judge_sensitive: bool
 
 
 def judge_corrected(
@@ -28,7 +45,7 @@ def judge_corrected(
     clusters: Sequence[str] | None = None,
     seed: int = 0,
     scale: float = 1.0,
-) -> dict[str, Any] | None:
+) -> JudgeCorrected | None:
     """The corrected estimate, interval, verdict and flag as JSON; None when the outcomes are not
     binary judge calls or the judge is near chance."""
     if any(v not in (0.0, 1.0) for v in [*base, *defended]) or rates.youden <= 0.05:

@@ -39,7 +39,7 @@ def plan_items(document: RunDocument, *, tolerance: float, power: float = 0.8) -
     """One plan row per task of a results document (`tolerance` in points)."""
     if tolerance <= 0:
         raise ValueError(f"tolerance must be > 0 points, got {tolerance}")
-    confidence = float(document.run.get("confidence", 0.95))
+    confidence = document.confidence
     family = max(1, sum(r.gate == "tolerance" for r in document.effects))
     adjusted = decision_confidence(confidence, family)
     rows: dict[str, TaskPlan] = {}

@@ -26,12 +26,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from crossrisk_bench.config.policy import Policy
+from crossrisk_bench.results import VERDICTS, Gate
 from crossrisk_bench.risks import Risk
 from crossrisk_bench.verdict.effects import POINTS, assess
 
 CONCENTRATION = 8.0  # Beta(p * c, (1 - p) * c) cluster base rates
 HETEROGENEITY = 0.5  # coefficient of variation of a cluster's flip-rate multiplier
-VERDICTS = ("pass", "fail", "inconclusive")
 
 
 @dataclass(frozen=True)
@@ -138,7 +138,7 @@ class MatrixCell:
 
     defense: str
     shape: CellShape
-    gate: str
+    gate: Gate
 
 
 def simulate_matrices(
@@ -148,7 +148,7 @@ def simulate_matrices(
     runs: int,
     seed: int,
     planted: dict[int, float] | None = None,
-    families: dict[str, int] | None = None,
+    families: dict[Gate, int] | None = None,
 ) -> dict[str, float]:
     """`runs` whole matrices in which nothing truly changes (except the cells in `planted`,
     index -> true rise), each decided as the gate decides it (families counted from `cells`

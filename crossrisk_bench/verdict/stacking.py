@@ -6,13 +6,35 @@ the records. Intervals and p-values are per comparison (not adjusted over the li
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Literal, TypedDict
 
 from crossrisk_bench.results import EffectRecord
 from crossrisk_bench.stats import compare_paired
 from crossrisk_bench.tasks import TASKS
 from crossrisk_bench.verdict.compare import saved_clusters
 from crossrisk_bench.verdict.effects import POINTS
+
+
+class StackRow(TypedDict):
+    """A stack against one single defense of it, or against the same defenses in another order, on
+    one task (what results.json's `stacks` holds)."""
+
+    stack: str
+    order: list[str]  # the stack's defenses, in the order applied
+    task: str
+    versus: str
+    comparison: Literal["single", "order"]
+    delta: float  # stack minus versus, points
+    ci: list[float]
+    p_value: float
+    test: str
+    n: int
+    confidence: float
+    differs: bool
+
+
+def has_stacks(records: Sequence[EffectRecord]) -> bool:
+    return any(r.defense.get("kind") == "stack" for r in records)
 
 
 def _pair(one: EffectRecord, other: EffectRecord) -> tuple[list[float], list[float], list[str] | None]:
@@ -26,19 +48,20 @@ def _pair(one: EffectRecord, other: EffectRecord) -> tuple[list[float], list[flo
     return [theirs[i.id] for i in shared], [i.defended for i in shared], clusters
 
 
-def stack_comparisons(records: Sequence[EffectRecord], *, confidence: float, seed: int = 0) -> list[dict[str, Any]]:
+def stack_comparisons(records: Sequence[EffectRecord], *, confidence: float, seed: int = 0) -> list[StackRow]:
     """One row per (stack, task, comparison): `versus` a single defense of the stack ("single") or
     the stack in another order ("order"); delta = stack minus versus, in points of risk (for
     utility: of accuracy). Tasks scored by a statistic that is not a per-item mean (membership
     AUC) are left out: a paired mean of their item scores is not their statistic."""
     by_key = {(r.defense_name, r.task): r for r in records}
     stacks = [r for r in records if r.defense.get("kind") == "stack"]
-    rows, seen_orders = [], set()
+    rows: list[StackRow] = []
+    seen_orders = set()
     for r in stacks:
         names = list(r.defense["params"]["defenses"])
         if TASKS.get(r.task).compare is not None:
             continue
-        versus = [("single", n) for n in names]
+        versus: list[tuple[Literal["single", "order"], str]] = [("single", n) for n in names]
         for other in stacks:
             other_names = list(other.defense["params"]["defenses"])
             key = (frozenset((r.defense_name, other.defense_name)), r.task)
@@ -73,7 +96,7 @@ def stack_comparisons(records: Sequence[EffectRecord], *, confidence: float, see
     return rows
 
 
-def stack_lines(rows: Sequence[dict[str, Any]]) -> list[str]:
+def stack_lines(rows: Sequence[StackRow]) -> list[str]:
     """Model-card lines: does order matter, and what does stacking add to each single defense."""
     out = []
     for row in rows:
