@@ -1,26 +1,21 @@
 """The pytest plugin (entry point `pytest11: crossrisk`): options, markers, hooks and fixtures.
 
-Dormant until used, as Hypothesis's plugin is: installing the suite must not change another
-project's test runs. At import and configure time it registers options and markers only
-(nothing heavy imported, no file read). The run's settings (models file, policy, profile) are
-read the first time they are needed: at once when a `--crossrisk-*` option is given (so a bad
-option is one usage error), else when a test uses a crossrisk fixture. The model loads the
-first time a test asks for it. Settings live on `config.stash` (no process-global state); what
-the hooks and fixtures do is in the modules they call (`settings`, `session`,
-`verdict.gate`, `report.collect`, `report.run_summary`).
+Dormant until used, as Hypothesis's plugin is: at import and configure time it registers
+options and markers only (nothing heavy imported, no file read). The settings are read at once
+when a `--crossrisk-*` option is given (a bad one is one usage error), else when a test first
+uses a crossrisk fixture; they live on `config.stash`. What the hooks and fixtures do is in the
+modules they call: `settings`, `session`, `verdict.gate`, `report.collect`, `report.run_summary`.
 """
 
 from __future__ import annotations
 
-import os
-import shlex
-import warnings
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from crossrisk_bench.config.options import BY_NAME, OPTIONS, PYTEST_PREFIX, add_options, flag
-from crossrisk_bench.errors import CrossriskError, Fatal, Unsupported
+from crossrisk_bench.config.options import OPTIONS, PYTEST_PREFIX, add_options, marker_selected, named_in, opt_in_skips
+from crossrisk_bench.errors import CrossriskError
+from crossrisk_bench.outcome import fail_with, stop_on, warn_with, weights_only
 from crossrisk_bench.risks import MARKERS
 
 if TYPE_CHECKING:
@@ -28,18 +23,9 @@ if TYPE_CHECKING:
     from crossrisk_bench.settings import Settings
 
 
-OPTION_PREFIX = "--" + PYTEST_PREFIX  # what every crossrisk option starts with
 settings_key = pytest.StashKey["Settings"]()
 session_key = pytest.StashKey["SuiteSession"]()
 collector_key = pytest.StashKey["Collector"]()
-completeness_key = pytest.StashKey[Any]()  # Completeness of the run, set at session finish
-OPT_IN = (  # marker, what it runs, the option that selects it
-    ("perf", "speed benchmark", "perf"),
-    ("neurons", "neuron analysis", "neurons"),
-    ("calibration", "verdict calibration", "calibration"),
-    ("faults", "fault injection", "faults"),
-    ("durability", "fine-tuning attacks", "attacks"),
-)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -56,18 +42,8 @@ def pytest_configure(config: pytest.Config) -> None:
 
     config.stash[collector_key] = Collector()
     config.pluginmanager.register(config.stash[collector_key], "crossrisk-collector")
-    if _asked_for(config):
-        settings_of(config)
-
-
-def _asked_for(config: pytest.Config) -> bool:
-    """Whether this run names a crossrisk option (command line, PYTEST_ADDOPTS or ini addopts)."""
-    args = [
-        *config.invocation_params.args,
-        *shlex.split(os.environ.get("PYTEST_ADDOPTS", "")),
-        *config.getini("addopts"),
-    ]
-    return any(str(a).startswith(OPTION_PREFIX) for a in args)
+    if named_in(config.invocation_params.args, config.getini("addopts")):
+        settings_of(config)  # an option was given: a bad one is one usage error, before collection
 
 
 def settings_of(config: pytest.Config) -> Settings:
@@ -77,7 +53,9 @@ def settings_of(config: pytest.Config) -> Settings:
         from crossrisk_bench.settings import Settings
 
         try:
-            settings = Settings.from_options(config.option, durability_selected=_marker_selected(config, "durability"))
+            settings = Settings.from_options(
+                config.option, durability_selected=marker_selected(config.option.markexpr, "durability")
+            )
         except CrossriskError as exc:
             raise pytest.UsageError(f"crossrisk: {exc}") from None
         config.stash[settings_key] = settings
@@ -90,11 +68,6 @@ def session_of(config: pytest.Config) -> SuiteSession:
     return config.stash[session_key]
 
 
-def _marker_selected(config: pytest.Config, marker: str) -> bool:
-    markexpr = config.option.markexpr or ""
-    return marker in markexpr and f"not {marker}" not in markexpr
-
-
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """Every test that uses `crossrisk_defense` runs once per defended model (ids like `safety-guard_prompt`)."""
     if "crossrisk_defense" in metafunc.fixturenames:
@@ -103,112 +76,64 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Speed benchmarks measure cold runs on purpose, so they are opt-in: a normal run (and its
-    cached re-run) stays short. Each opt-in marker runs with its option or a marker expression."""
-    for marker, reason, name in OPT_IN:
-        option = BY_NAME[name]
-        if getattr(config.option, option.dest, None) or _marker_selected(config, marker):
-            continue
-        spelled = " ".join(filter(None, (flag(option.name), option.metavar)))
-        skip = pytest.mark.skip(reason=f"{reason}: run with {spelled} or -m {marker}")
-        for item in items:
-            if item.get_closest_marker(marker) is not None:
-                item.add_marker(skip)
+    """Speed benchmarks measure cold runs on purpose, so they are opt-in (as are the other long
+    benchmarks): a normal run and its cached re-run stay short."""
+    for marker, reason in opt_in_skips(config.option).items():
+        for item in (i for i in items if i.get_closest_marker(marker) is not None):
+            item.add_marker(pytest.mark.skip(reason=reason))
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
-    """Count the run's gated cells per decision family (each xdist worker collects every test,
+    """Count the run's gated cells per decision family (every xdist worker collects every test,
     so every process counts the same matrix): "fail" and "efficacy shown" are decided over the
     whole matrix a user acts on, not per cell (`verdict.effects` explains the rule)."""
-    if session_key not in session.config.stash:
-        return
-    from crossrisk_bench.verdict.gate import decision_families
+    if session_key in session.config.stash:
+        from crossrisk_bench.report.collect import gated_cells
+        from crossrisk_bench.verdict.gate import decision_families
 
-    crossrisk = session.config.stash[session_key]
-    cells = [
-        (item.callspec.params["crossrisk_defense"], _gated_task(item))
-        for item in session.items
-        if "crossrisk_gate" in getattr(item, "fixturenames", ())
-        and "crossrisk_defense" in getattr(getattr(item, "callspec", None), "params", {})
-    ]
-    crossrisk.families = decision_families(cells, crossrisk.policy)
-
-
-def _gated_task(item: pytest.Item) -> str | None:
-    """The task a gated test checks, by the suite's naming (`test_<task>`); None otherwise."""
-    name = getattr(item, "originalname", item.name)
-    return name.removeprefix("test_") if name.startswith("test_") else None
+        crossrisk = session.config.stash[session_key]
+        crossrisk.families = decision_families(gated_cells(session.items), crossrisk.policy)
 
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Any:
     """Records travel on the test report (`report.collect`); a skipped gate fails under a floor profile."""
     outcome = yield
-    from crossrisk_bench.config.profiles import get_profile
     from crossrisk_bench.report.collect import attach
 
-    floor = settings_key in item.config.stash and get_profile(settings_of(item.config).profile)
-    attach(item, outcome.get_result(), floor_profile=floor.name if floor and floor.floor else None)
+    attach(
+        item,
+        outcome.get_result(),
+        profile=settings_of(item.config).profile if settings_key in item.config.stash else None,
+    )
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    """Decide whether the run is complete (before the terminal summary writes the reports); an
-    incomplete run that would otherwise exit 0 exits as failed."""
-    config = session.config
-    collector = config.stash.get(collector_key, None)
-    if collector is None or hasattr(config, "workerinput") or config.option.collectonly:
-        return
-    if not (collector.tracker.uses_crossrisk or settings_key in config.stash or collector.records):
-        return  # a run that never used the suite (the plugin stays dormant)
-    stop = session.shouldfail or session.shouldstop
-    interrupted = str(stop) if stop else ("interrupted" if exitstatus == pytest.ExitCode.INTERRUPTED else None)
-    completeness = collector.tracker.result(interrupted)
-    config.stash[completeness_key] = completeness
-    if not completeness.complete and session.exitstatus == pytest.ExitCode.OK:
-        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+    collector = session.config.stash.get(collector_key, None)
+    if collector is not None and not hasattr(session.config, "workerinput") and not session.config.option.collectonly:
+        collector.finish(session, exitstatus, used=settings_key in session.config.stash)
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
     collector = config.stash.get(collector_key, None)
     if hasattr(config, "workerinput") or collector is None:
         return
-    completeness = config.stash.get(completeness_key, None)
-    if collector.records or collector.durability:
-        from crossrisk_bench.report.run_summary import write_run_summary
+    from crossrisk_bench.report.run_summary import terminal_summary
 
-        header_shown = settings_key in config.stash  # read at start (an option was given) or later (first use)
-        settings = settings_of(config)
-        terminalreporter.section("crossrisk conflict matrix")
-        for line in [] if header_shown else settings.header_lines():
-            terminalreporter.write_line(line)
-        write_run_summary(
-            collector.records,
-            collector.neurons,
-            terminalreporter.write_line,
-            run=settings.run_record(),
-            report_dir=settings.report_dir,
-            durability=collector.durability,
-            completeness=completeness,
-        )
-    if completeness is not None and not completeness.complete:
-        terminalreporter.section("crossrisk run incomplete", red=True)
-        for line in completeness.lines():
-            terminalreporter.write_line(line if line.startswith(" ") else f"crossrisk: {line}")
+    shown = settings_key in config.stash  # the pytest header showed the settings (read at start)
+    settings = settings_of(config) if collector.records or collector.durability else None
+    terminal_summary(
+        terminalreporter,
+        collector,
+        header=[] if shown or settings is None else settings.header_lines(),
+        run=settings.run_record() if settings else {},
+        report_dir=settings.report_dir if settings else None,
+    )
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
     settings = config.stash.get(settings_key, None)
     return [] if settings is None else settings.header_lines()
-
-
-def _stop_on(exc: CrossriskError, what: str = "", *, skip_unsupported: bool = True) -> Any:
-    """A model or cache that cannot go on stops the run once (`Fatal`); a task the model cannot
-    run is skipped; any other user error fails the test with one line."""
-    if skip_unsupported and isinstance(exc, Unsupported):
-        pytest.skip(f"crossrisk: {what}{exc}")
-    if isinstance(exc, Fatal):
-        pytest.exit(f"crossrisk: {exc}")
-    pytest.fail(f"crossrisk: {exc}", pytrace=False)
 
 
 @pytest.fixture(scope="session")
@@ -218,17 +143,13 @@ def crossrisk_settings(pytestconfig: pytest.Config) -> Settings:
 
 @pytest.fixture(scope="session")
 def crossrisk_task_items(crossrisk_settings: Settings) -> Any:
-    """`items(task_name)`: the items a task evaluates in this run (a `--crossrisk-data` dataset
-    mapped to that task, else the embedded items), before the profile's limit."""
-    from crossrisk_bench.data.loaders import task_items
-    from crossrisk_bench.tasks import TASKS
+    """`items(task_name)`: the items a task evaluates in this run, before the profile's limit."""
 
     def items(task_name: str) -> list:
         try:
-            given = task_items(task_name, crossrisk_settings.data)
-            return TASKS.get(task_name).load_items() if given is None else given
+            return crossrisk_settings.task_items(task_name)
         except CrossriskError as exc:
-            pytest.fail(f"crossrisk: {exc}", pytrace=False)
+            stop_on(exc, skip_unsupported=False)
 
     return items
 
@@ -240,7 +161,7 @@ def crossrisk_backend(crossrisk_settings: Settings, pytestconfig: pytest.Config)
     try:
         return session_of(pytestconfig).base_backend()
     except CrossriskError as exc:
-        _stop_on(exc, skip_unsupported=False)
+        stop_on(exc, skip_unsupported=False)
 
 
 @pytest.fixture
@@ -249,36 +170,20 @@ def crossrisk_gate(request: pytest.FixtureRequest, crossrisk_defense: Any, cross
     the effect to the report, and fail with the release-engineer message if the policy says so."""
     from crossrisk_bench.progress import progress_label
     from crossrisk_bench.report.collect import carry_effect
-    from crossrisk_bench.verdict.gate import compare_with_previous, gate_outcome, write_examples
 
     session = session_of(request.config)
-    settings = session.settings
 
     def gate(task_name: str) -> Any:
         try:
-            items = session.items(task_name, crossrisk_task_items)
             with progress_label(f"{crossrisk_defense.name} / {task_name}"):
-                effect, record = session.gate(crossrisk_defense, task_name, items)
+                items = session.items(task_name, crossrisk_task_items)
+                effect, record, outcome = session.decide(crossrisk_defense, task_name, items)
         except CrossriskError as exc:
-            _stop_on(exc, f"{task_name}: ")
-        previous = None
-        if settings.compare is not None:
-            family = sum(session.families.values()) or 1
-            previous = compare_with_previous(
-                record, settings.compare, session.policy, seed=settings.seed, family_size=family
-            )
-            record = record.replace(vs_previous=previous.to_json() if previous else None)
-        examples = (
-            write_examples(settings.report_dir, record) if settings.report_dir and record.verdict != "pass" else None
-        )
+            stop_on(exc, f"{task_name}: ")
         carry_effect(request.node, record)
-        outcome = gate_outcome(record, previous, on_inconclusive=settings.on_inconclusive, examples=examples)
-        for doubt in outcome.doubts if settings.warnings else ():
-            warnings.warn(
-                pytest.PytestWarning(f"crossrisk inconclusive (on_inconclusive = warn): {doubt}"), stacklevel=2
-            )
-        if outcome.failures:
-            pytest.fail("\n".join(outcome.failures), pytrace=False)
+        if session.settings.warnings:
+            warn_with(f"crossrisk inconclusive (on_inconclusive = warn): {doubt}" for doubt in outcome.doubts)
+        fail_with(outcome.failures)
         return effect
 
     return gate
@@ -289,29 +194,22 @@ def crossrisk_durability(request: pytest.FixtureRequest, crossrisk_defense: Any,
     """`check()`: attack this defended model and its base with every run of every attack, compare
     each attacked model with the attacked base on every task, attach the cells to the report,
     and fail when the own-risk efficacy does not survive as the policy's `[durability]` asks."""
-    from crossrisk_bench.defenses.base import WEIGHT_KINDS
-    from crossrisk_bench.durability.summary import durability_failures, durability_rows, fragile_warnings
+    from crossrisk_bench.durability.summary import fragile_warnings
     from crossrisk_bench.report.collect import carry
 
-    session = session_of(request.config)
+    session, spec = session_of(request.config), crossrisk_defense
 
     def check() -> list[dict[str, Any]]:
-        spec = crossrisk_defense
-        if spec.kind not in WEIGHT_KINDS:
-            pytest.skip(f"{spec.name} is a {spec.kind} defense: fine-tuning attacks act on weights, and its base's")
+        weights_only(spec, "fine-tuning attacks act on weights, and its base's")
         try:
             if any(getattr(b, "kind", None) != "hf" for b in (session.base_for(spec), session.defended_backend(spec))):
                 pytest.skip(f"{spec.name} or its base is served: fine-tuning attacks need the weights here")
-            part = session.durability(spec, crossrisk_task_items)
+            part, rows, failures = session.durability_check(spec, crossrisk_task_items)
         except CrossriskError as exc:
             pytest.fail(f"crossrisk: {exc}", pytrace=False)
         carry(request.node, "durability", part)
-        rows = durability_rows(part["cells"])
-        failures = durability_failures(rows, session.policy.durability)
-        if failures:
-            pytest.fail("\n".join(failures), pytrace=False)
-        for line in fragile_warnings(spec.name, rows):
-            warnings.warn(pytest.PytestWarning(line), stacklevel=2)
+        fail_with(failures)
+        warn_with(fragile_warnings(spec.name, rows))
         return rows
 
     return check
@@ -322,32 +220,24 @@ def crossrisk_neurons(request: pytest.FixtureRequest, crossrisk_defense: Any, cr
     """`check((risk_a, risk_b))`: the neuron-level view of this defended model on a risk pair that
     includes its target. Fails when a significant cross-risk regression is tracked by the pair's
     conflict-entangled neurons (their attribution towards the other risk's safe response fell)."""
-    from crossrisk_bench.defenses.base import WEIGHT_KINDS
-    from crossrisk_bench.neurons.analysis import entanglement_failure
     from crossrisk_bench.report.collect import carry, carry_effect
-    from crossrisk_bench.tasks import TASKS
 
-    session = session_of(request.config)
+    session, spec = session_of(request.config), crossrisk_defense
 
     def check(pair: tuple[str, str]) -> dict[str, Any]:
-        spec = crossrisk_defense
-        if spec.kind not in WEIGHT_KINDS:
-            pytest.skip(f"{spec.name} is a {spec.kind} defense: it leaves the weights as they are")
+        weights_only(spec, "it leaves the weights as they are")
         if spec.target.value not in pair:
             pytest.skip(f"{spec.name} targets {spec.target.value}, not {'/'.join(pair)}")
-        other = next(r for r in pair if r != spec.target.value)
         try:
-            tasks = [t.name for t in TASKS if t.risk.value == other]
-            effects = [session.gate(spec, name, session.items(name, crossrisk_task_items))[1] for name in tasks]
-            finding = session.neuron_findings(spec, other, effects)
+            effects, finding, failure = session.neuron_check(
+                spec, next(r for r in pair if r != spec.target.value), crossrisk_task_items
+            )
         except CrossriskError as exc:
             pytest.fail(f"crossrisk: {exc}", pytrace=False)
         for e in effects:
             carry_effect(request.node, e)
         carry(request.node, "neurons", finding)
-        failure = entanglement_failure(spec.target.value, spec.name, other, finding, effects)
-        if failure:
-            pytest.fail(failure, pytrace=False)
+        fail_with([failure] if failure else [])
         return finding
 
     return check

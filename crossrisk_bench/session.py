@@ -17,17 +17,25 @@ from crossrisk_bench.defenses.check import check_applied
 from crossrisk_bench.defenses.stack import apply_stack
 from crossrisk_bench.defenses.zoo import pre_exposure_backend
 from crossrisk_bench.durability.run import durability_cells
+from crossrisk_bench.durability.summary import DurabilityRow, durability_failures, durability_rows
 from crossrisk_bench.judges.error_rates import read_validation_file
 from crossrisk_bench.judges.rates import rates_for
 from crossrisk_bench.judges.select import JudgeChoice, build_judges
 from crossrisk_bench.models.loader import EXPOSED_NAME, ModelSpec, load_backend
-from crossrisk_bench.neurons.analysis import base_state, defense_findings, pair_records
+from crossrisk_bench.neurons.analysis import base_state, defense_findings, entanglement_failure, pair_records
 from crossrisk_bench.results import EffectRecord
 from crossrisk_bench.settings import Settings
 from crossrisk_bench.tasks import TASKS
 from crossrisk_bench.tasks.base import TaskResult
 from crossrisk_bench.verdict.effects import Effect, gate_of
-from crossrisk_bench.verdict.gate import PreparedCell, compare_cell
+from crossrisk_bench.verdict.gate import (
+    GateOutcome,
+    PreparedCell,
+    compare_cell,
+    compare_with_previous,
+    gate_outcome,
+    write_examples,
+)
 
 
 @dataclass
@@ -156,6 +164,23 @@ class SuiteSession:
             "causal": causal,
         }
 
+    def durability_check(self, spec: DefenseSpec, load: Any) -> tuple[dict[str, Any], list[DurabilityRow], list[str]]:
+        """The attacks on one defended model: its cells, their rows, and the failures the
+        policy's `[durability]` rule finds in them."""
+        part = self.durability(spec, load)
+        rows = durability_rows(part["cells"])
+        return part, rows, durability_failures(rows, self.policy.durability)
+
+    def neuron_check(
+        self, spec: DefenseSpec, other: str, load: Any
+    ) -> tuple[list[EffectRecord], dict[str, Any], str | None]:
+        """The cells of `other`'s tasks under `spec`, the neuron findings on them, and the failure
+        when a significant regression is tracked by conflict-entangled neurons."""
+        tasks = [t.name for t in TASKS if t.risk.value == other]
+        effects = [self.gate(spec, name, self.items(name, load))[1] for name in tasks]
+        finding = self.neuron_findings(spec, other, effects)
+        return effects, finding, entanglement_failure(spec.target.value, spec.name, other, finding, effects)
+
     def durability(self, spec: DefenseSpec, load: Any) -> dict[str, Any]:
         """The fine-tuning attacks of the run on one defended model and on its base (the control):
         every cell before and after each attack run (`durability.run`)."""
@@ -204,6 +229,19 @@ class SuiteSession:
         """One cell: evaluate the base and `spec`'s defended model on the same items, then compare
         them under the policy (`verdict.gate.compare_cell`, which asks no model)."""
         return compare_cell(self.prepare_cell(spec, task_name, items), self.policy)
+
+    def decide(self, spec: DefenseSpec, task_name: str, items: list[Item]) -> tuple[Effect, EffectRecord, GateOutcome]:
+        """A gated test's cell: its effect, its record (with the comparison against the previous
+        release, if the run has one) and what they do to the test (`verdict.gate.gate_outcome`)."""
+        s = self.settings
+        effect, record = self.gate(spec, task_name, items)
+        previous = None
+        if s.compare is not None:
+            family = sum(self.families.values()) or 1
+            previous = compare_with_previous(record, s.compare, self.policy, seed=s.seed, family_size=family)
+            record = record.replace(vs_previous=previous.to_json() if previous else None)
+        examples = write_examples(s.report_dir, record) if s.report_dir and record.verdict != "pass" else None
+        return effect, record, gate_outcome(record, previous, on_inconclusive=s.on_inconclusive, examples=examples)
 
     def prepare_cell(self, spec: DefenseSpec, task_name: str, items: list[Item]) -> PreparedCell:
         """Everything one cell compares, asked of the models before the comparison: the base's

@@ -13,6 +13,7 @@ from crossrisk_bench.errors import CrossriskError
 
 if TYPE_CHECKING:
     from crossrisk_bench.config.policy import Policy
+    from crossrisk_bench.data.items import Item
     from crossrisk_bench.defenses.base import DefenseSpec
     from crossrisk_bench.durability.attacks import AttackSpec
     from crossrisk_bench.judges.select import JudgeChoice
@@ -131,6 +132,15 @@ class Settings:
             weakened=weakened,
             warnings=option.crossrisk_warnings,
         )
+
+    def task_items(self, task_name: str) -> list[Item]:
+        """The items `task_name` evaluates in this run: a `--crossrisk-data` dataset mapped to
+        that task, else its embedded items (before the profile's limit)."""
+        from crossrisk_bench.data.loaders import task_items
+        from crossrisk_bench.tasks import TASKS
+
+        given = task_items(task_name, self.data)
+        return TASKS.get(task_name).load_items() if given is None else given
 
     def header_lines(self) -> list[str]:
         """What the run is about to do, for the pytest header and the top of the matrix."""

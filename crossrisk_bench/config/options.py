@@ -10,6 +10,8 @@ pytest-benchmark's `add_display_options(addoption, prefix)` does. The stored att
 
 from __future__ import annotations
 
+import os
+import shlex
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -318,3 +320,36 @@ def model_spec_from_options(option: Any, model: str) -> ModelSpec:
 def cache_dir_from_options(option: Any) -> Path:
     """The cache directory `--cache`/`--crossrisk-cache` names, else the default one."""
     return Path(option.crossrisk_cache).expanduser() if option.crossrisk_cache else default_cache_dir()
+
+
+# what runs only when asked: marker, what it runs, the option that selects it (else `-m MARKER`)
+OPT_IN = (
+    ("perf", "speed benchmark", "perf"),
+    ("neurons", "neuron analysis", "neurons"),
+    ("calibration", "verdict calibration", "calibration"),
+    ("faults", "fault injection", "faults"),
+    ("durability", "fine-tuning attacks", "attacks"),
+)
+
+
+def marker_selected(markexpr: str | None, marker: str) -> bool:
+    """Whether a `-m` expression selects `marker` (and does not exclude it)."""
+    return marker in (markexpr or "") and f"not {marker}" not in (markexpr or "")
+
+
+def opt_in_skips(option: Any) -> dict[str, str]:
+    """marker -> skip reason, for each opt-in marker that pytest's parsed `option` did not ask for."""
+    skips = {}
+    for marker, what, name in OPT_IN:
+        chosen = BY_NAME[name]
+        if not getattr(option, chosen.dest, None) and not marker_selected(option.markexpr, marker):
+            spelled = " ".join(filter(None, (flag(chosen.name), chosen.metavar)))
+            skips[marker] = f"{what}: run with {spelled} or -m {marker}"
+    return skips
+
+
+def named_in(args: Iterable[str], addopts: Iterable[str]) -> bool:
+    """Whether pytest's arguments, its ini `addopts` or `$PYTEST_ADDOPTS` name a crossrisk option
+    (the plugin then reads its settings at once)."""
+    given = [*args, *addopts, *shlex.split(os.environ.get("PYTEST_ADDOPTS", ""))]
+    return any(str(a).startswith("--" + PYTEST_PREFIX) for a in given)

@@ -12,7 +12,8 @@ from typing import Any
 
 import pytest
 
-from crossrisk_bench.report.completeness import GATE_FIXTURE, GATED_ATTR, RunTracker, skip_reason
+from crossrisk_bench.config.profiles import get_profile
+from crossrisk_bench.report.completeness import GATE_FIXTURE, GATED_ATTR, Completeness, RunTracker, skip_reason
 from crossrisk_bench.results import EffectRecord
 
 KINDS = ("effects", "neurons", "durability")
@@ -50,11 +51,12 @@ def plain_json(record: dict[str, Any]) -> dict[str, Any]:
     return json.loads(json.dumps(record, default=scalar))
 
 
-def attach(item: pytest.Item, report: pytest.TestReport, *, floor_profile: str | None) -> None:
+def attach(item: pytest.Item, report: pytest.TestReport, *, profile: str | None) -> None:
     """Mark a gated test's report (so the controller can tell a skipped gate from any skip; under
     a floor profile a skipped gated cell fails) and put the item's records on its call report."""
     if GATE_FIXTURE in getattr(item, "fixturenames", ()):
         setattr(report, GATED_ATTR, True)
+        floor_profile = profile if profile is not None and get_profile(profile).floor else None
         if floor_profile and report.skipped and not hasattr(report, "wasxfail"):
             report.outcome = "failed"
             report.longrepr = (
@@ -90,9 +92,37 @@ class Collector:
         self.neurons.extend(getattr(report, "crossrisk_neurons", ()))
         self.durability.extend(getattr(report, "crossrisk_durability", ()))
 
+    completeness: Completeness | None = None  # set when the session finishes (`finish`)
+
+    def finish(self, session: pytest.Session, exitstatus: int, *, used: bool) -> None:
+        """Decide whether the run is complete (before the terminal summary writes the reports);
+        an incomplete run that would otherwise exit 0 exits as failed. `used`: the run read the
+        suite's settings (a run that never used the suite stays as it is)."""
+        if not (used or self.tracker.uses_crossrisk or self.records):
+            return
+        stop = session.shouldfail or session.shouldstop
+        interrupted = str(stop) if stop else ("interrupted" if exitstatus == pytest.ExitCode.INTERRUPTED else None)
+        self.completeness = self.tracker.result(interrupted)
+        if not self.completeness.complete and session.exitstatus == pytest.ExitCode.OK:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         self.tracker.select(item.nodeid for item in session.items)
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_xdist_node_collection_finished(self, node: Any, ids: Iterable[str]) -> None:
         self.tracker.select(ids)
+
+
+def gated_cells(items: Iterable[pytest.Item]) -> list[tuple[Any, str | None]]:
+    """(defense spec, task) of every collected gated test: the task by the suite's naming
+    (`test_<task>`), None for a test named otherwise."""
+    cells = []
+    for item in items:
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        if GATE_FIXTURE in getattr(item, "fixturenames", ()) and "crossrisk_defense" in params:
+            name = getattr(item, "originalname", item.name)
+            cells.append(
+                (params["crossrisk_defense"], name.removeprefix("test_") if name.startswith("test_") else None)
+            )
+    return cells

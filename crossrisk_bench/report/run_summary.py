@@ -10,6 +10,7 @@ from typing import Any
 
 from crossrisk_bench.durability.summary import durability_lines, merge_durability
 from crossrisk_bench.neurons.analysis import merge_findings
+from crossrisk_bench.report.collect import Collector
 from crossrisk_bench.report.judge_error import judge_error_lines
 from crossrisk_bench.report.matrix import build_matrix, fit, render_terminal
 from crossrisk_bench.report.outputs import results_document, write_reports
@@ -54,3 +55,33 @@ def write_run_summary(
     )
     paths = write_reports(document, report_dir)
     write_line("crossrisk report: " + ", ".join(str(p) for p in paths))
+
+
+def terminal_summary(
+    terminalreporter: Any,
+    collector: Collector,
+    *,
+    header: Sequence[str],
+    run: dict[str, Any],
+    report_dir: Path | None,
+) -> None:
+    """pytest's terminal summary: the matrix section (`header` first: the run's settings when
+    the pytest header did not show them) and, for an incomplete run, what is missing."""
+    completeness = collector.completeness
+    if collector.records or collector.durability:
+        terminalreporter.section("crossrisk conflict matrix")
+        for line in header:
+            terminalreporter.write_line(line)
+        write_run_summary(
+            collector.records,
+            collector.neurons,
+            terminalreporter.write_line,
+            run=run,
+            report_dir=report_dir,
+            durability=collector.durability,
+            completeness=completeness,
+        )
+    if completeness is not None and not completeness.complete:
+        terminalreporter.section("crossrisk run incomplete", red=True)
+        for line in completeness.lines():
+            terminalreporter.write_line(line if line.startswith(" ") else f"crossrisk: {line}")
