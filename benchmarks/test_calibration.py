@@ -34,7 +34,7 @@ from crossrisk_bench.config.policy import Policy
 from crossrisk_bench.config.profiles import get_profile
 from crossrisk_bench.data.items import take
 from crossrisk_bench.paths import FIXTURES
-from crossrisk_bench.plugin import session_key
+from crossrisk_bench.plugin import settings_key
 from crossrisk_bench.risks import Risk
 from crossrisk_bench.tasks import TASKS
 from crossrisk_bench.verdict.compare import cluster_labels
@@ -127,7 +127,7 @@ def items_for(shape: CellShape, rise: float, *, policy: Policy, family_size: int
 
 @pytest.mark.parametrize("task_name", SIMULATED)
 def test_operating_characteristic(task_name: str, crossrisk_settings, pytestconfig) -> None:
-    policy = pytestconfig.stash[session_key].policy
+    policy = pytestconfig.stash[settings_key].policy
     task = TASKS.get(task_name)
     defense_risk = CROSS_RISK[task.risk]
     family = zoo_families(policy)["tolerance"]
@@ -168,7 +168,7 @@ def test_operating_characteristic(task_name: str, crossrisk_settings, pytestconf
 
 @pytest.mark.parametrize("profile", ["quick", "release"])
 def test_null_matrices_rarely_fail(profile: str, crossrisk_settings, pytestconfig) -> None:
-    policy = pytestconfig.stash[session_key].policy
+    policy = pytestconfig.stash[settings_key].policy
     cells = release_matrix(policy, limit=get_profile(profile).limit)
     families = zoo_families(policy)
     null = simulate_matrices(cells, policy=policy, runs=MATRICES, seed=11, families=families)
@@ -191,7 +191,7 @@ def test_aa_matrices(crossrisk_backend, crossrisk_task_items, crossrisk_settings
     its own (2 x runs sets), each task as a cross-risk cell and as an own-risk cell."""
     from crossrisk_bench.models.sampling import SampledBackend
 
-    policy = pytestconfig.stash[session_key].policy
+    policy = pytestconfig.stash[settings_key].policy
     runs = pytestconfig.getoption("crossrisk_aa_runs")
     tasks = [t for t in GENERATION_TASKS if t in TASKS.names()]
     items = {t: take(crossrisk_task_items(t), crossrisk_settings.limit, by=TASKS.get(t).balance_by) for t in tasks}

@@ -49,22 +49,22 @@ def pytest_configure(config: pytest.Config) -> None:
 def settings_of(config: pytest.Config) -> Settings:
     """The run's settings, read and validated on first use; a user error is one usage error."""
     if settings_key not in config.stash:
-        from crossrisk_bench.session import SuiteSession
         from crossrisk_bench.settings import Settings
 
         try:
-            settings = Settings.from_options(
-                config.option, durability_selected=marker_selected(config.option.markexpr, "durability")
-            )
+            durability = marker_selected(config.option.markexpr, "durability")
+            config.stash[settings_key] = Settings.from_options(config.option, durability_selected=durability)
         except CrossriskError as exc:
             raise pytest.UsageError(f"crossrisk: {exc}") from None
-        config.stash[settings_key] = settings
-        config.stash[session_key] = SuiteSession(settings)
     return config.stash[settings_key]
 
 
 def session_of(config: pytest.Config) -> SuiteSession:
-    settings_of(config)
+    """The process's session (models, judges, base results), made on first use from the settings."""
+    if session_key not in config.stash:
+        from crossrisk_bench.session import SuiteSession
+
+        config.stash[session_key] = SuiteSession(settings_of(config))
     return config.stash[session_key]
 
 
@@ -87,11 +87,11 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     """Count the run's gated cells per decision family (every xdist worker collects every test,
     so every process counts the same matrix): "fail" and "efficacy shown" are decided over the
     whole matrix a user acts on, not per cell (`verdict.effects` explains the rule)."""
-    if session_key in session.config.stash:
+    if settings_key in session.config.stash:
         from crossrisk_bench.report.collect import gated_cells
         from crossrisk_bench.verdict.gate import decision_families
 
-        crossrisk = session.config.stash[session_key]
+        crossrisk = session_of(session.config)
         crossrisk.families = decision_families(gated_cells(session.items), crossrisk.policy)
 
 

@@ -22,7 +22,13 @@ from crossrisk_bench.judges.error_rates import read_validation_file
 from crossrisk_bench.judges.rates import rates_for
 from crossrisk_bench.judges.select import JudgeChoice, build_judges
 from crossrisk_bench.models.loader import EXPOSED_NAME, ModelSpec, load_backend
-from crossrisk_bench.neurons.analysis import base_state, defense_findings, entanglement_failure, pair_records
+from crossrisk_bench.neurons.analysis import (
+    NeuronFinding,
+    base_state,
+    defense_findings,
+    entanglement_failure,
+    pair_records,
+)
 from crossrisk_bench.results import EffectRecord
 from crossrisk_bench.settings import Settings
 from crossrisk_bench.tasks import TASKS
@@ -141,7 +147,7 @@ class SuiteSession:
             self.reference = pre_exposure_backend(self.base_backend())
         return self.reference
 
-    def neuron_findings(self, spec: DefenseSpec, other: str, effects: list[EffectRecord]) -> dict[str, Any]:
+    def neuron_findings(self, spec: DefenseSpec, other: str, effects: list[EffectRecord]) -> NeuronFinding:
         """Neuron-level findings for one defended model and one non-target risk (the base's
         attributions are computed once per process)."""
         if self.neuron_base is None:
@@ -173,7 +179,7 @@ class SuiteSession:
 
     def neuron_check(
         self, spec: DefenseSpec, other: str, load: Any
-    ) -> tuple[list[EffectRecord], dict[str, Any], str | None]:
+    ) -> tuple[list[EffectRecord], NeuronFinding, str | None]:
         """The cells of `other`'s tasks under `spec`, the neuron findings on them, and the failure
         when a significant regression is tracked by conflict-entangled neurons."""
         tasks = [t.name for t in TASKS if t.risk.value == other]

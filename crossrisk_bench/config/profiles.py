@@ -13,9 +13,12 @@ the report then names them), and a gated cell it skips fails.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from crossrisk_bench.config.policy import OnInconclusive
 from crossrisk_bench.registry import Registry
+
+if TYPE_CHECKING:  # the plugin imports profiles at start: the policy (and numpy) load only when used
+    from crossrisk_bench.config.policy import OnInconclusive
 
 
 @dataclass(frozen=True)

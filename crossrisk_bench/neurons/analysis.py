@@ -19,7 +19,7 @@ import random
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypedDict
 
 from crossrisk_bench.config.policy import Policy
 from crossrisk_bench.data.items import take
@@ -186,6 +186,46 @@ def base_state(
     return BaseState(calibration, attributions, activations, sets, findings, params)
 
 
+class NeuronTrend(TypedDict):
+    """How a defense moved the neurons entangled between its target and another risk, beside
+    how it moved that risk's behaviour (`consistent`: the attribution fell as the risk rose)."""
+
+    defense: str
+    target: str
+    risk: str
+    neurons: int
+    attribution_shift: float
+    activation_shift: float
+    activation_shift_abs: float
+    activation_shift_abs_all: float
+    behaviour_delta: float
+    consistent: bool | None
+
+
+class CausalCheck(TypedDict):
+    """The worst cross-risk rise with the entangled neurons zeroed, and with as many random ones."""
+
+    defense: str
+    task: str
+    risk: str
+    neurons: int
+    items: int
+    conflict: float
+    conflict_entangled_ablated: float
+    conflict_random_ablated: float
+    shrinks_more_than_random: bool
+
+
+class NeuronFinding(TypedDict):
+    """One defended model's neuron-level view on one risk pair, as the reports read it."""
+
+    params: dict[str, Any]
+    calibration: dict[str, int]
+    pairs: list[dict[str, Any]]
+    trends: list[NeuronTrend]
+    causal: list[CausalCheck]
+
+
 def defense_findings(
     state: BaseState,
     base: Any,
@@ -196,12 +236,13 @@ def defense_findings(
     *,
     others: Sequence[str] | None = None,
     causal_items: int | None = 24,
-) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+) -> tuple[list[NeuronTrend], list[CausalCheck]]:
     """Trend records (one per non-target risk) and the causal check for one defended model."""
     chunk, seed = state.params["chunk"], state.params["seed"]
     mine = [e for e in effects if e.defense_name == name]
     others = [r for r in (others or RISKS) if r != target]
-    trends, causal = [], []
+    trends: list[NeuronTrend] = []
+    causal: list[CausalCheck] = []
     for other in others:
         mask = entangled_for(state.sets["entangled"], target, other)
         behaviour = [e.delta for e in mine if e.task_risk == other]
@@ -458,7 +499,7 @@ def analyse_results(document: RunDocument, *, cache_dir: Any, **options: Any) ->
 
 
 def entanglement_failure(
-    target: str, defense: str, other: str, finding: Mapping[str, Any], effects: Sequence[EffectRecord]
+    target: str, defense: str, other: str, finding: NeuronFinding, effects: Sequence[EffectRecord]
 ) -> str | None:
     """The failure message when a significant regression on `other` (a conflict label) is tracked
     by the pair's conflict-entangled neurons (their attribution shift is consistent with it)."""
