@@ -57,7 +57,7 @@ class Settings:
         from crossrisk_bench.config.models_file import base_spec, load_models, models_base, own_base
         from crossrisk_bench.config.policy import load_policy
         from crossrisk_bench.config.profiles import get_profile, items_limit, weakenings
-        from crossrisk_bench.data.loaders import parse_data_option
+        from crossrisk_bench.data.datasets import parse_data_option
         from crossrisk_bench.judges.select import parse_judge_options
         from crossrisk_bench.models.loader import DEFAULT_MODEL, resolve
         from crossrisk_bench.paths import FIXTURES
@@ -136,7 +136,7 @@ class Settings:
     def task_items(self, task_name: str) -> list[Item]:
         """The items `task_name` evaluates in this run: a `--crossrisk-data` dataset mapped to
         that task, else its embedded items (before the profile's limit)."""
-        from crossrisk_bench.data.loaders import task_items
+        from crossrisk_bench.data.datasets import task_items
         from crossrisk_bench.tasks import TASKS
 
         given = task_items(task_name, self.data)
@@ -198,7 +198,7 @@ class Settings:
 
 def _check_user_items(data: tuple[tuple[str, str], ...], policy: Policy) -> None:
     """A repeated id or a cluster key the user's items lack stops the run once, here."""
-    from crossrisk_bench.data.loaders import data_task, task_items
+    from crossrisk_bench.data.datasets import data_task, task_items
     from crossrisk_bench.verdict.compare import missing_cluster_key
 
     for task_name in dict.fromkeys(data_task(name) for name, _ in data):

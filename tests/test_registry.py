@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from crossrisk_bench.config.profiles import get_profile
-from crossrisk_bench.data.loaders import LOADERS
+from crossrisk_bench.data.datasets import LOADERS
 from crossrisk_bench.defenses import DEFENSES, get_defense
 from crossrisk_bench.defenses.zoo import get_member
 from crossrisk_bench.errors import CrossriskError

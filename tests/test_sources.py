@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from crossrisk_bench.data.loaders import load_dataset_items, parse_data_option
+from crossrisk_bench.data.datasets import load_dataset_items, parse_data_option
 from crossrisk_bench.errors import CrossriskError
 from crossrisk_bench.tasks import TASKS
 

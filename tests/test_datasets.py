@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from crossrisk_bench.data.loaders import LOADERS, load_dataset_items, parse_data_option
+from crossrisk_bench.data.datasets import LOADERS, load_dataset_items, parse_data_option
 from crossrisk_bench.errors import CrossriskError
 from crossrisk_bench.tasks import TASKS
 
@@ -127,7 +127,7 @@ def test_stereoset_published_format(tmp_path: Path) -> None:
 
 
 def test_minimal_pairs_carry_their_group_pair_for_clustering() -> None:
-    from crossrisk_bench.data.loaders import group_pair
+    from crossrisk_bench.data.datasets import group_pair
 
     assert group_pair("Women are bad at math.", "Men are bad at math.") == "women|men"
     assert group_pair("same", "same") == "-|-"
