@@ -1,14 +1,13 @@
 """The pytest plugin (entry point `pytest11: crossrisk`): options, markers, hooks and fixtures.
 
-Dormant until used, as Hypothesis's plugin is: at import and configure time it registers
-options and markers only (nothing heavy imported, no file read). The settings are read at once
-when a `--crossrisk-*` option is given (a bad one is one usage error), else when a test first
-uses a crossrisk fixture; they live on `config.stash`. What the hooks and fixtures do is in the
-modules they call: `settings`, `session`, `verdict.gate`, `report.collect`, `report.run_summary`.
-"""
+Dormant until used, as Hypothesis's plugin is: importing it loads nothing heavy and reads no
+file. Settings are read at once when a `--crossrisk-*` option is given (a bad one is one usage
+error), else when a test first uses a crossrisk fixture, and live on `config.stash`. The work is
+in `settings`, `session`, `verdict.gate`, `report.collect` and `report.run_summary`."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -19,8 +18,12 @@ from crossrisk_bench.outcome import fail_with, stop_on, warn_with, weights_only
 from crossrisk_bench.risks import MARKERS
 
 if TYPE_CHECKING:
-    from crossrisk_bench.session import SuiteSession
+    from crossrisk_bench.data.items import Item
+    from crossrisk_bench.defenses.base import DefenseSpec
+    from crossrisk_bench.models.base import Backend
+    from crossrisk_bench.session import ItemSource, SuiteSession
     from crossrisk_bench.settings import Settings
+    from crossrisk_bench.verdict.effects import Effect
 
 
 settings_key = pytest.StashKey["Settings"]()
@@ -76,8 +79,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Speed benchmarks measure cold runs on purpose, so they are opt-in (as are the other long
-    benchmarks): a normal run and its cached re-run stay short."""
+    """Speed, calibration, fault, neuron and attack benchmarks are long, so they are opt-in."""
     for marker, reason in opt_in_skips(config.option).items():
         for item in (i for i in items if i.get_closest_marker(marker) is not None):
             item.add_marker(pytest.mark.skip(reason=reason))
@@ -142,10 +144,10 @@ def crossrisk_settings(pytestconfig: pytest.Config) -> Settings:
 
 
 @pytest.fixture(scope="session")
-def crossrisk_task_items(crossrisk_settings: Settings) -> Any:
+def crossrisk_task_items(crossrisk_settings: Settings) -> ItemSource:
     """`items(task_name)`: the items a task evaluates in this run, before the profile's limit."""
 
-    def items(task_name: str) -> list:
+    def items(task_name: str) -> list[Item]:
         try:
             return crossrisk_settings.task_items(task_name)
         except CrossriskError as exc:
@@ -155,9 +157,8 @@ def crossrisk_task_items(crossrisk_settings: Settings) -> Any:
 
 
 @pytest.fixture(scope="session")
-def crossrisk_backend(crossrisk_settings: Settings, pytestconfig: pytest.Config) -> Any:
-    """The base model as a `Backend`, loaded once per session (per xdist worker); the same object
-    the gates compare defended models with."""
+def crossrisk_backend(crossrisk_settings: Settings, pytestconfig: pytest.Config) -> Backend:
+    """The base model, loaded once per process: the object the gates compare defended models with."""
     try:
         return session_of(pytestconfig).base_backend()
     except CrossriskError as exc:
@@ -165,7 +166,9 @@ def crossrisk_backend(crossrisk_settings: Settings, pytestconfig: pytest.Config)
 
 
 @pytest.fixture
-def crossrisk_gate(request: pytest.FixtureRequest, crossrisk_defense: Any, crossrisk_task_items: Any) -> Any:
+def crossrisk_gate(
+    request: pytest.FixtureRequest, crossrisk_defense: DefenseSpec, crossrisk_task_items: ItemSource
+) -> Callable[[str], Effect]:
     """`gate(task_name)`: evaluate the task on this test's defended model and on its base, attach
     the effect to the report, and fail with the release-engineer message if the policy says so."""
     from crossrisk_bench.progress import progress_label
@@ -173,7 +176,7 @@ def crossrisk_gate(request: pytest.FixtureRequest, crossrisk_defense: Any, cross
 
     session = session_of(request.config)
 
-    def gate(task_name: str) -> Any:
+    def gate(task_name: str) -> Effect:
         try:
             with progress_label(f"{crossrisk_defense.name} / {task_name}"):
                 items = session.items(task_name, crossrisk_task_items)
@@ -190,10 +193,11 @@ def crossrisk_gate(request: pytest.FixtureRequest, crossrisk_defense: Any, cross
 
 
 @pytest.fixture
-def crossrisk_durability(request: pytest.FixtureRequest, crossrisk_defense: Any, crossrisk_task_items: Any) -> Any:
-    """`check()`: attack this defended model and its base with every run of every attack, compare
-    each attacked model with the attacked base on every task, attach the cells to the report,
-    and fail when the own-risk efficacy does not survive as the policy's `[durability]` asks."""
+def crossrisk_durability(
+    request: pytest.FixtureRequest, crossrisk_defense: DefenseSpec, crossrisk_task_items: ItemSource
+) -> Any:
+    """`check()`: attack this defended model and its base with every attack run, compare them on
+    every task, and fail when own-risk efficacy does not survive as the policy's `[durability]` asks."""
     from crossrisk_bench.durability.summary import fragile_warnings
     from crossrisk_bench.report.collect import carry
 
@@ -216,10 +220,11 @@ def crossrisk_durability(request: pytest.FixtureRequest, crossrisk_defense: Any,
 
 
 @pytest.fixture
-def crossrisk_neurons(request: pytest.FixtureRequest, crossrisk_defense: Any, crossrisk_task_items: Any) -> Any:
-    """`check((risk_a, risk_b))`: the neuron-level view of this defended model on a risk pair that
-    includes its target. Fails when a significant cross-risk regression is tracked by the pair's
-    conflict-entangled neurons (their attribution towards the other risk's safe response fell)."""
+def crossrisk_neurons(
+    request: pytest.FixtureRequest, crossrisk_defense: DefenseSpec, crossrisk_task_items: ItemSource
+) -> Any:
+    """`check((risk_a, risk_b))`: the neuron-level view of this defended model on a risk pair with
+    its target; fails when a significant cross-risk regression is tracked by conflict-entangled neurons."""
     from crossrisk_bench.report.collect import carry, carry_effect
 
     session, spec = session_of(request.config), crossrisk_defense

@@ -4,6 +4,7 @@ first worker computes under a file lock while the others wait and then read the 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,9 +21,11 @@ from crossrisk_bench.durability.run import durability_cells
 from crossrisk_bench.durability.summary import DurabilityRow, durability_failures, durability_rows
 from crossrisk_bench.judges.error_rates import read_validation_file
 from crossrisk_bench.judges.rates import rates_for
-from crossrisk_bench.judges.select import JudgeChoice, build_judges
+from crossrisk_bench.judges.select import JudgeChoice, Judges, build_judges
+from crossrisk_bench.models.base import Backend
 from crossrisk_bench.models.loader import EXPOSED_NAME, ModelSpec, load_backend
 from crossrisk_bench.neurons.analysis import (
+    BaseState,
     NeuronFinding,
     base_state,
     defense_findings,
@@ -43,20 +46,22 @@ from crossrisk_bench.verdict.gate import (
     write_examples,
 )
 
+ItemSource = Callable[[str], list[Item]]  # task name -> the run's items for it, before the limit
+
 
 @dataclass
 class SuiteSession:
     """Per-process state of a run: the base backend, defended backends and base results."""
 
     settings: Settings
-    base: Any = None
-    defended: dict[str, Any] = field(default_factory=dict)
-    other_bases: dict[str, Any] = field(default_factory=dict)  # models.toml entries' own bases, by name
+    base: Backend | None = None
+    defended: dict[str, Backend] = field(default_factory=dict)  # by defense id
+    other_bases: dict[str, Backend] = field(default_factory=dict)  # models.toml entries' own bases, by name
     base_results: dict[tuple[str | None, str], TaskResult] = field(default_factory=dict)  # (own base, task)
     base_computed: dict[tuple[str | None, str], tuple[str, int]] = field(default_factory=dict)  # first cell, requests
-    reference: Any = None  # the zoo base before privacy exposure (membership-inference reference)
-    built_judges: Any = None  # the run's refusal and fulfilment judges, built on first use
-    neuron_base: Any = None  # the base's side of the neuron analysis, computed on first use
+    reference: Backend | None = None  # the zoo base before privacy exposure (membership-inference reference)
+    built_judges: Judges | None = None  # the run's refusal and fulfilment judges, built on first use
+    neuron_base: BaseState | None = None  # the base's side of the neuron analysis, computed on first use
     families: dict[str, int] = field(default_factory=dict)  # decision family -> gated cells collected
 
     @property
@@ -68,7 +73,7 @@ class SuiteSession:
         cell was not collected as a gated test, e.g. a gate called from a helper)."""
         return max(1, self.families.get(gate, 0))
 
-    def base_backend(self) -> Any:
+    def base_backend(self) -> Backend:
         if self.base is None:
             s = self.settings
             self.base = load_backend(
@@ -76,12 +81,12 @@ class SuiteSession:
             )
         return self.base
 
-    def _base_model_spec(self, spec: DefenseSpec) -> Any:
+    def _base_model_spec(self, spec: DefenseSpec) -> ModelSpec:
         """The `ModelSpec` of the base an entry is compared with (its own, else the run's)."""
         name = own_base(spec)
         return base_spec(self.settings.model, name) if name else self.settings.model
 
-    def base_for(self, spec: DefenseSpec) -> Any:
+    def base_for(self, spec: DefenseSpec) -> Backend:
         """The model a defended entry is compared with: its own `base` in models.toml (a public
         defended checkpoint beside the model it was made from), else the run's base."""
         name = own_base(spec)
@@ -98,7 +103,7 @@ class SuiteSession:
             )
         return self.other_bases[name]
 
-    def defended_backend(self, spec: DefenseSpec) -> Any:
+    def defended_backend(self, spec: DefenseSpec) -> Backend:
         if spec.id not in self.defended:
             base = self.base_for(spec)
             if spec.kind == "checkpoint":
@@ -119,7 +124,7 @@ class SuiteSession:
             self.defended[spec.id] = backend
         return self.defended[spec.id]
 
-    def judges(self) -> Any:
+    def judges(self) -> Judges:
         """The run's judge choice (`--crossrisk-judge`), built once per process."""
         if self.built_judges is None:
             choice = getattr(self.settings, "judges", None) or JudgeChoice()
@@ -136,7 +141,7 @@ class SuiteSession:
             self.built_judges = build_judges(choice, judge_backend)
         return self.built_judges
 
-    def reference_model(self, base: Any = None) -> Any:
+    def reference_model(self, base: Backend | None = None) -> Backend | None:
         """The model before privacy exposure, when the base (default: the run's) is the zoo's
         exposed base (else None): the reference that tasks declaring `with_reference` compare
         against (the reference-calibrated membership attack)."""
@@ -170,7 +175,9 @@ class SuiteSession:
             "causal": causal,
         }
 
-    def durability_check(self, spec: DefenseSpec, load: Any) -> tuple[dict[str, Any], list[DurabilityRow], list[str]]:
+    def durability_check(
+        self, spec: DefenseSpec, load: ItemSource
+    ) -> tuple[dict[str, Any], list[DurabilityRow], list[str]]:
         """The attacks on one defended model: its cells, their rows, and the failures the
         policy's `[durability]` rule finds in them."""
         part = self.durability(spec, load)
@@ -178,7 +185,7 @@ class SuiteSession:
         return part, rows, durability_failures(rows, self.policy.durability)
 
     def neuron_check(
-        self, spec: DefenseSpec, other: str, load: Any
+        self, spec: DefenseSpec, other: str, load: ItemSource
     ) -> tuple[list[EffectRecord], NeuronFinding, str | None]:
         """The cells of `other`'s tasks under `spec`, the neuron findings on them, and the failure
         when a significant regression is tracked by conflict-entangled neurons."""
@@ -187,7 +194,7 @@ class SuiteSession:
         finding = self.neuron_findings(spec, other, effects)
         return effects, finding, entanglement_failure(spec.target.value, spec.name, other, finding, effects)
 
-    def durability(self, spec: DefenseSpec, load: Any) -> dict[str, Any]:
+    def durability(self, spec: DefenseSpec, load: ItemSource) -> dict[str, Any]:
         """The fine-tuning attacks of the run on one defended model and on its base (the control):
         every cell before and after each attack run (`durability.run`)."""
         s = self.settings
@@ -203,7 +210,7 @@ class SuiteSession:
             cache_dir=s.cache_dir if s.use_cache else None,
         )
 
-    def items(self, task_name: str, load: Any) -> list[Item]:
+    def items(self, task_name: str, load: ItemSource) -> list[Item]:
         task = TASKS.get(task_name)
         return take(load(task_name), self.settings.limit, by=task.balance_by)
 
