@@ -4,16 +4,21 @@ Why: a faster path (bfloat16, another kernel, a new engine) is only usable for g
 reaches the same verdicts as the reference. Usage:
 
     python scripts/compare_runs.py REFERENCE/results.json OTHER/results.json
+    python scripts/compare_runs.py --exact BEFORE/results.json AFTER/results.json
 
 Prints the share of cells whose verdict (and label) agree, each disagreeing cell with both
 effects, and per model the share of items whose answer (and score) is identical (items scored by
 log-likelihood have no answer text, so they count as identical answers; compare the scores).
+
+`--exact` is for a change that must not change results (a refactor): every effect record of the
+two runs, field by field, must be identical; it prints each differing field and exits 1.
 """
 
 from __future__ import annotations
 
 import sys
 from collections import defaultdict
+from typing import Any
 
 from crossrisk_bench.report.outputs import load_document
 
@@ -70,8 +75,39 @@ def main(reference_path: str, other_path: str) -> int:
     return 0
 
 
+def differences(before: Any, after: Any, path: str = "") -> list[str]:
+    """Where two JSON values differ, as `path: before != after` lines."""
+    if isinstance(before, dict) and isinstance(after, dict):
+        out = []
+        for key in sorted(set(before) | set(after), key=str):
+            if key not in before or key not in after:
+                out.append(f"{path}.{key}: only in {'after' if key in after else 'before'}")
+            else:
+                out += differences(before[key], after[key], f"{path}.{key}")
+        return out
+    if isinstance(before, list) and isinstance(after, list) and len(before) == len(after):
+        return [line for i, (a, b) in enumerate(zip(before, after)) for line in differences(a, b, f"{path}[{i}]")]
+    return [] if before == after else [f"{path}: {str(before)[:100]!r} != {str(after)[:100]!r}"]
+
+
+def exact(before_path: str, after_path: str, *, shown: int = 40) -> int:
+    before, after = load_document(before_path), load_document(after_path)
+    cells = {(r.defense_name, r.task): r.to_json() for r in before.effects}
+    others = {(r.defense_name, r.task): r.to_json() for r in after.effects}
+    found = [f"{cell}: only in {'before' if cell in cells else 'after'}" for cell in sorted(set(cells) ^ set(others))]
+    for cell in sorted(set(cells) & set(others)):
+        found += [f"{cell[0]} x {cell[1]}{line}" for line in differences(cells[cell], others[cell])]
+    print(f"{len(cells)} vs {len(others)} effect records; {len(found)} differences")
+    for line in found[:shown]:
+        print("  " + line)
+    return 1 if found else 0
+
+
 if __name__ == "__main__":
-    if len(sys.argv) != 3:
+    args = sys.argv[1:]
+    if len(args) == 3 and args[0] == "--exact":
+        raise SystemExit(exact(args[1], args[2]))
+    if len(args) != 2:
         print(__doc__)
         raise SystemExit(2)
-    raise SystemExit(main(sys.argv[1], sys.argv[2]))
+    raise SystemExit(main(args[0], args[1]))

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
+from pathlib import Path
 
 import pytest
 
@@ -68,3 +70,32 @@ def test_document_round_trips_and_finds_cells() -> None:
     again = RunDocument.from_json(json.loads(json.dumps(document.to_json())))
     assert again == document and again.schema_version == SCHEMA_VERSION
     assert again.effect("guard", "pii_leakage") == _record() and again.effect("guard", "misuse") is None
+
+
+def test_exact_comparison_finds_every_changed_field(tmp_path: Path) -> None:
+    """`scripts/compare_runs.py --exact`, the check a refactor must pass: identical runs give 0
+    differences and exit 0; one changed verdict and one changed item score are both named."""
+    import subprocess
+    import sys
+
+    def write(name: str, *records: EffectRecord) -> Path:
+        path = tmp_path / f"{name}.json"
+        path.write_text(json.dumps(RunDocument({"model": "m"}, ("pii_leakage",), records).to_json()))
+        return path
+
+    before = write("before", _record())
+    changed_items = (_record().items[0], dataclasses.replace(_record().items[1], defended=0.5))
+    after = write("after", _record(verdict="inconclusive", items=changed_items))
+    script = Path(__file__).resolve().parents[1] / "scripts" / "compare_runs.py"
+
+    def run(*paths: Path) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, str(script), "--exact", *map(str, paths)], capture_output=True, text=True
+        )
+
+    same = run(before, before)
+    assert same.returncode == 0 and "1 vs 1 effect records; 0 differences" in same.stdout
+    different = run(before, after)
+    assert different.returncode == 1 and "2 differences" in different.stdout
+    assert "guard x pii_leakage.verdict: 'fail' != 'inconclusive'" in different.stdout
+    assert "guard x pii_leakage.items[1].defended: '1.0' != '0.5'" in different.stdout
