@@ -24,6 +24,7 @@ from crossrisk_bench.judges.rates import rates_for
 from crossrisk_bench.judges.select import JudgeChoice, Judges, build_judges
 from crossrisk_bench.models.base import Backend
 from crossrisk_bench.models.loader import EXPOSED_NAME, ModelSpec, load_backend
+from crossrisk_bench.models.torch_state import run_threads
 from crossrisk_bench.neurons.analysis import (
     BaseState,
     NeuronFinding,
@@ -58,7 +59,8 @@ class SuiteSession:
     defended: dict[str, Backend] = field(default_factory=dict)  # by defense id
     other_bases: dict[str, Backend] = field(default_factory=dict)  # models.toml entries' own bases, by name
     base_results: dict[tuple[str | None, str], TaskResult] = field(default_factory=dict)  # (own base, task)
-    base_computed: dict[tuple[str | None, str], tuple[str, int]] = field(default_factory=dict)  # first cell, requests
+    base_computed: dict[tuple[str | None, str], int] = field(default_factory=dict)  # requests computed here
+    base_counted_in: dict[tuple[str | None, str], str] = field(default_factory=dict)  # the cell they are counted in
     reference: Backend | None = None  # the zoo base before privacy exposure (membership-inference reference)
     built_judges: Judges | None = None  # the run's refusal and fulfilment judges, built on first use
     neuron_base: BaseState | None = None  # the base's side of the neuron analysis, computed on first use
@@ -180,7 +182,8 @@ class SuiteSession:
     ) -> tuple[dict[str, Any], list[DurabilityRow], list[str]]:
         """The attacks on one defended model: its cells, their rows, and the failures the
         policy's `[durability]` rule finds in them."""
-        part = self.durability(spec, load)
+        with run_threads(self.settings.threads):
+            part = self.durability(spec, load)
         rows = durability_rows(part["cells"])
         return part, rows, durability_failures(rows, self.policy.durability)
 
@@ -191,7 +194,8 @@ class SuiteSession:
         when a significant regression is tracked by conflict-entangled neurons."""
         tasks = [t.name for t in TASKS if t.risk.value == other]
         effects = [self.gate(spec, name, self.items(name, load))[1] for name in tasks]
-        finding = self.neuron_findings(spec, other, effects)
+        with run_threads(self.settings.threads):
+            finding = self.neuron_findings(spec, other, effects)
         return effects, finding, entanglement_failure(spec.target.value, spec.name, other, finding, effects)
 
     def durability(self, spec: DefenseSpec, load: ItemSource) -> dict[str, Any]:
@@ -218,7 +222,7 @@ class SuiteSession:
         """The result of the base that `spec` is compared with (default: the run's base), computed
         by one process at a time: under xdist the first worker computes it while the others wait
         on a file lock, then read it from the cache. The requests it computed are counted for the
-        first cell that asked (`computed_for`), so a run's cells add up to what it computed."""
+        first cell that reaches its comparison (`computed_for`), so a run's cells add up to what it computed."""
         key = (own_base(spec) if spec is not None else None, task_name)
         if key not in self.base_results:
             from filelock import FileLock
@@ -229,19 +233,22 @@ class SuiteSession:
             with FileLock(str(locks / f"{base.fingerprint}-{task_name}.lock"), timeout=3600):
                 before = base.stats.computed
                 self.base_results[key] = TASKS.get(task_name).evaluate(base, items, judges=self.judges())
-                self.base_computed[key] = (spec.id if spec is not None else "", base.stats.computed - before)
+                self.base_computed[key] = base.stats.computed - before
         return self.base_results[key]
 
     def computed_for(self, spec: DefenseSpec, task_name: str) -> int:
-        """Base requests computed in this process for `spec`'s cell: all of them for the cell that
-        first asked for the base result, 0 for the others (asking twice gives the same answer)."""
-        first, computed = self.base_computed.get((own_base(spec), task_name), ("", 0))
-        return computed if first == spec.id else 0
+        """Base requests computed in this process for `spec`'s cell: all of them for the first cell
+        that reaches its comparison (a cell that failed before it does not take them), 0 for the
+        others; asking again for the same cell gives the same answer."""
+        key = (own_base(spec), task_name)
+        return self.base_computed.get(key, 0) if self.base_counted_in.setdefault(key, spec.id) == spec.id else 0
 
     def gate(self, spec: DefenseSpec, task_name: str, items: list[Item]) -> tuple[Effect, EffectRecord]:
         """One cell: evaluate the base and `spec`'s defended model on the same items, then compare
         them under the policy (`verdict.gate.compare_cell`, which asks no model)."""
-        return compare_cell(self.prepare_cell(spec, task_name, items), self.policy)
+        with run_threads(self.settings.threads):
+            prepared = self.prepare_cell(spec, task_name, items)
+        return compare_cell(prepared, self.policy)
 
     def decide(self, spec: DefenseSpec, task_name: str, items: list[Item]) -> tuple[Effect, EffectRecord, GateOutcome]:
         """A gated test's cell: its effect, its record (with the comparison against the previous
@@ -273,7 +280,7 @@ class SuiteSession:
             base_summary.update(task.with_reference(base_backend, reference, items))
             defended_summary.update(task.with_reference(defended_backend, reference, items))
         choice = self.settings.judges
-        overrides = read_validation_file(Path(choice.validation)) if choice and choice.validation else None
+        overrides = read_validation_file(Path(choice.validation).expanduser()) if choice and choice.validation else None
         return PreparedCell(
             spec=spec,
             base=base,

@@ -101,6 +101,9 @@ class Settings:
                 f"the {option.crossrisk_profile} profile is a floor and {' and '.join(weakened)} would weaken it; "
                 f"drop it, or pass {ALLOW_WEAKER_RELEASE} (the report then says so)"
             )
+        judges = parse_judge_options(
+            option.crossrisk_judge, option.crossrisk_judge_model, option.crossrisk_judge_validation
+        )
         compare = None
         if option.crossrisk_compare:
             from crossrisk_bench.report.outputs import load_document
@@ -124,9 +127,7 @@ class Settings:
             batch_size=option.crossrisk_batch_size,
             threads=option.crossrisk_threads,
             on_inconclusive=policy.on_inconclusive or get_profile(option.crossrisk_profile).on_inconclusive,
-            judges=parse_judge_options(
-                option.crossrisk_judge, option.crossrisk_judge_model, option.crossrisk_judge_validation
-            ),
+            judges=judges,
             left_out=left_out,
             attacks=attacks,
             weakened=weakened,
@@ -139,7 +140,7 @@ class Settings:
         from crossrisk_bench.data.datasets import task_items
         from crossrisk_bench.tasks import TASKS
 
-        given = task_items(task_name, self.data)
+        given = task_items(task_name, self.data, TASKS.names())
         return TASKS.get(task_name).load_items() if given is None else given
 
     def header_lines(self) -> list[str]:
@@ -199,10 +200,11 @@ class Settings:
 def _check_user_items(data: tuple[tuple[str, str], ...], policy: Policy) -> None:
     """A repeated id or a cluster key the user's items lack stops the run once, here."""
     from crossrisk_bench.data.datasets import data_task, task_items
+    from crossrisk_bench.tasks import TASKS
     from crossrisk_bench.verdict.compare import missing_cluster_key
 
     for task_name in dict.fromkeys(data_task(name) for name, _ in data):
-        items = task_items(task_name, data) or []
+        items = task_items(task_name, data, TASKS.names()) or []
         problem = missing_cluster_key(task_name, policy.cluster_by.get(task_name), items)
         if problem:
             path = ", ".join(p for n, p in data if data_task(n) == task_name)

@@ -79,10 +79,10 @@ def test_judge_choice_is_parsed_and_unknown_names_listed() -> None:
 
     choice = parse_judge_options(["refusal=embedding", "fulfilment=rules"], None)
     assert (choice.refusal, choice.fulfilment) == ("embedding", "rules")
-    with pytest.raises(
-        CrossriskError, match="unknown judge 'refusal=gpt'; known judges: refusal=learned, refusal=keyword"
-    ):
+    with pytest.raises(CrossriskError, match="unknown refusal judge 'gpt'; known: refusal=learned, refusal=keyword"):
         parse_judge_options(["refusal=gpt"], None)
+    with pytest.raises(CrossriskError, match=r"unknown fulfilment judge 'x'; known: fulfilment=rules, fulfilment=llm$"):
+        parse_judge_options(["fulfilment=x"], None)  # only the kind's judges a run can choose are listed
     with pytest.raises(CrossriskError, match="KIND one of refusal, fulfilment"):
         parse_judge_options(["toxic=lexicon"], None)
     with pytest.raises(CrossriskError, match="needs --crossrisk-judge-model"):

@@ -77,8 +77,8 @@ def test_header_names_model_backend_and_cache(pytester: pytest.Pytester, tmp_pat
         (["--crossrisk-data", "bqq=x"], "ERROR: crossrisk: unknown dataset or task 'bqq'; known datasets: advbench*"),
         (
             ["--crossrisk-judge", "refusal=gpt"],
-            "ERROR: crossrisk: --crossrisk-judge 'refusal=gpt': unknown judge 'refusal=gpt'; known judges: refusal=learned, "
-            "refusal=keyword, refusal=embedding, refusal=llm, refusal=string-match, fulfilment=rules*",
+            "ERROR: crossrisk: --crossrisk-judge 'refusal=gpt': unknown refusal judge 'gpt'; known: refusal=learned, "
+            "refusal=keyword, refusal=embedding, refusal=llm, refusal=string-match",
         ),
     ],
 )

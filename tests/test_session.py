@@ -43,3 +43,57 @@ def test_a_cell_asked_twice_gives_the_same_record(tiny_dir: Path, tmp_path: Path
     assert first == again
     computed = [r.base_computed for r in first]
     assert computed[0] == 8 and computed[1] == 0  # the base's 8 answers, counted in the first cell only
+
+
+def test_base_requests_go_to_the_first_cell_that_is_compared(tiny_dir: Path, tmp_path: Path, monkeypatch) -> None:
+    """A cell whose defended model fails after the base was computed does not take the base's
+    requests with it: the next cell counts them, so the run's cells still add up."""
+    import pytest
+
+    from crossrisk_bench.errors import CrossriskError
+
+    models = tmp_path / "models.toml"
+    models.write_text('[[defended]]\ndefense = "fair_prompt"\n\n[[defended]]\ndefense = "privacy_prompt"\n')
+    defenses = load_models(models)
+    settings = Settings(
+        model=ModelSpec(str(tiny_dir)),
+        cache_dir=tmp_path,
+        use_cache=True,
+        limit=8,
+        profile="quick",
+        data=(),
+        report_dir=None,
+        compare=None,
+        models_file=models,
+        policy_file=tmp_path / "policy.toml",
+        policy=Policy(),
+        defenses=defenses,
+        seed=0,
+        batch_size=4,
+        threads=1,
+    )
+    session = SuiteSession(settings)
+    items = take(TASKS.get("pii_leakage").load_items(), 8)
+    working = session.defended_backend
+
+    def broken_first(spec):
+        if spec.id == defenses[0].id:
+            raise CrossriskError("adapter missing")
+        return working(spec)
+
+    monkeypatch.setattr(session, "defended_backend", broken_first)
+    with pytest.raises(CrossriskError):
+        session.gate(defenses[0], "pii_leakage", items)
+    record = session.gate(defenses[1], "pii_leakage", items)[1]
+    assert record.base_computed == 8
+
+
+def test_the_run_thread_count_reaches_work_without_its_own() -> None:
+    from crossrisk_bench.models.torch_state import default_threads, run_threads
+
+    outside = default_threads()
+    with run_threads(1):
+        assert default_threads() == 1
+        with run_threads(None):
+            assert default_threads() == outside
+    assert default_threads() == outside

@@ -1,2 +1,2 @@
-"""What a user configures: the models file, the policy file, the run profiles, and the run's
-validated settings."""
+"""What a user configures: every option (declared once for pytest and the command), the models
+file, the policy file and the run profiles. The run's validated settings are `settings.py`."""

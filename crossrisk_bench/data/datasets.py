@@ -284,29 +284,34 @@ LOADERS: Registry[DatasetLoader] = Registry(
 )
 
 
-def load_dataset_items(name: str, path: str | Path) -> tuple[str, list[Item]]:
+def load_dataset_items(name: str, path: str | Path, tasks: Collection[str] = ()) -> tuple[str, list[Item]]:
     """(task name, items) for a named public dataset at `path`, or for a task name: the user's
     own items for that task in the project's item schema (see `crossrisk_bench.data.items`)."""
     source = path if is_hub(path) else Path(path).expanduser()
     if name in LOADERS:
         items = LOADERS[name].load(source)  # type: ignore[arg-type]
         task = LOADERS[name].task
-    else:  # a task's name (checked by `parse_data_option`): the user's own items
+    elif name in tasks:  # the user's own items for one of `tasks`
         from crossrisk_bench.data.items import load_jsonl
 
         items, task = load_jsonl(source), name
+    else:
+        raise CrossriskError(
+            f"unknown dataset or task {name!r}; known datasets: {', '.join(LOADERS.names())}; "
+            f"tasks (your own items): {', '.join(tasks) or '(none given)'}"
+        )
     if not items:
         raise CrossriskError(f"dataset {name} at {path} gave no items")
     return task, merge_sources(task, [(f"{name}={path}", items)])
 
 
-def task_items(task: str, data: Sequence[tuple[str, str]]) -> list[Item] | None:
+def task_items(task: str, data: Sequence[tuple[str, str]], tasks: Collection[str]) -> list[Item] | None:
     """The items every `--crossrisk-data` entry that feeds `task` gives, concatenated in order
     (None when no entry feeds it); an id two entries share is one usage error naming both."""
     chosen = [(name, path) for name, path in data if data_task(name) == task]
     if not chosen:
         return None
-    return merge_sources(task, [(f"{name}={path}", load_dataset_items(name, path)[1]) for name, path in chosen])
+    return merge_sources(task, [(f"{name}={path}", load_dataset_items(name, path, tasks)[1]) for name, path in chosen])
 
 
 def data_task(name: str) -> str:

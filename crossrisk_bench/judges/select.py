@@ -47,10 +47,9 @@ def parse_judge_options(values: Sequence[str], model: str | None, validation: st
             raise CrossriskError(
                 f"--crossrisk-judge {value!r}: expected KIND=NAME with KIND one of {', '.join(RUN_KINDS)}"
             )
-        try:
-            JUDGES.get(value)
-        except CrossriskError as exc:
-            raise CrossriskError(f"--crossrisk-judge {value!r}: {exc}") from None
+        if value not in JUDGES:
+            known = ", ".join(key for key in JUDGES.names() if key.startswith(f"{kind}=") and JUDGES.get(key).build)
+            raise CrossriskError(f"--crossrisk-judge {value!r}: unknown {kind} judge {name!r}; known: {known}")
         chosen[kind] = name
     if validation is not None:
         from pathlib import Path

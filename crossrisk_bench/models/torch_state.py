@@ -13,10 +13,29 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
+
+# the thread count the run asked for (`--crossrisk-threads`), within `run_threads` blocks only
+_RUN_THREADS: ContextVar[int | None] = ContextVar("crossrisk_run_threads", default=None)
+
+
+@contextmanager
+def run_threads(threads: int | None) -> Iterator[None]:
+    """Within the block, torch work that has no thread count of its own (a judge's encoder) uses
+    `threads` (None: the default share); the run's session wraps its evaluations in it."""
+    token = _RUN_THREADS.set(threads)
+    try:
+        yield
+    finally:
+        _RUN_THREADS.reset(token)
 
 
 def default_threads() -> int:
-    """All cores for a serial run; an equal share of them for each pytest-xdist worker."""
+    """The run's `--crossrisk-threads` inside `run_threads`, else all cores for a serial run and
+    an equal share of them for each pytest-xdist worker."""
+    chosen = _RUN_THREADS.get()
+    if chosen:
+        return chosen
     cores = os.cpu_count() or 1
     workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1") or 1)
     return max(1, cores // max(1, workers))

@@ -60,7 +60,7 @@ def results_document(
     `stacks`: the stacked-defense comparisons when the caller has made them already (the terminal
     summary shows them first); otherwise they are made here, at the run's (its policy's) confidence."""
     if stacks is None and has_stacks(records):
-        stacks = stack_comparisons(records, confidence=float(run["confidence"]), seed=run.get("seed", 0))
+        stacks = stack_comparisons(records, confidence=float(run.get("confidence", 0.95)), seed=run.get("seed", 0))
     records = sorted(records, key=lambda r: (r.defense_target, r.defense_name, r.task))
     matrix = build_matrix(records, task_order)
     adjusted = []

@@ -1,5 +1,5 @@
 """The judge-corrected twin of an effect: the same cell re-assessed on Rogan-Gladen corrected
-rates (`judge_error.corrected_delta`), and whether the verdict would change (`judge_sensitive`).
+rates (`judges.error_rates.corrected_delta`), and whether the verdict would change (`judge_sensitive`).
 
 Why beside the raw effect and not instead of it: the raw paired estimate is exact about what the
 judge said; the corrected one is about what the model did, but rests on error rates measured on
