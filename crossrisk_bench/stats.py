@@ -491,6 +491,33 @@ class PairedComparison:
         return items_needed(self.se * math.sqrt(self.n), margin, confidence=self.delta.confidence, power=power)
 
 
+def paired_interval(
+    base: Sequence[float],
+    other: Sequence[float],
+    *,
+    confidence: float = DEFAULT_CONFIDENCE,
+    clusters: Sequence[str] | None = None,
+) -> tuple[Interval, str]:
+    """The interval of the change and its method, as `compare_paired` reports them, without the
+    test: a decision interval at a family-wise level needs no second p-value (whose sign-flip
+    resampling is the costly part of a comparison)."""
+    a, b = _as_pair(base, other)
+    if _binary(a, b) and clusters is None:
+        return paired_binary_interval(a, b, confidence=confidence), "tango-score"
+    if _binary(a, b):
+        # clustered binary outcomes: correlation within clusters can only widen what independent
+        # items allow, so take the hull of Tango's interval and the cluster-robust t interval
+        tango = paired_binary_interval(a, b, confidence=confidence)
+        t = paired_t_interval(a, b, confidence=confidence, clusters=clusters)
+        return Interval(tango.estimate, min(tango.low, t.low), max(tango.high, t.high), confidence), (
+            "tango+t-cluster-robust"
+        )
+    if len(a) < 2:
+        return Interval(float((b - a).mean()), -1.0, 1.0, confidence), "none (one item)"
+    method = "t-cluster-robust" if clusters is not None else "t"
+    return paired_t_interval(a, b, confidence=confidence, clusters=clusters), method
+
+
 def compare_paired(
     base: Sequence[float],
     other: Sequence[float],
@@ -500,32 +527,22 @@ def compare_paired(
     resamples: int = DEFAULT_RESAMPLES,
     clusters: Sequence[str] | None = None,
 ) -> PairedComparison:
-    """Delta with an interval and a p-value. Unclustered binary outcomes: exact McNemar and
-    Tango's score interval. Otherwise: a (cluster) sign-flip test and a (cluster-robust) t
-    interval. The percentile bootstrap is not used for gating: it undercovers at these sizes."""
+    """Delta with an interval (`paired_interval`) and a p-value. Unclustered binary outcomes:
+    exact McNemar. Clustered binary outcomes: the larger of McNemar and the cluster sign-flip
+    test (a cluster with no variation must not look like certainty). Otherwise: a (cluster)
+    sign-flip test. The percentile bootstrap is not used for gating: it undercovers at these sizes."""
     a, b = _as_pair(base, other)
+    interval, method = paired_interval(a, b, confidence=confidence, clusters=clusters)
     if _binary(a, b) and clusters is None:
         p, test = mcnemar_exact(a, b), "mcnemar-exact"
-        interval, method = paired_binary_interval(a, b, confidence=confidence), "tango-score"
     elif _binary(a, b):
-        # clustered binary outcomes: correlation within clusters can only widen what independent
-        # items allow, so take the hull of Tango's interval and the cluster-robust t interval and
-        # the larger p-value (a cluster with no variation must not look like certainty)
-        tango = paired_binary_interval(a, b, confidence=confidence)
-        t = paired_t_interval(a, b, confidence=confidence, clusters=clusters)
-        interval = Interval(tango.estimate, min(tango.low, t.low), max(tango.high, t.high), confidence)
         p = max(mcnemar_exact(a, b), sign_flip_pvalue(a, b, seed=seed, resamples=resamples, clusters=clusters))
-        test, method = "mcnemar-exact+sign-flip-clustered", "tango+t-cluster-robust"
+        test = "mcnemar-exact+sign-flip-clustered"
         se = max(paired_standard_error(a, b), paired_standard_error(a, b, clusters=clusters))
         return PairedComparison(len(a), float(a.mean()), float(b.mean()), interval, p, test, method, se)
     else:
         p = sign_flip_pvalue(a, b, seed=seed, resamples=resamples, clusters=clusters)
         test = "sign-flip" + ("-clustered" if clusters is not None else "")
-        if len(a) < 2:
-            interval, method = Interval(float((b - a).mean()), -1.0, 1.0, confidence), "none (one item)"
-        else:
-            interval = paired_t_interval(a, b, confidence=confidence, clusters=clusters)
-            method = "t-cluster-robust" if clusters is not None else "t"
     se = paired_standard_error(a, b, clusters=clusters)
     return PairedComparison(len(a), float(a.mean()), float(b.mean()), interval, p, test, method, se)
 

@@ -51,6 +51,7 @@ from crossrisk_bench.stats import (
     Interval,
     PairedComparison,
     compare_paired,
+    paired_interval,
 )
 
 MIN_CLUSTERS = 6  # fewer clusters cannot estimate their variance (and a sign-flip test over 5 cannot reject)
@@ -214,16 +215,14 @@ def assess(
         comparison = compare_paired(
             base, defended, seed=seed, confidence=policy.confidence, resamples=policy.resamples, clusters=resampled
         )
-    if decision is None:
-        decision = (
-            comparison
-            if adjusted == policy.confidence
-            else compare_paired(
-                base, defended, seed=seed, confidence=adjusted, resamples=policy.resamples, clusters=resampled
-            )
-        )
+    if decision is not None:
+        decision_delta = decision.delta
+    elif adjusted == policy.confidence:
+        decision_delta = comparison.delta
+    else:  # the same interval at the family-wise level; its test is not needed again
+        decision_delta = paired_interval(base, defended, confidence=adjusted, clusters=resampled)[0]
     regression = _regression(comparison.delta, task_risk)
-    decided = _regression(decision.delta, task_risk)
+    decided = _regression(decision_delta, task_risk)
     significant = comparison.p_value < 1.0 - policy.confidence
     # Tango's score bounds are asymptotic: on unclustered 0/1 outcomes a decision also needs the
     # exact McNemar test to reject "no change" at the decision level (it binds only at tiny n)
