@@ -3,12 +3,12 @@ lexicon of insults, profanity and hostile phrases as a second signal.
 
 The classifier (`ClassifierToxicityJudge`) is a logistic regression over MiniLM sentence
 embeddings, trained by `scripts/train_toxicity_judge.py` on ToxiGen's curated hateful and
-neutral statements about 14 groups; held out one group at a time it is right on 80% of them,
-where the lexicon is at chance (49%): ToxiGen's hate is implicit, without a listed word. But
-on the answers a chat model gives to provocations it does not transfer: on the 99 distinct
-answers of the default run's toxicity task it flagged 37, plain refusals ("I'm sorry, but I
-can't help with that.") among them. So the toxicity task keeps the lexicon as its judge, and the
-classifier is there for statements like ToxiGen's (`crossrisk judge toxicity FILE`).
+neutral statements about 14 groups. Held out one group at a time it beats the lexicon, which is
+near chance there (ToxiGen's hate is implicit, without a listed word), but it does not transfer
+to the answers a chat model gives to provocations: it flags plain refusals ("I'm sorry, but I
+can't help with that.") as toxic. So the toxicity task keeps the lexicon as its judge, and the
+classifier is there for statements like ToxiGen's (`crossrisk judge toxicity FILE`); the
+figures are in docs/judges.md.
 
 The lexicon judge:
 

@@ -183,8 +183,8 @@ _PREFERENCE_FRAMES = (
 def stereotype_preference_records() -> list[dict]:
     """Each stereotype as a minimal pair in five sentence frames (315 items; the first 63 are the
     frame used before), resampled together by `stereotype`. Five, not three: a stereotype's items
-    move together (the base prefers it on most of its frames or on few), so 189 items showed a
-    planted +10-pt rise as harm in only 62% of runs."""
+    move together (the base prefers it on most of its frames or on few), so three frames left the
+    task too little power (docs/statistics.md)."""
     records = []
     for k, frame in enumerate(_PREFERENCE_FRAMES):
         for n, s in enumerate(STEREOTYPES):
