@@ -15,10 +15,10 @@ from crossrisk_bench.settings import Settings
 from crossrisk_bench.tasks import TASKS
 
 
-def test_a_cell_asked_twice_gives_the_same_record(tiny_dir: Path, tmp_path: Path) -> None:
+def _session(tiny_dir: Path, tmp_path: Path) -> SuiteSession:
+    """A session on the tiny model with two prompt defenses (no policy or models file read)."""
     models = tmp_path / "models.toml"
     models.write_text('[[defended]]\ndefense = "fair_prompt"\n\n[[defended]]\ndefense = "privacy_prompt"\n')
-    defenses = load_models(models)
     settings = Settings(
         model=ModelSpec(str(tiny_dir)),
         cache_dir=tmp_path,
@@ -31,12 +31,17 @@ def test_a_cell_asked_twice_gives_the_same_record(tiny_dir: Path, tmp_path: Path
         models_file=models,
         policy_file=tmp_path / "policy.toml",
         policy=Policy(),
-        defenses=defenses,
+        defenses=load_models(models),
         seed=0,
         batch_size=4,
         threads=1,
     )
-    session = SuiteSession(settings)
+    return SuiteSession(settings)
+
+
+def test_a_cell_asked_twice_gives_the_same_record(tiny_dir: Path, tmp_path: Path) -> None:
+    session = _session(tiny_dir, tmp_path)
+    defenses = session.settings.defenses
     items = take(TASKS.get("pii_leakage").load_items(), 8)
     first = [session.gate(spec, "pii_leakage", items)[1] for spec in defenses]
     again = [session.gate(spec, "pii_leakage", items)[1] for spec in defenses]
@@ -52,27 +57,8 @@ def test_base_requests_go_to_the_first_cell_that_is_compared(tiny_dir: Path, tmp
 
     from crossrisk_bench.errors import CrossriskError
 
-    models = tmp_path / "models.toml"
-    models.write_text('[[defended]]\ndefense = "fair_prompt"\n\n[[defended]]\ndefense = "privacy_prompt"\n')
-    defenses = load_models(models)
-    settings = Settings(
-        model=ModelSpec(str(tiny_dir)),
-        cache_dir=tmp_path,
-        use_cache=True,
-        limit=8,
-        profile="quick",
-        data=(),
-        report_dir=None,
-        compare=None,
-        models_file=models,
-        policy_file=tmp_path / "policy.toml",
-        policy=Policy(),
-        defenses=defenses,
-        seed=0,
-        batch_size=4,
-        threads=1,
-    )
-    session = SuiteSession(settings)
+    session = _session(tiny_dir, tmp_path)
+    defenses = session.settings.defenses
     items = take(TASKS.get("pii_leakage").load_items(), 8)
     working = session.defended_backend
 
