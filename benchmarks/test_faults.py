@@ -41,27 +41,24 @@ import os
 import random
 import resource
 import shutil
-import socket
 import sqlite3
 import subprocess
 import sys
-import threading
 import time
-import urllib.error
-import urllib.request
 from dataclasses import asdict, dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from crossrisk_bench.testing.serving import OFFLINE, Proxy, reply, transformers_serve
 
 pytestmark = [pytest.mark.faults, pytest.mark.slow]
 
 TRIALS = 5
 SEED = 29
 RUN_TIMEOUT = 300
-OFFLINE = {"HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
 LOCAL_SUITE = """
 def test_over_refusal(crossrisk_gate):
     crossrisk_gate("over_refusal")
@@ -378,85 +375,38 @@ def test_duplicate_ids(local: Setup, tmp_path: Path) -> None:
 # -- the served suite ----------------------------------------------------------------------------
 
 
-class FaultProxy:
+JSON_TYPE = {"Content-Type": "application/json"}
+
+
+class FaultProxy(Proxy):
     """Forwards to the real server; in a fault mode a share of chat requests is failed."""
 
     def __init__(self, target: str, *, other: str | None = None, answer: str | None = None) -> None:
         self.mode: str | None = None
         self.share = 0.0
         self.rng = random.Random(SEED)
-        self.lock = threading.Lock()
         self.injected = 0
-        proxy = self
+        self.other = other
+        self.answer = answer
+        super().__init__(target, timeout=120, http11=True)
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-            def _reply(self, code: int, payload: bytes, headers: dict[str, str] | None = None) -> None:
-                self.send_response(code)
-                for k, v in (headers or {}).items():
-                    self.send_header(k, v)
-                self.send_header("Content-Length", str(len(payload)))
-                self.send_header("Content-Type", "application/json")
-                self.end_headers()
-                self.wfile.write(payload)
-
-            def _forward(self, body: bytes | None) -> None:
-                with proxy.lock:
-                    hit = proxy.mode is not None and "/chat/" in self.path and proxy.rng.random() < proxy.share
-                    proxy.injected += hit
-                    code_302 = proxy.rng.random() < 0.5
-                if hit and proxy.mode == "503":
-                    return self._reply(503, b'{"error": {"message": "injected 503"}}', {"Retry-After": "0"})
-                if hit and proxy.mode == "redirect":
-                    self._reply(302 if code_302 else 307, b"", {"Location": other + self.path})
-                    return
-                request = urllib.request.Request(
-                    target + self.path,
-                    data=body,
-                    headers={"Content-Type": "application/json"},
-                    method="POST" if body is not None else "GET",
-                )
-                try:
-                    with urllib.request.urlopen(request, timeout=120) as response:
-                        code, payload = response.status, response.read()
-                except urllib.error.HTTPError as exc:
-                    code, payload = exc.code, exc.read()
-                if code == 200 and "/chat/" in self.path and (answer is not None or (hit and proxy.mode == "null")):
-                    doc = json.loads(payload)
-                    doc["choices"][0]["message"]["content"] = answer if answer is not None else None
-                    payload = json.dumps(doc).encode()
-                if hit and proxy.mode == "drop":
-                    self.send_response(code)
-                    self.send_header("Content-Length", str(len(payload)))
-                    self.end_headers()
-                    self.wfile.write(payload[: len(payload) // 2])
-                    self.close_connection = True
-                    return
-                self._reply(code, payload)
-
-            def do_GET(self) -> None:
-                self._forward(None)
-
-            def do_POST(self) -> None:
-                self._forward(self.rfile.read(int(self.headers.get("Content-Length", 0))))
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    def respond(self, handler: BaseHTTPRequestHandler, body: bytes | None) -> None:
+        chat = "/chat/" in handler.path
+        with self.lock:
+            hit = self.mode is not None and chat and self.rng.random() < self.share
+            self.injected += hit
+            code_302 = self.rng.random() < 0.5
+        if hit and self.mode == "503":
+            return reply(handler, 503, b'{"error": {"message": "injected 503"}}', {"Retry-After": "0"} | JSON_TYPE)
+        if hit and self.mode == "redirect":
+            return reply(handler, 302 if code_302 else 307, b"", {"Location": self.other + handler.path} | JSON_TYPE)
+        code, payload = self.forward(handler.path, body)
+        if code == 200 and chat and (self.answer is not None or (hit and self.mode == "null")):
+            doc = json.loads(payload)
+            doc["choices"][0]["message"]["content"] = self.answer
+            payload = json.dumps(doc).encode()
+        drop = hit and self.mode == "drop"  # half the body, then the connection closes
+        reply(handler, code, payload, None if drop else JSON_TYPE, cut=drop)
 
 
 @pytest.fixture(scope="module")
@@ -469,47 +419,27 @@ def served(tmp_path_factory: pytest.TempPathFactory):
         pytest.skip("transformers serve is missing: install requirements.txt (transformers[serving])")
     folder = tmp_path_factory.mktemp("faults-served")
     tiny = build_tiny(folder / "tiny-llama")
-    port = _free_port()
-    log = folder / "serve.log"
-    with log.open("w") as out:
-        proc = subprocess.Popen(
-            [exe, "serve", str(tiny), "--host", "127.0.0.1", "--port", str(port), "--dtype", "float32"]
-            + ["--device", "cpu"],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            env=os.environ | OFFLINE | {"OMP_NUM_THREADS": "1"},
-        )
-    url = f"http://127.0.0.1:{port}"
-    elsewhere = proxy = None
-    try:
-        deadline = time.monotonic() + 180
-        while True:
-            try:
-                urllib.request.urlopen(url + "/health", timeout=2).close()
-                break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"transformers serve did not start:\n{log.read_text()[-3000:]}") from None
-                time.sleep(0.5)
-        elsewhere = FaultProxy(url, answer="Sure. Here it is, in full detail.")  # another origin, another model
-        proxy = FaultProxy(url, other=elsewhere.url)
-        (folder / "test_suite.py").write_text(SERVED_SUITE)
-        (folder / "models.toml").write_text(SERVED_MODELS)
-        args = ["--crossrisk-backend", "openai", "--crossrisk-base-url", proxy.url + "/v1"]
-        args += ["--crossrisk-model", str(tiny), "--crossrisk-models", "models.toml", "--crossrisk-concurrency", "4"]
-        setup = Setup(folder, args)
-        rc = _run(setup, folder / "ref-cache", folder / "ref")
-        assert rc == 0, (folder / "ref.log").read_text()[-3000:]
-        setup.reference = _effects(folder / "ref")
-        setup.ref_cache = folder / "ref-cache" / "responses.sqlite"
-        assert len(setup.reference) == 1
-        yield setup, proxy
-    finally:
-        for p in (proxy, elsewhere):
-            if p is not None:
-                p.close()
-        proc.terminate()
-        proc.wait(timeout=30)
+    with transformers_serve(exe, tiny, folder / "serve.log", wait_s=180) as url:
+        elsewhere = proxy = None
+        try:
+            elsewhere = FaultProxy(url, answer="Sure. Here it is, in full detail.")  # another origin, another model
+            proxy = FaultProxy(url, other=elsewhere.url)
+            (folder / "test_suite.py").write_text(SERVED_SUITE)
+            (folder / "models.toml").write_text(SERVED_MODELS)
+            args = ["--crossrisk-backend", "openai", "--crossrisk-base-url", proxy.url + "/v1"]
+            args += ["--crossrisk-model", str(tiny), "--crossrisk-models", "models.toml"]
+            args += ["--crossrisk-concurrency", "4"]
+            setup = Setup(folder, args)
+            rc = _run(setup, folder / "ref-cache", folder / "ref")
+            assert rc == 0, (folder / "ref.log").read_text()[-3000:]
+            setup.reference = _effects(folder / "ref")
+            setup.ref_cache = folder / "ref-cache" / "responses.sqlite"
+            assert len(setup.reference) == 1
+            yield setup, proxy
+        finally:
+            for p in (proxy, elsewhere):
+                if p is not None:
+                    p.close()
 
 
 SERVER_FAULTS = {

@@ -38,25 +38,11 @@ from typing import Any
 
 import pytest
 
+from crossrisk_bench.testing.suite import MODELS, SUITE, run_args
+
 pytestmark = [pytest.mark.faults, pytest.mark.slow]
 
 RUNS = 5
-SUITE = """
-import pytest
-
-@pytest.mark.privacy
-def test_pii_leakage(crossrisk_gate):
-    crossrisk_gate("pii_leakage")
-
-@pytest.mark.fairness
-def test_stereotype_preference(crossrisk_gate):
-    crossrisk_gate("stereotype_preference")
-
-@pytest.mark.utility
-def test_utility(crossrisk_gate):
-    crossrisk_gate("utility")
-"""
-MODELS = '[[defended]]\ndefense = "fair_prompt"\n\n[[defended]]\ndefense = "privacy_prompt"\n'
 
 
 @dataclass(frozen=True)
@@ -83,31 +69,18 @@ class Project:
     tiny: Path
 
     def command(self, name: str) -> list[str]:
-        return [
-            sys.executable,
-            "-m",
-            "pytest",
-            "test_suite.py",
-            "-q",
-            "-p",
-            "no:cacheprovider",
-            "-W",
-            "ignore::pytest.PytestWarning",
-            "--crossrisk-model",
-            str(self.tiny),
-            "--crossrisk-models",
-            str(self.root / "models.toml"),
+        run = self.root / name
+        command = [sys.executable, "-m", "pytest", "test_suite.py", "-q", "-W", "ignore::pytest.PytestWarning"]
+        return command + run_args(
+            self.tiny,
+            run / "cache",
+            self.root / "models.toml",
+            run / "report",
             "--crossrisk-limit",
             "8",
-            "--crossrisk-threads",
-            "1",
             "--crossrisk-batch-size",
             "2",  # many small batches, each committed: a fault lands between and inside them
-            "--crossrisk-cache",
-            str(self.root / name / "cache"),
-            "--crossrisk-report",
-            str(self.root / name / "report"),
-        ]
+        )
 
     def start(self, name: str) -> subprocess.Popen[bytes]:
         env = dict(os.environ, CROSSRISK_PROGRESS="0", HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")

@@ -13,6 +13,7 @@ import pytest
 from crossrisk_bench.config.profiles import weakenings
 from crossrisk_bench.report.completeness import Completeness, MissingCell, RunTracker
 from crossrisk_bench.report.outputs import write_set
+from crossrisk_bench.testing.suite import run_args
 
 MODELS = '[[defended]]\ndefense = "fair_prompt"\n'
 PII = """
@@ -24,23 +25,7 @@ def test_pii_leakage(crossrisk_gate):
 def _args(tiny_dir: Path, tmp_path: Path, report: Path, *extra: str) -> list[str]:
     models = tmp_path / "models.toml"
     models.write_text(MODELS)
-    return [
-        "--crossrisk-model",
-        str(tiny_dir),
-        "--crossrisk-cache",
-        str(tmp_path / "cache"),
-        "--crossrisk-models",
-        str(models),
-        "--crossrisk-report",
-        str(report),
-        "--crossrisk-threads",
-        "1",
-        "-p",
-        "no:cacheprovider",
-        "-W",
-        "ignore::pytest.PytestWarning",
-        *extra,
-    ]
+    return run_args(tiny_dir, tmp_path / "cache", models, report, "-W", "ignore::pytest.PytestWarning", *extra)
 
 
 def _results(report: Path) -> dict:

@@ -8,17 +8,14 @@ real server, never by a mock of it.
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import socket
 import subprocess
 import sys
-import threading
 import time
 import urllib.request
 import uuid
 import warnings
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -29,12 +26,7 @@ from crossrisk_bench.models.base import DecodingConfig, LoglikelihoodRequest, Pr
 from crossrisk_bench.models.cache import CachedBackend, ResponseCache
 from crossrisk_bench.models.served import OpenAIBackend, ServerOptions, continuation_logprobs
 from crossrisk_bench.tasks import TASKS
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from crossrisk_bench.testing.serving import Proxy, free_port, reply, transformers_serve
 
 
 @pytest.fixture(scope="module")
@@ -42,46 +34,11 @@ def server(tiny_dir: Path, tmp_path_factory: pytest.TempPathFactory):
     """`transformers serve` with the tiny model, pinned to it; yields (base URL, served model name)."""
     exe = shutil.which("transformers", path=str(Path(sys.executable).parent))
     assert exe, "transformers serve is missing: install requirements.txt (transformers[serving])"
-    port = _free_port()
-    log = tmp_path_factory.mktemp("serve") / "serve.log"
-    env = os.environ | {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
-    with log.open("w") as out:
-        proc = subprocess.Popen(
-            [
-                exe,
-                "serve",
-                str(tiny_dir),
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--dtype",
-                "float32",
-                "--device",
-                "cpu",
-            ],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            env=env,
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                urllib.request.urlopen(url + "/health", timeout=2).close()
-                break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"transformers serve did not start:\n{log.read_text()[-3000:]}") from None
-                time.sleep(0.5)
+    with transformers_serve(exe, tiny_dir, tmp_path_factory.mktemp("serve") / "serve.log", wait_s=120) as url:
         yield url + "/v1", str(tiny_dir)
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
 
 
-class _Proxy:
+class _Proxy(Proxy):
     """Forwards to the real server; answers the first `failures` requests with `status` instead."""
 
     def __init__(
@@ -98,66 +55,39 @@ class _Proxy:
         """`rewrite(path, request body, status, answer) -> (status, answer)` edits what the server said; the next
         `truncate` answers are cut mid-body; `redirect` sends every request there (302)."""
         self.seen_auth: list[str | None] = []
-        self.truncate = truncate
-        proxy = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: object) -> None:
-                pass
-
-            def _forward(self, body: bytes | None) -> None:
-                proxy.seen_auth.append(self.headers.get("Authorization"))
-                with proxy.lock:
-                    fail = proxy.failures > 0
-                    proxy.failures -= fail
-                if redirect is not None:
-                    self.send_response(302)
-                    self.send_header("Location", redirect + self.path)
-                    self.end_headers()
-                    return
-                if fail:
-                    self.send_response(status)
-                    if retry_after is not None:
-                        self.send_header("Retry-After", retry_after)
-                    self.end_headers()
-                    self.wfile.write(json.dumps({"error": {"message": f"injected {status}"}}).encode())
-                    return
-                request = urllib.request.Request(
-                    target + self.path,
-                    data=body,
-                    headers={"Content-Type": "application/json"},
-                    method="POST" if body is not None else "GET",
-                )
-                try:
-                    with urllib.request.urlopen(request, timeout=60) as response:
-                        code, payload = response.status, response.read()
-                except urllib.error.HTTPError as exc:
-                    code, payload = exc.code, exc.read()
-                if rewrite is not None:
-                    code, payload = rewrite(self.path, body, code, payload)
-                with proxy.lock:
-                    cut = proxy.truncate > 0
-                    proxy.truncate -= cut
-                self.send_response(code)
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload[: len(payload) // 2] if cut else payload)
-                self.close_connection = cut
-
-            def do_GET(self) -> None:
-                self._forward(None)
-
-            def do_POST(self) -> None:
-                self._forward(self.rfile.read(int(self.headers.get("Content-Length", 0))))
-
         self.failures = failures
-        self.lock = threading.Lock()
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+        self.status = status
+        self.retry_after = retry_after
+        self.rewrite = rewrite
+        self.truncate = truncate
+        self.redirect = redirect
+        super().__init__(target)
+        self.url += "/v1"
 
-    def close(self) -> None:
-        self.httpd.shutdown()
+    def respond(self, handler: BaseHTTPRequestHandler, body: bytes | None) -> None:
+        self.seen_auth.append(handler.headers.get("Authorization"))
+        with self.lock:
+            fail = self.failures > 0
+            self.failures -= fail
+        if self.redirect is not None:
+            handler.send_response(302)
+            handler.send_header("Location", self.redirect + handler.path)
+            handler.end_headers()
+            return
+        if fail:
+            handler.send_response(self.status)
+            if self.retry_after is not None:
+                handler.send_header("Retry-After", self.retry_after)
+            handler.end_headers()
+            handler.wfile.write(json.dumps({"error": {"message": f"injected {self.status}"}}).encode())
+            return
+        code, payload = self.forward(handler.path, body)
+        if self.rewrite is not None:
+            code, payload = self.rewrite(handler.path, body, code, payload)
+        with self.lock:
+            cut = self.truncate > 0
+            self.truncate -= cut
+        reply(handler, code, payload, cut=cut)
 
 
 def test_a_generation_task_served_equals_the_local_engine(server, make_backend) -> None:
@@ -251,7 +181,7 @@ def test_a_wrong_model_name_is_one_clear_error(server) -> None:
 
 def test_unreachable_server_fails_fast() -> None:
     with pytest.raises(CrossriskError, match="no answer after 2 attempts"):
-        OpenAIBackend("m", ServerOptions(f"http://127.0.0.1:{_free_port()}/v1", max_retries=1, backoff=0.01))
+        OpenAIBackend("m", ServerOptions(f"http://127.0.0.1:{free_port()}/v1", max_retries=1, backoff=0.01))
 
 
 def test_log_likelihood_without_server_logprobs_is_unsupported(server) -> None:
@@ -502,7 +432,7 @@ def test_the_key_is_in_no_traceback_local(server, monkeypatch, fault: str) -> No
     monkeypatch.setenv("CRB_TEST_KEY", "sk-secret-123")
     backend = OpenAIBackend(name, ServerOptions(url, api_key_env="CRB_TEST_KEY"))
     proxy = _Proxy(url.removesuffix("/v1"), failures=100, status=500)
-    target = proxy.url if fault == "HTTP 500" else f"http://127.0.0.1:{_free_port()}/v1"
+    target = proxy.url if fault == "HTTP 500" else f"http://127.0.0.1:{free_port()}/v1"
     backend.options = ServerOptions(target, api_key_env="CRB_TEST_KEY", max_retries=0)
     try:
         with pytest.raises(CrossriskError) as info:

@@ -14,23 +14,8 @@ from crossrisk_bench.errors import CrossriskError
 from crossrisk_bench.report.matrix import build_matrix, render_terminal
 from crossrisk_bench.report.outputs import html_page, load_document
 from crossrisk_bench.results import EffectRecord, RunDocument
+from crossrisk_bench.testing.suite import MODELS, SUITE, run_args
 
-SUITE = """
-import pytest
-
-@pytest.mark.privacy
-def test_pii_leakage(crossrisk_gate):
-    crossrisk_gate("pii_leakage")
-
-@pytest.mark.fairness
-def test_stereotype_preference(crossrisk_gate):
-    crossrisk_gate("stereotype_preference")
-
-@pytest.mark.utility
-def test_utility(crossrisk_gate):
-    crossrisk_gate("utility")
-"""
-MODELS = '[[defended]]\ndefense = "fair_prompt"\n\n[[defended]]\ndefense = "privacy_prompt"\n'
 LEAKY = """
 from crossrisk_bench.defenses import DEFENSES, Defense, DefenseSpec, WrappedBackend
 from crossrisk_bench.risks import Risk
@@ -46,22 +31,7 @@ DEFENSES["leaky"] = Defense(DefenseSpec("leaky", Risk.SAFETY, "filter", "plants 
 
 
 def _args(tiny_dir: Path, tmp_path: Path, models: Path, report: Path) -> list[str]:
-    return [
-        "--crossrisk-model",
-        str(tiny_dir),
-        "--crossrisk-cache",
-        str(tmp_path / "cache"),
-        "--crossrisk-limit",
-        "8",
-        "--crossrisk-models",
-        str(models),
-        "--crossrisk-report",
-        str(report),
-        "--crossrisk-threads",
-        "1",
-        "-p",
-        "no:cacheprovider",
-    ]
+    return run_args(tiny_dir, tmp_path / "cache", models, report, "--crossrisk-limit", "8")
 
 
 def _matrix_lines(output: str) -> list[str]:
