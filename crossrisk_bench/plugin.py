@@ -120,6 +120,8 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     collector = config.stash.get(collector_key, None)
     if hasattr(config, "workerinput") or collector is None:
         return
+    if not (collector.records or collector.durability or collector.completeness):
+        return  # a run that never used the suite: nothing to print, nothing imported
     from crossrisk_bench.report.run_summary import terminal_summary
 
     shown = settings_key in config.stash  # the pytest header showed the settings (read at start)

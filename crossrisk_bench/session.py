@@ -248,7 +248,8 @@ class SuiteSession:
         them under the policy (`verdict.gate.compare_cell`, which asks no model)."""
         with run_threads(self.settings.threads):
             prepared = self.prepare_cell(spec, task_name, items)
-        return compare_cell(prepared, self.policy)
+        effect, record = compare_cell(prepared, self.policy)
+        return effect, record.replace(base_computed=self.computed_for(spec, task_name))  # once compared
 
     def decide(self, spec: DefenseSpec, task_name: str, items: list[Item]) -> tuple[Effect, EffectRecord, GateOutcome]:
         """A gated test's cell: its effect, its record (with the comparison against the previous
@@ -289,7 +290,6 @@ class SuiteSession:
             base_fingerprint=base_backend.fingerprint,
             base_summary=base_summary,
             defended_summary=defended_summary,
-            base_computed=self.computed_for(spec, task_name),
             family_size=self.family_size(gate_of(spec.target, task_name, task.risk, self.policy)),
             seed=self.settings.seed,
             judge_rates=rates_for(base.judge, overrides),

@@ -222,15 +222,17 @@ def test_speed_benchmarks_are_opt_in(pytester: pytest.Pytester) -> None:
 
 def test_plugin_is_dormant_in_a_project_that_does_not_use_it(pytester: pytest.Pytester) -> None:
     """Installing the suite must not change another project's test runs: no heavy import, no
-    settings read (so no file of ours opened), no header, no matrix."""
+    settings read (so no file of ours opened), no header, no matrix; checked at the very end of
+    the run (after the terminal summary, where the reports would be written)."""
     pytester.makeconftest(
         """
         import sys
-        def pytest_sessionfinish(session):
+        def pytest_unconfigure(config):
             from crossrisk_bench.plugin import settings_key
             loaded = sorted(m for m in ("numpy", "torch", "transformers", "crossrisk_bench.session",
-                                        "crossrisk_bench.tasks", "crossrisk_bench.verdict.effects") if m in sys.modules)
-            print("LOADED:", loaded, "SETTINGS:", settings_key in session.config.stash)
+                                        "crossrisk_bench.tasks", "crossrisk_bench.verdict.effects",
+                                        "crossrisk_bench.report.run_summary") if m in sys.modules)
+            print("LOADED:", loaded, "SETTINGS:", settings_key in config.stash)
         """
     )
     pytester.makepyfile("def test_plain(): assert 1 + 1 == 2")

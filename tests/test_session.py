@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from crossrisk_bench.config.models_file import load_models
 from crossrisk_bench.config.policy import Policy
 from crossrisk_bench.data.items import take
@@ -50,28 +52,38 @@ def test_a_cell_asked_twice_gives_the_same_record(tiny_dir: Path, tmp_path: Path
     assert computed[0] == 8 and computed[1] == 0  # the base's 8 answers, counted in the first cell only
 
 
-def test_base_requests_go_to_the_first_cell_that_is_compared(tiny_dir: Path, tmp_path: Path, monkeypatch) -> None:
-    """A cell whose defended model fails after the base was computed does not take the base's
-    requests with it: the next cell counts them, so the run's cells still add up."""
-    import pytest
-
+@pytest.mark.parametrize("fails_in", ["defended model", "comparison"])
+def test_base_requests_go_to_the_first_cell_that_is_compared(
+    tiny_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fails_in: str
+) -> None:
+    """A cell that fails after the base was computed (its defended model, or its comparison)
+    does not take the base's requests with it: the next cell counts them, so the cells add up."""
+    import crossrisk_bench.session as session_module
     from crossrisk_bench.errors import CrossriskError
 
     session = _session(tiny_dir, tmp_path)
-    defenses = session.settings.defenses
+    first, second = session.settings.defenses
     items = take(TASKS.get("pii_leakage").load_items(), 8)
-    working = session.defended_backend
-
-    def broken_first(spec):
-        if spec.id == defenses[0].id:
-            raise CrossriskError("adapter missing")
-        return working(spec)
-
-    monkeypatch.setattr(session, "defended_backend", broken_first)
+    if fails_in == "defended model":
+        working = session.defended_backend
+        monkeypatch.setattr(session, "defended_backend", lambda spec: _fail_for(first, spec) or working(spec))
+    else:
+        working_compare = session_module.compare_cell
+        monkeypatch.setattr(
+            session_module,
+            "compare_cell",
+            lambda cell, policy: _fail_for(first, cell.spec) or working_compare(cell, policy),
+        )
     with pytest.raises(CrossriskError):
-        session.gate(defenses[0], "pii_leakage", items)
-    record = session.gate(defenses[1], "pii_leakage", items)[1]
-    assert record.base_computed == 8
+        session.gate(first, "pii_leakage", items)
+    assert session.gate(second, "pii_leakage", items)[1].base_computed == 8
+
+
+def _fail_for(failing, spec) -> None:
+    from crossrisk_bench.errors import CrossriskError
+
+    if spec.id == failing.id:
+        raise CrossriskError("this cell fails")
 
 
 def test_the_run_thread_count_reaches_work_without_its_own() -> None:

@@ -38,7 +38,6 @@ class PreparedCell:
     base_fingerprint: str
     base_summary: Mapping[str, float]  # with the reference-calibrated figures where the task has them
     defended_summary: Mapping[str, float]
-    base_computed: int  # base requests computed for this cell (each counted in one cell of a process)
     family_size: int  # cells decided with this one (its gate's family)
     seed: int
     judge_rates: JudgeErrorRates | None  # the judge's validated sensitivity and specificity, if any
@@ -56,7 +55,6 @@ def compare_cell(cell: PreparedCell, policy: Policy) -> tuple[Effect, EffectReco
         defended_summary=dict(cell.defended_summary),
         clustering_note=note,
         base_fingerprint=cell.base_fingerprint,
-        base_computed=cell.base_computed,
         seed=cell.seed,
         clustered_by=clustered_by,
         judge_corrected=corrected_for(effect, base, defended, cell.judge_rates, policy, clustered_by, cell.seed),
