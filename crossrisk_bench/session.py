@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from crossrisk_bench.config.models_file import base_spec, checkpoint_spec, own_base
@@ -19,7 +18,6 @@ from crossrisk_bench.defenses.stack import apply_stack
 from crossrisk_bench.defenses.zoo import pre_exposure_backend
 from crossrisk_bench.durability.run import durability_cells
 from crossrisk_bench.durability.summary import DurabilityRow, durability_failures, durability_rows
-from crossrisk_bench.judges.error_rates import read_validation_file
 from crossrisk_bench.judges.rates import rates_for
 from crossrisk_bench.judges.select import JudgeChoice, Judges, build_judges
 from crossrisk_bench.models.base import Backend
@@ -280,8 +278,6 @@ class SuiteSession:
         if reference is not None:
             base_summary.update(task.with_reference(base_backend, reference, items))
             defended_summary.update(task.with_reference(defended_backend, reference, items))
-        choice = self.settings.judges
-        overrides = read_validation_file(Path(choice.validation).expanduser()) if choice and choice.validation else None
         return PreparedCell(
             spec=spec,
             base=base,
@@ -292,5 +288,5 @@ class SuiteSession:
             defended_summary=defended_summary,
             family_size=self.family_size(gate_of(spec.target, task_name, task.risk, self.policy)),
             seed=self.settings.seed,
-            judge_rates=rates_for(base.judge, overrides),
+            judge_rates=rates_for(base.judge, self.settings.judges.rates if self.settings.judges else None),
         )

@@ -8,12 +8,15 @@ embedding judge loads MiniLM, the LLM judge the judge model. The names come from
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from crossrisk_bench.errors import CrossriskError
 from crossrisk_bench.judges import JUDGES, JudgeEntry, Labeller
+
+if TYPE_CHECKING:
+    from crossrisk_bench.judges.error_rates import JudgeErrorRates
 
 RUN_KINDS = ("refusal", "fulfilment")  # the judges a run chooses (the scorers of judged tasks take these two)
 
@@ -24,6 +27,8 @@ class JudgeChoice:
     fulfilment: str = "rules"
     model: str | None = None  # the judge model of `llm` judges
     validation: str | None = None  # a user's judge validation record (`crossrisk judge --write-validation`)
+    # that record's rates by judge name, read once when the choice is parsed (every cell uses them)
+    rates: Mapping[str, JudgeErrorRates] | None = field(default=None, compare=False, repr=False)
 
     def entries(self) -> tuple[JudgeEntry, JudgeEntry]:
         """The chosen refusal and fulfilment judges' `JudgeEntry`s."""
@@ -51,13 +56,14 @@ def parse_judge_options(values: Sequence[str], model: str | None, validation: st
             known = ", ".join(key for key in JUDGES.names() if key.startswith(f"{kind}=") and JUDGES.get(key).build)
             raise CrossriskError(f"--crossrisk-judge {value!r}: unknown {kind} judge {name!r}; known: {known}")
         chosen[kind] = name
+    rates = None
     if validation is not None:
         from pathlib import Path
 
         from crossrisk_bench.judges.error_rates import read_validation_file
 
-        read_validation_file(Path(validation).expanduser())  # a bad file fails the run at its start
-    choice = JudgeChoice(**chosen, model=model, validation=validation)
+        rates = read_validation_file(Path(validation).expanduser())  # a bad file fails the run at its start
+    choice = JudgeChoice(**chosen, model=model, validation=validation, rates=rates)
     asking = [entry.key for entry in choice.entries() if entry.needs_model]
     if asking and not model:
         raise CrossriskError(
