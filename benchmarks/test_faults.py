@@ -178,6 +178,17 @@ def _effects(report: Path) -> dict[tuple[str, str], Any]:
     return {(e["defense"]["name"], e["task"]): {k: v for k, v in e.items() if k != "base_computed"} for e in effects}
 
 
+def _with_reference(setup: Setup, *, cells: int) -> Setup:
+    """The setup with its fault-free reference run (its effects and its response cache)."""
+    folder = setup.folder
+    rc = _run(setup, folder / "ref-cache", folder / "ref")
+    assert rc == 0, (folder / "ref.log").read_text()[-3000:]
+    setup.reference = _effects(folder / "ref")
+    setup.ref_cache = folder / "ref-cache" / "responses.sqlite"
+    assert len(setup.reference) == cells
+    return setup
+
+
 def _seed_cache(reference: Path, target: Path, rng: random.Random, drop: float) -> None:
     """A copy of the reference cache with a share `drop` of its rows removed, checkpointed (no WAL)."""
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -277,13 +288,7 @@ def local(tmp_path_factory: pytest.TempPathFactory) -> Setup:
     write_jsonl(folder / "b.jsonl", records[1::2])
     args = ["--crossrisk-model", str(tiny), "--crossrisk-models", "models.toml", "--crossrisk-threads", "1"]
     args += ["--crossrisk-data", "over_refusal=a.jsonl", "--crossrisk-data", "over_refusal=b.jsonl"]
-    setup = Setup(folder, args)
-    rc = _run(setup, folder / "ref-cache", folder / "ref")
-    assert rc == 0, (folder / "ref.log").read_text()[-3000:]
-    setup.reference = _effects(folder / "ref")
-    setup.ref_cache = folder / "ref-cache" / "responses.sqlite"
-    assert len(setup.reference) == 3
-    return setup
+    return _with_reference(Setup(folder, args), cells=3)
 
 
 def test_corrupt_cache_page(local: Setup, tmp_path: Path) -> None:
@@ -429,13 +434,7 @@ def served(tmp_path_factory: pytest.TempPathFactory):
             args = ["--crossrisk-backend", "openai", "--crossrisk-base-url", proxy.url + "/v1"]
             args += ["--crossrisk-model", str(tiny), "--crossrisk-models", "models.toml"]
             args += ["--crossrisk-concurrency", "4"]
-            setup = Setup(folder, args)
-            rc = _run(setup, folder / "ref-cache", folder / "ref")
-            assert rc == 0, (folder / "ref.log").read_text()[-3000:]
-            setup.reference = _effects(folder / "ref")
-            setup.ref_cache = folder / "ref-cache" / "responses.sqlite"
-            assert len(setup.reference) == 1
-            yield setup, proxy
+            yield _with_reference(Setup(folder, args), cells=1), proxy
         finally:
             for p in (proxy, elsewhere):
                 if p is not None:
